@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1.7
+# One build, one image per service (build targets). Node 24 runs the TypeScript sources directly
+# (type stripping), so there is no compile step: what is tested is what ships.
+
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY packages/shared/package.json packages/shared/
+COPY packages/sdk/package.json packages/sdk/
+COPY services/verifier/package.json services/verifier/
+COPY services/proxy/package.json services/proxy/
+COPY services/pairing-bridge/package.json services/pairing-bridge/
+COPY services/control-plane/package.json services/control-plane/
+COPY services/cli/package.json services/cli/
+# `npm install` keeps the locked versions; `npm ci` refuses a lock without every platform's optional binaries.
+RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app ./
+COPY packages ./packages
+COPY services ./services
+COPY deploy ./deploy
+USER node
+
+FROM runtime AS verifier
+ENV VERIFIER_ADDR=:38110
+EXPOSE 38110
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:38110/health/live"]
+CMD ["node", "services/verifier/src/main.ts"]
+
+FROM runtime AS proxy
+ENV PROXY_ADDR=:38120 AUTHZ_MODE=envoy
+EXPOSE 38120
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:38120/health/live"]
+CMD ["node", "services/proxy/src/main.ts"]
+
+FROM runtime AS pairing-bridge
+ENV BRIDGE_ADDR=:38130
+EXPOSE 38130
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:38130/health"]
+CMD ["node", "services/pairing-bridge/src/main.ts"]
+
+FROM runtime AS control-plane
+ENV CONTROL_PLANE_ADDR=:8787 CONTROL_PLANE_DATA_DIR=/var/lib/sigilum-control-plane
+USER root
+RUN mkdir -p /var/lib/sigilum-control-plane && chown node:node /var/lib/sigilum-control-plane
+USER node
+EXPOSE 8787
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:8787/health"]
+CMD ["node", "services/control-plane/src/main.ts"]
+
+FROM runtime AS cli
+ENTRYPOINT ["node", "services/cli/src/main.ts"]
+CMD ["--help"]

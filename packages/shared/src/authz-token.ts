@@ -1,0 +1,191 @@
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+
+/**
+ * The `x-sigilum-authz` token (DESIGN.md §2): the verifier's proof to the proxy that this exact request (method,
+ * path with query) was authorized for this identity, valid at most 30 s. Compact form
+ * `v1.<base64url(JSON payload)>.<base64url(HMAC-SHA256("v1.<payload>"))>`, keyed with a key derived from
+ * GATEWAY_INTERNAL_SECRET (domain-separated, so the secret can safely serve other purposes too).
+ */
+
+export const AUTHZ_TOKEN_HEADER = "x-sigilum-authz";
+export const AUTHZ_TOKEN_MAX_TTL_SECONDS = 30;
+/** Clock difference tolerated between verifier and proxy hosts. */
+export const AUTHZ_TOKEN_CLOCK_SKEW_SECONDS = 5;
+export const MIN_SECRET_BYTES = 32;
+const MAX_TOKEN_LENGTH = 8192;
+const VERSION = "v1";
+const KEY_LABEL = "sigilum-gateway/authz-token/v1";
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+export interface AuthzClaims {
+  method: string;
+  /** Path with query, exactly as the agent sent it. */
+  path: string;
+  namespace: string;
+  subject: string;
+  keyId: string;
+  publicKey: string;
+  requestId: string;
+  agentId?: string;
+}
+
+const payloadSchema = z.strictObject({
+  m: z.string().min(1).max(32),
+  p: z.string().min(1).max(MAX_TOKEN_LENGTH),
+  ns: z.string().max(256),
+  sub: z.string().max(1024),
+  kid: z.string().max(1024),
+  pk: z.string().max(1024),
+  rid: z.string().max(256),
+  aid: z.string().max(1024).optional(),
+  exp: z.number().int().nonnegative(),
+});
+
+type Payload = z.infer<typeof payloadSchema>;
+
+export type AuthzTokenFailure =
+  | "missing"
+  | "malformed"
+  | "bad_signature"
+  | "expired"
+  | "lifetime_too_long"
+  | "method_mismatch"
+  | "path_mismatch";
+
+export type AuthzVerifyResult =
+  | { ok: true; claims: AuthzClaims; expiresAt: number }
+  | { ok: false; reason: AuthzTokenFailure };
+
+export interface AuthzTokenCodecOptions {
+  /** Unix seconds (may be fractional). */
+  now?: () => number;
+  /** Token lifetime, clamped to 1..30 s. Default 30. */
+  ttlSeconds?: number;
+}
+
+export interface AuthzTokenCodec {
+  sign(claims: AuthzClaims): string;
+  /** Never throws: any bad input is a typed failure. */
+  verify(token: string | string[] | undefined, expected: { method: string; path: string }): AuthzVerifyResult;
+}
+
+const systemNow = () => Date.now() / 1000;
+
+function deriveKey(secret: string | Uint8Array): KeyObject {
+  const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : secret;
+  if (bytes.byteLength < MIN_SECRET_BYTES) {
+    throw new Error(`the authz token secret must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  return createSecretKey(createHmac("sha256", bytes).update(KEY_LABEL).digest());
+}
+
+function toPayload(claims: AuthzClaims, exp: number): Payload {
+  const payload: Payload = {
+    m: claims.method.toUpperCase(),
+    p: claims.path,
+    ns: claims.namespace,
+    sub: claims.subject,
+    kid: claims.keyId,
+    pk: claims.publicKey,
+    rid: claims.requestId,
+    exp,
+  };
+  if (claims.agentId !== undefined && claims.agentId !== "") payload.aid = claims.agentId;
+  return payload;
+}
+
+function fromPayload(p: Payload): AuthzClaims {
+  const claims: AuthzClaims = {
+    method: p.m,
+    path: p.p,
+    namespace: p.ns,
+    subject: p.sub,
+    keyId: p.kid,
+    publicKey: p.pk,
+    requestId: p.rid,
+  };
+  if (p.aid !== undefined) claims.agentId = p.aid;
+  return claims;
+}
+
+/** Derives the key once; use one codec per process on the hot path. Throws only for a too-short secret. */
+export function createAuthzTokenCodec(
+  secret: string | Uint8Array,
+  opts: AuthzTokenCodecOptions = {},
+): AuthzTokenCodec {
+  const key = deriveKey(secret);
+  const now = opts.now ?? systemNow;
+  const ttl = Math.min(AUTHZ_TOKEN_MAX_TTL_SECONDS, Math.max(1, Math.floor(opts.ttlSeconds ?? 30)));
+  const mac = (signingInput: string) => createHmac("sha256", key).update(signingInput).digest();
+
+  function sign(claims: AuthzClaims): string {
+    const body = Buffer.from(JSON.stringify(toPayload(claims, Math.floor(now()) + ttl))).toString(
+      "base64url",
+    );
+    const signingInput = `${VERSION}.${body}`;
+    // Straight to base64url: no intermediate Buffer on the verifier's per-request path.
+    return `${signingInput}.${createHmac("sha256", key).update(signingInput).digest("base64url")}`;
+  }
+
+  function verify(
+    token: string | string[] | undefined,
+    expected: { method: string; path: string },
+  ): AuthzVerifyResult {
+    if (token === undefined || token === "") return { ok: false, reason: "missing" };
+    // Several header lines: a smuggling attempt or a broken hop, never legitimate.
+    if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH)
+      return { ok: false, reason: "malformed" };
+    const parts = token.split(".");
+    if (parts.length !== 3 || parts[0] !== VERSION) return { ok: false, reason: "malformed" };
+    const [, body, sig] = parts as [string, string, string];
+    if (!B64URL.test(body) || !B64URL.test(sig)) return { ok: false, reason: "malformed" };
+    const given = Buffer.from(sig, "base64url");
+    const wanted = mac(`${VERSION}.${body}`);
+    if (given.length !== wanted.length || !timingSafeEqual(given, wanted))
+      return { ok: false, reason: "bad_signature" };
+
+    let payload: Payload;
+    try {
+      const parsed = payloadSchema.safeParse(JSON.parse(Buffer.from(body, "base64url").toString("utf8")));
+      if (!parsed.success) return { ok: false, reason: "malformed" };
+      payload = parsed.data;
+    } catch {
+      return { ok: false, reason: "malformed" };
+    }
+    const t = now();
+    if (t >= payload.exp) return { ok: false, reason: "expired" };
+    if (payload.exp > t + AUTHZ_TOKEN_MAX_TTL_SECONDS + AUTHZ_TOKEN_CLOCK_SKEW_SECONDS) {
+      return { ok: false, reason: "lifetime_too_long" };
+    }
+    if (payload.m !== expected.method.toUpperCase()) return { ok: false, reason: "method_mismatch" };
+    if (payload.p !== expected.path) return { ok: false, reason: "path_mismatch" };
+    return { ok: true, claims: fromPayload(payload), expiresAt: payload.exp };
+  }
+
+  return { sign, verify };
+}
+
+/** One-off signing (derives the key each call; prefer createAuthzTokenCodec on the hot path). */
+export function signAuthzToken(
+  secret: string | Uint8Array,
+  claims: AuthzClaims,
+  opts?: AuthzTokenCodecOptions,
+) {
+  return createAuthzTokenCodec(secret, opts).sign(claims);
+}
+
+/** One-off verification; never throws (a too-short secret is reported as bad_signature). */
+export function verifyAuthzToken(
+  secret: string | Uint8Array,
+  token: string | string[] | undefined,
+  expected: { method: string; path: string; now?: () => number },
+): AuthzVerifyResult {
+  let codec: AuthzTokenCodec;
+  try {
+    codec = createAuthzTokenCodec(secret, { now: expected.now });
+  } catch {
+    return { ok: false, reason: "bad_signature" };
+  }
+  return codec.verify(token, expected);
+}

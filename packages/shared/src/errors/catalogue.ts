@@ -1,0 +1,287 @@
+/**
+ * Every error code the gateway answers with. Sigilum's codes (spec/gateway.md §8.3) keep their status and message;
+ * the ones marked "ours" come from this design (DESIGN.md §2, §4). docs/errors.md is generated from this table
+ * (`npm run docs:errors`).
+ */
+export interface ErrorSpec {
+  status: number;
+  /** Default `error` text of the envelope. */
+  message: string;
+  /** When the gateway answers with it. */
+  when: string;
+  /** What the caller or operator should do next. */
+  remedy: string;
+  /** New or changed in this implementation (not as in the Sigilum gateway). */
+  ours?: boolean;
+}
+
+export const ERROR_CATALOGUE = {
+  // Auth (verifier; the proxy for the x-sigilum-authz token)
+  AUTH_HEADERS_INVALID: {
+    status: 403,
+    message: "invalid or duplicate signed headers",
+    when: "A signing header (signature-input, signature, sigilum-*) appears on more than one header line.",
+    remedy:
+      "Send each signing header exactly once; check that no proxy between agent and gateway duplicates them.",
+  },
+  AUTH_SIGNATURE_INVALID: {
+    status: 403,
+    message: "request signature verification failed",
+    when: "The request is unsigned, or its RFC 9421 signature, certificate, content digest or `created` time fails.",
+    remedy:
+      "Sign with the Sigilum SDK against the exact URL you call (scheme, host, path, query), keep the clock in sync, and do not alter the body after signing.",
+  },
+  AUTH_SIGNED_COMPONENTS_INVALID: {
+    status: 403,
+    message: "invalid signed component set",
+    when: "signature-input does not list exactly one of the component sets of the Sigilum profile.",
+    remedy: "Use the Sigilum SDK's component set; do not add or drop covered components.",
+  },
+  AUTH_IDENTITY_INVALID: {
+    status: 403,
+    message: "invalid Sigilum identity headers",
+    when: "sigilum-namespace, sigilum-subject or sigilum-agent-key is missing, or sigilum-agent-id is sent unsigned.",
+    remedy: "Send all Sigilum identity headers and cover sigilum-agent-id in the signature when you send it.",
+  },
+  AUTH_NONCE_INVALID: {
+    status: 403,
+    message: "invalid signature nonce",
+    when: 'signature-input has no usable nonce="..." parameter.',
+    remedy: "Sign every request with a fresh random nonce (the SDK does this).",
+  },
+  AUTH_REPLAY_DETECTED: {
+    status: 403,
+    message: "replay detected",
+    when: "The nonce was already used by this namespace within the replay window.",
+    remedy: "Never resend a signed request as is: sign again (new nonce, new created time) for every retry.",
+  },
+  AUTH_CLAIMS_UNAVAILABLE: {
+    status: 503,
+    message: "claims authorization cache is unavailable",
+    ours: true,
+    when: "The approved-claims feed could not be read and the cached approvals are past their TTL, so the gateway fails closed (Sigilum answers 403; a 503 tells the agent to retry).",
+    remedy:
+      "Retry later; operators: check that the control plane (SIGILUM_REGISTRY_URL) and Redis are reachable and the service API key is valid.",
+  },
+  AUTH_CLAIMS_LOOKUP_FAILED: {
+    status: 403,
+    message: "claims lookup failed",
+    when: "The approved-claims feed answered with an error, or no service API key is configured for the connection.",
+    remedy:
+      "Operators: set SIGILUM_SERVICE_API_KEY_<CONNECTION> (or SIGILUM_SERVICE_API_KEY) to a valid key and check the control plane.",
+  },
+  AUTH_CLAIM_REQUIRED: {
+    status: 403,
+    message: "sigilum authorization required",
+    when: "The agent's key is not approved for this service; the body is Markdown (not this envelope) with the claim details.",
+    remedy: "Ask the namespace owner to approve the pending authorization in the dashboard, then retry.",
+  },
+  AUTH_CLAIM_SUBMIT_RATE_LIMITED: {
+    status: 429,
+    message: "claim registration rate limit exceeded for this connection and namespace; retry in one minute",
+    when: "Too many unapproved requests submitted authorization requests for this connection and namespace this minute.",
+    remedy:
+      "Wait a minute before retrying; get the pending authorization approved instead of retrying in a loop.",
+  },
+  AUTH_FORBIDDEN: {
+    status: 403,
+    message: "forbidden",
+    when: "Generic authorization refusal.",
+    remedy: "Check the agent's identity and its approval for this service.",
+  },
+  AUTH_AUTHZ_TOKEN_INVALID: {
+    status: 403,
+    message: "missing or invalid gateway authorization token",
+    ours: true,
+    when: "The proxy got a runtime request without a valid x-sigilum-authz token (it did not pass through the verifier, or the token is forged, expired or for another request).",
+    remedy:
+      "Call the gateway's public address (Envoy or inline mode), never the proxy port directly; operators: give verifier and proxy the same GATEWAY_INTERNAL_SECRET and synced clocks.",
+  },
+  AUTH_PARTIAL_BODY: {
+    status: 413,
+    message: "request body was only partially received by the authorizer",
+    ours: true,
+    when: "Envoy forwarded a truncated body to the verifier, so the content digest cannot be checked.",
+    remedy:
+      "Send a smaller body; operators: set Envoy's with_request_body.max_request_bytes to GATEWAY_MAX_REQUEST_BODY_BYTES and allow_partial_message to false.",
+  },
+
+  // Admin
+  ADMIN_TOKEN_NOT_CONFIGURED: {
+    status: 500,
+    message: "admin token mode requires GATEWAY_ADMIN_TOKEN",
+    when: "GATEWAY_ADMIN_ACCESS_MODE=token but no GATEWAY_ADMIN_TOKEN is set.",
+    remedy: "Operators: set GATEWAY_ADMIN_TOKEN, or choose another GATEWAY_ADMIN_ACCESS_MODE, and restart.",
+  },
+  ADMIN_TOKEN_REQUIRED: {
+    status: 403,
+    message: "admin endpoints require a valid admin token",
+    when: "Token mode and no valid admin token was presented.",
+    remedy: "Send the admin token as `Authorization: Bearer <token>` or `X-Sigilum-Admin-Token`.",
+  },
+  ADMIN_LOOPBACK_REQUIRED: {
+    status: 403,
+    message: "admin endpoints require loopback client access",
+    when: "Loopback mode and the caller is not on the gateway host.",
+    remedy: "Call the admin API from the gateway host (127.0.0.1 or ::1); tokens are ignored in this mode.",
+  },
+  ADMIN_TOKEN_OR_LOOPBACK_REQUIRED: {
+    status: 403,
+    message: "admin endpoints require loopback access or a valid admin token",
+    when: "Hybrid mode and the caller is neither on loopback nor presents the admin token.",
+    remedy: "Call from the gateway host, or send the admin token as `Authorization: Bearer <token>`.",
+  },
+
+  // Runtime and MCP
+  UPSTREAM_ERROR: {
+    status: 502,
+    message: "upstream request failed",
+    when: "The provider could not be reached (DNS, connection, TLS) or the connection broke mid-request.",
+    remedy:
+      "Retry with a freshly signed request; operators: check the connection's base URL and the provider's status.",
+  },
+  UPSTREAM_TIMEOUT: {
+    status: 504,
+    message: "upstream request timed out",
+    ours: true,
+    when: "The provider did not answer within GATEWAY_PROXY_TIMEOUT_SECONDS (MCP: GATEWAY_MCP_TIMEOUT_SECONDS).",
+    remedy:
+      "Retry later with a freshly signed request; operators: raise the timeout if the provider is slow by design.",
+  },
+  ROTATION_REQUIRED: {
+    status: 403,
+    message: "connection credentials must be rotated before use",
+    when: "The connection's secret is past its rotation deadline and GATEWAY_ROTATION_ENFORCEMENT=block.",
+    remedy: "Operators: rotate the connection's secret (POST /api/admin/connections/<id>/rotate) and retry.",
+  },
+  INVALID_REFRESH_MODE: {
+    status: 400,
+    message: "invalid refresh mode: expected auto|force",
+    when: "The `refresh` query parameter of an MCP discovery is not auto or force.",
+    remedy: "Use `refresh=auto` (default) or `refresh=force`.",
+  },
+  CREDENTIAL_VARIABLE_MISSING: {
+    status: 424,
+    message: "credential variable not found",
+    ours: true,
+    when: "The connection's secret references a {{VARIABLE}} that is not defined on the gateway.",
+    remedy:
+      "Operators: create the shared credential variable the connection references (admin API /api/admin/credential-variables), then retry.",
+  },
+  MCP_DISCOVERY_FAILED: {
+    status: 502,
+    message: "mcp discovery failed",
+    when: "The MCP server's tool list could not be fetched and no usable cached list exists.",
+    remedy:
+      "Retry later; operators: check the MCP endpoint and its credentials (POST /api/admin/connections/<id>/test).",
+  },
+  MCP_TOOL_FORBIDDEN: {
+    status: 403,
+    message: "tool is not allowed for subject",
+    when: "The tool is not exposed to this subject by the connection's tool policy.",
+    remedy: "List the allowed tools (GET /mcp/<connection>/tools) or ask the operator to allow this tool.",
+  },
+  MCP_TOOL_RATE_LIMITED: {
+    status: 429,
+    message: "mcp tool call rate limit exceeded for this connection and namespace; retry in one minute",
+    when: "More tool calls this minute than GATEWAY_MCP_TOOL_CALL_RATE_LIMIT_PER_MINUTE.",
+    remedy: "Wait for the next minute and slow down tool calls.",
+  },
+  MCP_CIRCUIT_OPEN: {
+    status: 503,
+    message: "mcp upstream circuit breaker is open after repeated failures; retry after cooldown",
+    when: "The MCP server failed repeatedly; calls are refused until the cooldown ends.",
+    remedy: "Retry after GATEWAY_MCP_CIRCUIT_BREAKER_COOLDOWN_SECONDS; operators: check the MCP server.",
+  },
+  MCP_TOOL_CALL_FAILED: {
+    status: 502,
+    message: "mcp tool call failed",
+    when: "The MCP server answered the tool call with an error, or could not be reached.",
+    remedy: "Check the tool arguments; retry later if the MCP server is failing.",
+  },
+
+  // Health and readiness
+  NOT_READY: {
+    status: 503,
+    message: "gateway dependencies are not ready",
+    when: "Readiness check: a dependency (Redis, the connection store, the verifier) is not usable yet.",
+    remedy: "Wait and retry; operators: check the service's logs for the dependency that is down.",
+  },
+  SERVICE_UNAVAILABLE: {
+    status: 503,
+    message: "service temporarily unavailable",
+    ours: true,
+    when: "The service is shutting down or a dependency it needs for this request is down.",
+    remedy: "Retry with backoff (with a freshly signed request).",
+  },
+  REDIS_UNAVAILABLE: {
+    status: 503,
+    message: "shared state store is unavailable",
+    ours: true,
+    when: "Redis (replay window, connections, caches) could not be reached; the gateway fails closed.",
+    remedy: "Retry with backoff; operators: check REDIS_URL and that Redis is up.",
+  },
+
+  // Generic and operator
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    message: "method not allowed",
+    when: "The route exists but not for this HTTP method.",
+    remedy: "Use a method the route supports (see the API reference).",
+  },
+  NOT_FOUND: {
+    status: 404,
+    message: "not found",
+    when: "Unknown route or admin/MCP action.",
+    remedy: "Check the path against the API reference.",
+  },
+  REQUEST_BODY_TOO_LARGE: {
+    status: 413,
+    message: "request body exceeds configured limit",
+    when: "The body is larger than GATEWAY_MAX_REQUEST_BODY_BYTES.",
+    remedy: "Send a smaller body; operators may raise GATEWAY_MAX_REQUEST_BODY_BYTES.",
+  },
+  INVALID_REQUEST: {
+    status: 400,
+    message: "invalid request",
+    ours: true,
+    when: "The request body or parameters fail validation (the message says which field).",
+    remedy: "Fix the field named in the message and resend.",
+  },
+  PATH_TRAVERSAL: {
+    status: 400,
+    message: "invalid path",
+    ours: true,
+    when: "The path contains dot segments, encoded slashes or other sequences that could escape the connection's base path.",
+    remedy: "Send a normalized path without `..`, `.` segments or encoded `/` and `\\`.",
+  },
+  CONNECTION_NOT_FOUND: {
+    status: 404,
+    message: "connection not found",
+    ours: true,
+    when: "No connection with this id exists (or it is disabled).",
+    remedy: "List connections (GET /api/admin/connections) and use an existing id.",
+  },
+  CONNECTION_EXISTS: {
+    status: 409,
+    message: "connection already exists",
+    ours: true,
+    when: "A connection with this id already exists.",
+    remedy: "Choose another id, or update the existing connection (PATCH).",
+  },
+  INTERNAL_ERROR: {
+    status: 500,
+    message: "internal error",
+    ours: true,
+    when: "An unexpected failure; details are in the service log under the request id.",
+    remedy: "Retry once; if it persists, report the request_id to the operator.",
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOGUE, value);
+}

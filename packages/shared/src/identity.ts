@@ -1,0 +1,4 @@
+export * from "./identity/certificate.ts";
+export * from "./identity/keys.ts";
+export * from "./identity/namespace.ts";
+export * from "./identity/store.ts";

@@ -1,0 +1,79 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+
+/** `services/<name>/src/main.ts`, absolute. */
+export function serviceMain(name: "verifier" | "proxy" | "control-plane" | "pairing-bridge" | "cli"): string {
+  return fileURLToPath(new URL(`../../../services/${name}/src/main.ts`, import.meta.url));
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** The port from the first "listening" log line. */
+  port: number;
+  output: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Runs a service's main.ts as its own process (environment: PATH, HOME and `env` only) and resolves once
+ * `listeners` JSON log lines containing `listeningMarker` and a `port` have appeared (cluster workers each log one).
+ */
+export async function spawnService(
+  main: string,
+  listeningMarker: string,
+  env: Record<string, string>,
+  options: { timeoutMs?: number; listeners?: number } = {},
+): Promise<ServiceProcess> {
+  const { timeoutMs = 20_000, listeners = 1 } = options;
+  const child = spawn(process.execPath, [main], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  // Never leave an orphan behind if the test process dies first.
+  const killChild = () => child.kill("SIGKILL");
+  process.once("exit", killChild);
+  child.once("exit", () => process.off("exit", killChild));
+  let output = "";
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${main} did not start:\n${output}`)), timeoutMs);
+    const scan = () => {
+      const ports: number[] = [];
+      for (const line of output.split("\n")) {
+        if (!line.includes(listeningMarker)) continue;
+        try {
+          const parsed = JSON.parse(line) as { port?: number };
+          if (parsed.port) ports.push(parsed.port);
+        } catch {
+          // a partial line: wait for the rest
+        }
+      }
+      if (ports.length >= listeners) {
+        clearTimeout(timer);
+        resolve(ports[0] as number);
+      }
+    };
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+      scan();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${main} exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    child,
+    port,
+    output: () => output,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = (await once(child, "exit")) as [number | null];
+      return code;
+    },
+  };
+}

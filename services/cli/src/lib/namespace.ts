@@ -1,0 +1,41 @@
+import { InvalidNamespaceError, listNamespaces, normalizeNamespace } from "@sigilum-gw/shared/identity";
+import type { CliContext } from "../context.ts";
+import { CliError } from "../errors.ts";
+import { stackLayout } from "../stack/layout.ts";
+import { readStackState, type StackState } from "../stack/state.ts";
+import { dataDir, sigilumHome } from "./paths.ts";
+
+export async function readStackStateFor(ctx: CliContext): Promise<StackState | undefined> {
+  return readStackState(stackLayout(dataDir(ctx.env, ctx.cwd)));
+}
+
+function validNamespace(value: string, source: string): string {
+  try {
+    return normalizeNamespace(value);
+  } catch (error) {
+    if (error instanceof InvalidNamespaceError) throw new CliError(`${source}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * The namespace an owner command acts for: --namespace, else SIGILUM_NAMESPACE, else GATEWAY_SIGILUM_NAMESPACE,
+ * else the only agent identity in the Sigilum home, else the local gateway's namespace.
+ */
+export async function resolveOwnerNamespace(ctx: CliContext, flag?: string, home?: string): Promise<string> {
+  if (flag) return validNamespace(flag, "--namespace");
+  for (const name of ["SIGILUM_NAMESPACE", "GATEWAY_SIGILUM_NAMESPACE"] as const) {
+    const value = ctx.env[name]?.trim();
+    if (value) return validNamespace(value, name);
+  }
+  const identities = await listNamespaces(sigilumHome(ctx.env, ctx.cwd, home));
+  if (identities.length === 1) return identities[0] as string;
+  const state = await readStackStateFor(ctx);
+  if (state) return state.gateway_namespace;
+  throw new CliError(
+    identities.length > 1
+      ? `Several identities exist (${identities.join(", ")}); which namespace?`
+      : "No namespace given",
+    { hint: "Pass --namespace <namespace> or set SIGILUM_NAMESPACE" },
+  );
+}

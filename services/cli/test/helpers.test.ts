@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { mintOwnerToken } from "@sigilum-gw/shared/owner-token";
+import { connectionDefaults } from "../src/commands/service.ts";
+import { isExpired, readTokenClaims } from "../src/lib/owner-token.ts";
+import { keyValues, maskSecret, table } from "../src/output.ts";
+import { localUrl, parseListenAddress, stackAddresses } from "../src/stack/addresses.ts";
+import { stackLayout } from "../src/stack/layout.ts";
+import { buildStackPlan } from "../src/stack/plan.ts";
+import { redactUrl } from "../src/stack/redis-check.ts";
+
+describe("listen addresses", () => {
+  test("host:port, [v6]:port, :port and a bare port", () => {
+    assert.deepEqual(parseListenAddress("X", "127.0.0.1:38100"), {
+      addr: "127.0.0.1:38100",
+      host: "127.0.0.1",
+      port: 38100,
+    });
+    assert.deepEqual(parseListenAddress("X", "[::1]:8787"), { addr: "[::1]:8787", host: "::1", port: 8787 });
+    assert.deepEqual(parseListenAddress("X", ":38110"), { addr: ":38110", host: "", port: 38110 });
+    assert.deepEqual(parseListenAddress("X", "9000"), { addr: ":9000", host: "", port: 9000 });
+  });
+
+  test("bad addresses name the variable", () => {
+    for (const bad of ["", "host:", "1.2.3.4:70000", "a b:1", "http://x:1", ":0"]) {
+      assert.throws(() => parseListenAddress("GATEWAY_ADDR", bad), /GATEWAY_ADDR=/);
+    }
+  });
+
+  test("wildcard listeners are reached on loopback", () => {
+    assert.equal(localUrl(parseListenAddress("X", ":1")), "http://127.0.0.1:1");
+    assert.equal(localUrl(parseListenAddress("X", "0.0.0.0:2")), "http://127.0.0.1:2");
+    assert.equal(localUrl(parseListenAddress("X", "[::1]:3")), "http://[::1]:3");
+  });
+
+  test("defaults bind loopback only; each variable overrides its service", () => {
+    const defaults = stackAddresses({});
+    assert.equal(defaults.gateway.addr, "127.0.0.1:38100");
+    assert.equal(defaults.verifier.addr, "127.0.0.1:38110");
+    assert.equal(defaults.proxy.addr, "127.0.0.1:38120");
+    assert.equal(defaults.controlPlane.addr, "127.0.0.1:8787");
+    assert.equal(stackAddresses({ CONTROL_PLANE_ADDR: "127.0.0.1:1234" }).controlPlane.port, 1234);
+  });
+});
+
+describe("stack plan", () => {
+  const layout = stackLayout("/data");
+  const plans = buildStackPlan({
+    layout,
+    addresses: stackAddresses({
+      GATEWAY_ADDR: "127.0.0.1:5000",
+      VERIFIER_ADDR: "127.0.0.1:5001",
+      CONTROL_PLANE_ADDR: "127.0.0.1:5002",
+    }),
+    gatewayNamespace: "alice",
+    redisUrl: "redis://127.0.0.1:6379",
+  });
+  const byName = Object.fromEntries(plans.map((p) => [p.name, p]));
+
+  test("three services started from their own main.ts", () => {
+    assert.deepEqual(
+      plans.map((p) => p.name),
+      ["control-plane", "verifier", "proxy"],
+    );
+    for (const plan of plans) assert.ok(plan.entry.endsWith(`services/${plan.name}/src/main.ts`));
+  });
+
+  test("the proxy runs inline on GATEWAY_ADDR and calls the verifier; the verifier reads the control plane", () => {
+    assert.equal(byName.proxy?.env.AUTHZ_MODE, "inline");
+    assert.equal(byName.proxy?.env.GATEWAY_ADDR, "127.0.0.1:5000");
+    assert.equal(byName.proxy?.url, "http://127.0.0.1:5000");
+    assert.equal(byName.proxy?.env.VERIFIER_URL, "http://127.0.0.1:5001");
+    assert.equal(byName.verifier?.env.SIGILUM_REGISTRY_URL, "http://127.0.0.1:5002");
+    assert.equal(byName.verifier?.env.GATEWAY_SIGILUM_NAMESPACE, "alice");
+    assert.equal(byName.verifier?.env.GATEWAY_SIGILUM_HOME, "/data/gateway-home");
+    assert.equal(byName.verifier?.env.GATEWAY_SIGILUM_HOME, byName.proxy?.env.GATEWAY_SIGILUM_HOME);
+    assert.equal(byName["control-plane"]?.env.CONTROL_PLANE_DATA_DIR, "/data/control-plane");
+  });
+
+  test("secrets are passed as file paths, never as values", () => {
+    assert.equal(byName.proxy?.env.GATEWAY_MASTER_KEY_FILE, "/data/secrets/gateway-master-key");
+    for (const plan of plans) {
+      assert.equal(plan.env.GATEWAY_MASTER_KEY, undefined);
+      assert.equal(plan.env.GATEWAY_INTERNAL_SECRET, undefined);
+      assert.equal(plan.env.GATEWAY_ADMIN_TOKEN, undefined);
+    }
+    assert.equal(
+      byName.verifier?.env.GATEWAY_INTERNAL_SECRET_FILE,
+      byName.proxy?.env.GATEWAY_INTERNAL_SECRET_FILE,
+    );
+  });
+});
+
+describe("owner token", () => {
+  test("matches the reference CLI's local JWT byte for byte (spec §D.10)", async () => {
+    const token = await mintOwnerToken({
+      namespace: "alice",
+      secret: "test-jwt-secret",
+      now: 1700000000_000,
+    });
+    assert.equal(
+      token,
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyX2xvY2FsX2FsaWNlIiwiZW1haWwiOiJhbGljZUBsb2NhbC5zaWdpbHVtIiwibmFtZXNwYWNlIjoiYWxpY2UiLCJpc3MiOiJzaWdpbHVtLWFwaSIsImF1ZCI6InNpZ2lsdW0tZGFzaGJvYXJkIiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjE3MDA2MDQ4MDB9.mQOkRf8n535mOIQzuvpH4RrSCPLVimgdPOYpu2NdGx0",
+    );
+  });
+
+  test("claims are readable for display; expiry is judged on exp", async () => {
+    const token = await mintOwnerToken({ namespace: "bob", secret: "s", now: 1000_000, ttlSeconds: 10 });
+    const claims = readTokenClaims(token);
+    assert.equal(claims?.namespace, "bob");
+    assert.equal(claims?.sub, "user_local_bob");
+    assert.equal(isExpired(claims, 1009), false);
+    assert.equal(isExpired(claims, 1010), true);
+    assert.equal(readTokenClaims("not.a.jwt!"), undefined);
+    assert.equal(readTokenClaims("a.b.c"), undefined);
+  });
+});
+
+describe("output helpers", () => {
+  test("table pads every column but the last", () => {
+    assert.deepEqual(
+      table(
+        ["A", "BB"],
+        [
+          ["xyz", "1"],
+          ["q", "22"],
+        ],
+      ),
+      ["A    BB", "xyz  1", "q    22"],
+    );
+  });
+
+  test("keyValues aligns values", () => {
+    assert.deepEqual(
+      keyValues(
+        [
+          ["mode", "gateway"],
+          ["none", undefined],
+        ],
+        8,
+      ),
+      ["  mode:    gateway", "  none:"],
+    );
+  });
+
+  test("maskSecret never shows more than 8 characters of a secret", () => {
+    assert.equal(maskSecret("sk_live_0123456789abcdef"), "sk_l...cdef");
+    assert.equal(maskSecret("short"), "****");
+  });
+
+  test("redactUrl hides a Redis password", () => {
+    assert.equal(redactUrl("redis://:hunter2@127.0.0.1:6379/0"), "redis://:****@127.0.0.1:6379/0");
+    assert.equal(redactUrl("::"), "(invalid URL)");
+  });
+});
+
+describe("connection defaults by auth mode (spec §C.4)", () => {
+  test("bearer, header_key, query_param", () => {
+    assert.deepEqual(connectionDefaults("echo", "bearer"), {
+      header: "Authorization",
+      prefix: "Bearer ",
+      secretKey: "access_token",
+    });
+    assert.deepEqual(connectionDefaults("echo", "header_key"), {
+      header: "X-echo-Key",
+      prefix: "",
+      secretKey: "upstream_key",
+    });
+    assert.deepEqual(connectionDefaults("echo", "query_param"), {
+      header: "api_key",
+      prefix: "",
+      secretKey: "api_key",
+    });
+  });
+});

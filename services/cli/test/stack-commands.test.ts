@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { runChild, tempDir } from "./support/run.ts";
+
+async function listen(): Promise<{ server: Server; port: number }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+describe("sigilum up / down / status without a running stack", () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    dir = await tempDir("sigilum-cli-stack-");
+    env = {
+      PATH: process.env.PATH,
+      HOME: dir.path,
+      SIGILUM_HOME: `${dir.path}/home`,
+      SIGILUM_DATA_DIR: `${dir.path}/data`,
+      SIGILUM_NAMESPACE: "alice",
+    };
+  });
+  after(() => dir.cleanup());
+
+  test("status says it is not running, exit 1; --json says running false", async () => {
+    const text = await runChild(["status"], { env });
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /Sigilum local stack is not running\.\nStart it with: sigilum up/);
+    const json = await runChild(["status", "--json"], { env });
+    const out = JSON.parse(json.stdout);
+    assert.equal(out.running, false);
+    assert.equal(out.healthy, false);
+    assert.deepEqual(
+      out.services.map((s: { name: string }) => s.name),
+      ["control-plane", "verifier", "proxy"],
+    );
+  });
+
+  test("down with nothing running succeeds and says so", async () => {
+    const result = await runChild(["down"], { env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Sigilum local stack was not running\./);
+  });
+
+  test("unreachable Redis: a plain message with how to start it, exit 1, nothing created", async () => {
+    const { server, port } = await listen();
+    await new Promise((resolve) => server.close(resolve));
+    const result = await runChild(["up"], {
+      env: { ...env, REDIS_URL: `redis://:secretpw@127.0.0.1:${port}` },
+    });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      new RegExp(`Redis is not reachable at redis://:\\*\\*\\*\\*@127\\.0\\.0\\.1:${port}`),
+    );
+    assert.match(result.stderr, /redis-server --daemonize yes/);
+    assert.doesNotMatch(result.stderr, /secretpw/);
+    assert.equal(result.stdout, "");
+    await assert.rejects(readdir(`${dir.path}/data`), /ENOENT/);
+  });
+
+  test("unreachable PostgreSQL (DATABASE_URL): a plain message, exit 1, nothing created", async () => {
+    const { server, port } = await listen();
+    await new Promise((resolve) => server.close(resolve));
+    const result = await runChild(["up"], {
+      env: { ...env, DATABASE_URL: `postgres://postgres:pgpw@127.0.0.1:${port}/x` },
+    });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      new RegExp(`PostgreSQL is not reachable at postgres://postgres:\\*\\*\\*\\*@127\\.0\\.0\\.1:${port}/x`),
+    );
+    assert.match(result.stderr, /unset DATABASE_URL to use the embedded PGlite/);
+    assert.doesNotMatch(result.stderr, /pgpw/);
+    await assert.rejects(readdir(`${dir.path}/data`), /ENOENT/);
+  });
+
+  test("a port in use names the variable that moves it, exit 1", async () => {
+    const { server, port } = await listen();
+    try {
+      const result = await runChild(["up"], { env: { ...env, GATEWAY_ADDR: `127.0.0.1:${port}` } });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port} \\(GATEWAY_ADDR\\)`));
+      assert.match(result.stderr, /GATEWAY_ADDR=127\.0\.0\.1:<port> sigilum up/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("bad addresses and URLs in the environment are refused before anything starts", async () => {
+    const addr = await runChild(["up"], { env: { ...env, VERIFIER_ADDR: "nowhere" } });
+    assert.equal(addr.code, 1);
+    assert.match(addr.stderr, /VERIFIER_ADDR="nowhere" is not a listen address/);
+    const redis = await runChild(["up"], { env: { ...env, REDIS_URL: "http://127.0.0.1:6379" } });
+    assert.equal(redis.code, 1);
+    assert.match(redis.stderr, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+  });
+});

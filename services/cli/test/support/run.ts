@@ -1,0 +1,63 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { runCli } from "../../src/cli.ts";
+import type { CliContext } from "../../src/context.ts";
+
+export const CLI_MAIN = resolve(import.meta.dirname, "..", "..", "src", "main.ts");
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in this process with captured streams and only the given environment. */
+export async function runInProcess(
+  argv: string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: string; interactive?: boolean; cwd?: string } = {},
+): Promise<RunResult> {
+  let stdout = "";
+  let stderr = "";
+  const input = options.stdin ?? "";
+  const ctx: CliContext = {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    stdin: (async function* () {
+      if (input.length > 0) yield Buffer.from(input);
+    })(),
+    env: { PATH: process.env.PATH, ...options.env },
+    cwd: options.cwd ?? process.cwd(),
+    interactive: options.interactive ?? false,
+    exitCode: 0,
+  };
+  const code = await runCli(argv, ctx);
+  return { code, stdout, stderr };
+}
+
+/** Runs `node services/cli/src/main.ts ...` as a person would. */
+export function runChild(
+  argv: string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...argv], {
+      env: options.env ?? process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: options.timeoutMs ?? 120_000,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.stdin ?? "");
+  });
+}
+
+export async function tempDir(prefix: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}

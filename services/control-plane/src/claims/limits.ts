@@ -1,0 +1,6 @@
+export interface ClaimLimits {
+  maxApprovedAgentsPerService: number;
+  maxConnectedServicesPerNamespace: number;
+  maxPendingAuthorizations: number;
+  claimNonceTtlSeconds: number;
+}

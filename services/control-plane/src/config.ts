@@ -1,0 +1,66 @@
+import {
+  controlPlaneAddrEnv,
+  databaseEnv,
+  type Env,
+  envBool,
+  envCsv,
+  envEnum,
+  envGroup,
+  envInt,
+  envSeconds,
+  envSecret,
+  envSecretUrl,
+  envString,
+  envUrl,
+  LOG_LEVELS,
+  normalizeOrigin,
+  parseConfig,
+  redisEnv,
+} from "@sigilum-gw/shared/config";
+import { z } from "zod";
+
+const controlPlaneEnv = envGroup({
+  /** The URL clients sign (`@target-uri` origin); unset = `http://` + the Host header. */
+  CONTROL_PLANE_PUBLIC_URL: envUrl({ protocols: ["http", "https"] }),
+  /** Embedded PostgreSQL and the generated JWT secret live here when DATABASE_URL / JWT_SECRET are unset. */
+  CONTROL_PLANE_DATA_DIR: envString({ default: "./.data/control-plane" }),
+  /** Trust X-Forwarded-Proto for the signed URL scheme (only behind a proxy that sets it). */
+  CONTROL_PLANE_TRUST_PROXY: envBool({ default: false }),
+  CONTROL_PLANE_MAX_BODY_BYTES: envInt({ default: 1024 * 1024, min: 1024, max: 64 * 1024 * 1024 }),
+  /** How often pending claims are expired and old nonces purged. */
+  CONTROL_PLANE_SWEEP_INTERVAL_SECONDS: envSeconds({ default: 900, min: 1, max: 86400 }),
+  CONTROL_PLANE_SHUTDOWN_TIMEOUT_SECONDS: envSeconds({ default: 15 }),
+  /** Unset = Redis not used: nonces in PostgreSQL, no claims.changed events. */
+  REDIS_URL: envSecretUrl({ protocols: ["redis", "rediss"] }),
+  REDIS_PREFIX: redisEnv.shape.REDIS_PREFIX,
+  /** HS256 secret for owner JWTs; unset = generated into <CONTROL_PLANE_DATA_DIR>/jwt-secret. */
+  JWT_SECRET: envSecret({ minLength: 32 }),
+  ALLOWED_ORIGINS: envCsv({
+    default: ["http://localhost:3000"],
+    item: normalizeOrigin,
+    expected: "a comma-separated list of http(s)://host[:port] origins",
+  }),
+  LOG_LEVEL: envEnum(LOG_LEVELS, { default: "info" }),
+  MAX_PENDING_AUTHORIZATIONS: envInt({ default: 20, min: 1 }),
+  MAX_API_KEYS_PER_SERVICE: envInt({ default: 2, min: 1, max: 100 }),
+  MAX_SERVICES_PER_OWNER: envInt({ default: 5, min: 1 }),
+  MAX_APPROVED_AGENTS_PER_SERVICE: envInt({ default: 10, min: 1 }),
+  MAX_CONNECTED_SERVICES_PER_NAMESPACE: envInt({ default: 10, min: 1 }),
+  PENDING_AUTHORIZATION_EXPIRY_HOURS: envInt({ default: 24, min: 1, max: 24 * 365 }),
+  SIGNATURE_MAX_AGE_SECONDS: envSeconds({ default: 300, min: 1, max: 3600 }),
+  SIGNATURE_NONCE_TTL_SECONDS: envSeconds({ default: 600, min: 1, max: 86400 }),
+});
+
+// Spread from the groups' shapes: composeEnv's merged type widens every field to unknown.
+export const configSchema = z.object({
+  ...controlPlaneAddrEnv.shape,
+  ...databaseEnv.shape,
+  ...controlPlaneEnv.shape,
+});
+
+export type Config = z.output<typeof configSchema>;
+
+/** Parses the environment once; throws ConfigError naming every bad variable (never echoing a secret). */
+export function loadConfig(env: Env = process.env): Config {
+  return parseConfig(configSchema, env);
+}

@@ -1,0 +1,189 @@
+import { mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { createSigilumVerifier } from "@sigilum-gw/shared/http-signatures";
+import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
+import { loadOrCreateJwtSecret } from "@sigilum-gw/shared/owner-token";
+import { eventsChannel } from "@sigilum-gw/shared/redis-keys";
+import { type NonceStore, RedisNonceStore } from "@sigilum-gw/shared/replay";
+import express, { type Express } from "express";
+import { Redis } from "ioredis";
+import { PgNonceStore } from "./auth/nonce-store.ts";
+import type { Config } from "./config.ts";
+import type { Db } from "./db/db.ts";
+import { migrate } from "./db/migrate.ts";
+import { createPgDb } from "./db/pg.ts";
+import { createPgliteDb } from "./db/pglite.ts";
+import type { AppDeps } from "./deps.ts";
+import { createClaimEvents, noClaimEvents } from "./events/publisher.ts";
+import {
+  cors,
+  errorHandler,
+  notFoundHandler,
+  rawBodyReader,
+  requestId,
+  securityHeaders,
+} from "./http/middleware.ts";
+import { apiRouter } from "./routes/index.ts";
+import { type Sweeper, startSweeper } from "./sweeper.ts";
+
+/** The express app: middleware, routes, 404 and the error envelope. No I/O of its own. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(requestId());
+  app.use(cors(deps.config.ALLOWED_ORIGINS));
+  app.use(securityHeaders());
+  app.use(rawBodyReader(deps.config.CONTROL_PLANE_MAX_BODY_BYTES));
+  app.use(apiRouter(deps));
+  app.use(notFoundHandler());
+  app.use(errorHandler(deps.log));
+  return app;
+}
+
+export interface RunningControlPlane {
+  url: string;
+  server: Server;
+  deps: AppDeps;
+  sweeper: Sweeper;
+  redis: Redis | undefined;
+  close(): Promise<void>;
+}
+
+async function openDb(config: Config, dataDir: string): Promise<Db> {
+  if (config.DATABASE_URL) return createPgDb(config.DATABASE_URL);
+  return createPgliteDb(join(dataDir, "pgdata"));
+}
+
+async function connectRedis(url: string, log: Logger): Promise<Redis> {
+  // No offline queue: while Redis is down, nonce checks fail at once (503) instead of hanging.
+  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on("error", (err) => log.warn({ err }, "redis error"));
+  try {
+    await redis.connect();
+  } catch (err) {
+    log.error({ err }, "redis unreachable at start; signed requests answer 503 until it is back");
+  }
+  return redis;
+}
+
+function listen(server: Server, host: string | undefined, port: number): Promise<AddressInfo> {
+  return new Promise((resolvePromise, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const where = `${host ?? "*"}:${port}`;
+      reject(
+        new Error(
+          err.code === "EADDRINUSE"
+            ? `control plane cannot listen on ${where}: address in use (set CONTROL_PLANE_ADDR to change it)`
+            : `control plane cannot listen on ${where}: ${err.message} (CONTROL_PLANE_ADDR)`,
+        ),
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolvePromise(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** Opens the database (migrating it), Redis if configured, and starts listening. */
+export async function startControlPlane(
+  config: Config,
+  opts: { log?: Logger } = {},
+): Promise<RunningControlPlane> {
+  const log = opts.log ?? createLogger("control-plane", { level: config.LOG_LEVEL });
+  const dataDir = resolve(config.CONTROL_PLANE_DATA_DIR);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = await openDb(config, dataDir);
+  let redis: Redis | undefined;
+  try {
+    const applied = await migrate(db);
+    if (applied.length > 0) log.info({ applied }, "database migrated");
+    const jwtSecret = loadOrCreateJwtSecret(dataDir, config.JWT_SECRET);
+    redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, log) : undefined;
+    const nonces: NonceStore = redis ? new RedisNonceStore(redis, config.REDIS_PREFIX) : new PgNonceStore(db);
+    const deps: AppDeps = {
+      config,
+      db,
+      jwtSecret,
+      nonces,
+      signed: {
+        verifier: createSigilumVerifier({
+          maxAgeSeconds: config.SIGNATURE_MAX_AGE_SECONDS,
+          allowAgentIdComponent: false,
+        }),
+        nonces,
+        nonceTtlSeconds: config.SIGNATURE_NONCE_TTL_SECONDS,
+        publicUrl: config.CONTROL_PLANE_PUBLIC_URL,
+        trustProxy: config.CONTROL_PLANE_TRUST_PROXY,
+      },
+      events: redis ? createClaimEvents(redis, eventsChannel(config.REDIS_PREFIX), log) : noClaimEvents,
+      limits: {
+        maxApprovedAgentsPerService: config.MAX_APPROVED_AGENTS_PER_SERVICE,
+        maxConnectedServicesPerNamespace: config.MAX_CONNECTED_SERVICES_PER_NAMESPACE,
+        maxPendingAuthorizations: config.MAX_PENDING_AUTHORIZATIONS,
+        claimNonceTtlSeconds: config.SIGNATURE_NONCE_TTL_SECONDS,
+      },
+      log,
+    };
+    const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, createApp(deps));
+    server.keepAliveTimeout = 5_000;
+    const { host, port } = config.CONTROL_PLANE_ADDR;
+    const addr = await listen(server, host, port);
+    const sweeper = startSweeper(db, {
+      intervalSeconds: config.CONTROL_PLANE_SWEEP_INTERVAL_SECONDS,
+      expiryHours: config.PENDING_AUTHORIZATION_EXPIRY_HOURS,
+      log,
+    });
+    const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+    const url = `http://${shownHost}:${addr.port}`;
+    log.info(
+      { url, database: config.DATABASE_URL ? "postgresql" : "pglite", redis: Boolean(redis) },
+      "control plane listening",
+    );
+    const openRedis = redis;
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      server,
+      deps,
+      sweeper,
+      redis,
+      close: () => {
+        closing ??= shutdown({
+          server,
+          sweeper,
+          redis: openRedis,
+          db,
+          timeoutMs: config.CONTROL_PLANE_SHUTDOWN_TIMEOUT_SECONDS * 1000,
+        });
+        return closing;
+      },
+    };
+  } catch (err) {
+    redis?.disconnect();
+    await db.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** Stops accepting, lets in-flight requests finish (bounded), then closes Redis and the database. */
+async function shutdown(parts: {
+  server: Server;
+  sweeper: Sweeper;
+  redis: Redis | undefined;
+  db: Db;
+  timeoutMs: number;
+}): Promise<void> {
+  const closed = new Promise<void>((res) => parts.server.close(() => res()));
+  parts.server.closeIdleConnections();
+  const timer = setTimeout(() => parts.server.closeAllConnections(), parts.timeoutMs);
+  await closed;
+  clearTimeout(timer);
+  await parts.sweeper.stop();
+  if (parts.redis) await parts.redis.quit().catch(() => parts.redis?.disconnect());
+  await parts.db.close();
+}

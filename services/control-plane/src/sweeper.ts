@@ -1,0 +1,36 @@
+import type { Logger } from "@sigilum-gw/shared/logger";
+import { purgeExpiredNonces } from "./auth/nonce-store.ts";
+import { expireStalePendingClaims } from "./claims/sweep.ts";
+import type { Db } from "./db/db.ts";
+
+export interface Sweeper {
+  runOnce(): Promise<{ expired: number; noncesPurged: number }>;
+  stop(): Promise<void>;
+}
+
+/** Periodic housekeeping: expire stale pending claims, purge old PostgreSQL nonces. */
+export function startSweeper(
+  db: Db,
+  opts: { intervalSeconds: number; expiryHours: number; log: Logger },
+): Sweeper {
+  let running: Promise<unknown> = Promise.resolve();
+  const runOnce = async () => {
+    const expired = await expireStalePendingClaims(db, opts.expiryHours);
+    const noncesPurged = await purgeExpiredNonces(db);
+    if (expired.length > 0) opts.log.info({ expired: expired.length }, "expired stale pending claims");
+    return { expired: expired.length, noncesPurged };
+  };
+  const tick = () => {
+    running = runOnce().catch((err) => opts.log.warn({ err }, "sweep failed"));
+  };
+  const timer = setInterval(tick, opts.intervalSeconds * 1000);
+  timer.unref();
+  tick();
+  return {
+    runOnce,
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

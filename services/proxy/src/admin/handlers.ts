@@ -1,0 +1,199 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { GatewayError } from "@sigilum-gw/shared/errors";
+import { catalogInput, normalizeCatalog } from "../catalog/schema.ts";
+import type { CatalogStore } from "../catalog/store.ts";
+import {
+  applyConnectionUpdate,
+  applyRotation,
+  buildNewConnection,
+  createConnectionInput,
+  rotateConnectionInput,
+  toConnectionJson,
+  updateConnectionInput,
+} from "../model/connection.ts";
+import { connectionNotFound } from "../model/errors.ts";
+import {
+  toVariableJson,
+  upsertVariableInput,
+  validateVariableKey,
+  validateVariableValue,
+} from "../model/variable.ts";
+import { loadConnection } from "../pipeline/resolve.ts";
+import type { ConnectionCache } from "../store/cache.ts";
+import type { ConnectionStore } from "../store/connections.ts";
+import { asStoreError, isRedisUnavailable } from "../store/redis-errors.ts";
+import type { VariableStore } from "../store/variables.ts";
+import { readJson, sendJson } from "./json.ts";
+import {
+  type TestResult,
+  testConnectionInput,
+  testHttpConnection,
+  truncateError,
+} from "./test-connection.ts";
+
+/**
+ * Admin handlers (spec §1.3-§1.6, §5): each reads its input, calls the store, answers JSON. Secrets are
+ * write-only: no handler ever returns or logs one. Every write also drops this replica's cached copy at once
+ * (other replicas hear about it on the events channel).
+ */
+
+export interface AdminDeps {
+  connections: ConnectionStore;
+  variables: VariableStore;
+  catalog: CatalogStore;
+  cache: ConnectionCache;
+  maxBodyBytes: number;
+  now: () => number;
+}
+
+export interface AdminCall {
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestId: string;
+  /** Aborted at the admin route deadline. */
+  signal: AbortSignal;
+}
+
+export async function listConnections(deps: AdminDeps, call: AdminCall): Promise<void> {
+  let records: Awaited<ReturnType<ConnectionStore["list"]>>;
+  try {
+    records = await deps.connections.list();
+  } catch (err) {
+    throw isRedisUnavailable(err)
+      ? asStoreError(err)
+      : new GatewayError("INTERNAL_ERROR", "failed to list connections");
+  }
+  sendJson(call.res, 200, { connections: records.map(toConnectionJson) }, call.requestId);
+}
+
+export async function createConnection(deps: AdminDeps, call: AdminCall): Promise<void> {
+  const input = await readJson(call.req, createConnectionInput, deps.maxBodyBytes);
+  const { record, secrets } = buildNewConnection(input!, deps.now());
+  await deps.connections.create(record, secrets);
+  deps.cache.handle({ type: "connection.changed", id: record.id });
+  sendJson(call.res, 201, toConnectionJson(record), call.requestId);
+}
+
+export async function getConnection(deps: AdminDeps, call: AdminCall, id: string): Promise<void> {
+  const record = await deps.connections.get(id);
+  if (!record) throw connectionNotFound();
+  sendJson(call.res, 200, toConnectionJson(record), call.requestId);
+}
+
+export async function updateConnection(deps: AdminDeps, call: AdminCall, id: string): Promise<void> {
+  const input = await readJson(call.req, updateConnectionInput, deps.maxBodyBytes);
+  const updated = await deps.connections.update(id, (current) =>
+    applyConnectionUpdate(current, input!, deps.now()),
+  );
+  deps.cache.handle({ type: "connection.changed", id });
+  sendJson(call.res, 200, toConnectionJson(updated), call.requestId);
+}
+
+export async function deleteConnection(deps: AdminDeps, call: AdminCall, id: string): Promise<void> {
+  if (!(await deps.connections.delete(id))) throw connectionNotFound();
+  deps.cache.handle({ type: "connection.changed", id });
+  call.res.statusCode = 204;
+  call.res.setHeader("x-request-id", call.requestId);
+  call.res.end();
+}
+
+export async function rotateConnection(deps: AdminDeps, call: AdminCall, id: string): Promise<void> {
+  const input = await readJson(call.req, rotateConnectionInput, deps.maxBodyBytes);
+  const rotated = await deps.connections.rotate(id, (current) =>
+    applyRotation(current.record, current.secrets, input!, deps.now()),
+  );
+  deps.cache.handle({ type: "connection.changed", id });
+  sendJson(call.res, 200, toConnectionJson(rotated), call.requestId);
+}
+
+export async function testConnection(deps: AdminDeps, call: AdminCall, id: string): Promise<void> {
+  const input = await readJson(call.req, testConnectionInput, deps.maxBodyBytes, { optional: true });
+  let result: TestResult;
+  try {
+    const { record, secrets } = await loadConnection(deps.cache, id);
+    if (record.protocol === "mcp") {
+      result = {
+        status: "fail",
+        http_status: 0,
+        error: "mcp connection tests are not available in this version",
+      };
+    } else {
+      result = await testHttpConnection(record, secrets, input, call.signal);
+    }
+  } catch (err) {
+    // Any resolve error is a failed test (spec §5.9), answered 502 with the message.
+    result = {
+      status: "fail",
+      http_status: 0,
+      error: truncateError(err instanceof Error ? err.message : String(err)),
+    };
+  }
+  const now = deps.now();
+  await deps.connections
+    .update(id, (current) => ({
+      ...current,
+      last_tested_at: now,
+      last_test_status: result.status,
+      last_test_http_status: result.http_status,
+      last_test_error: result.error ?? "",
+      updated_at: now,
+    }))
+    .catch(() => {
+      // Recording the result is best effort (the reference only logs it); the answer still goes out.
+    });
+  deps.cache.handle({ type: "connection.changed", id });
+  sendJson(
+    call.res,
+    result.status === "fail" && result.http_status === 0 ? 502 : 200,
+    result,
+    call.requestId,
+  );
+}
+
+export async function listVariables(deps: AdminDeps, call: AdminCall): Promise<void> {
+  let records: Awaited<ReturnType<VariableStore["list"]>>;
+  try {
+    records = await deps.variables.list();
+  } catch (err) {
+    throw isRedisUnavailable(err)
+      ? asStoreError(err)
+      : new GatewayError("INTERNAL_ERROR", "failed to list credential variables");
+  }
+  sendJson(call.res, 200, { variables: records.map(toVariableJson) }, call.requestId);
+}
+
+export async function upsertVariable(deps: AdminDeps, call: AdminCall): Promise<void> {
+  const input = await readJson(call.req, upsertVariableInput, deps.maxBodyBytes);
+  const key = validateVariableKey(input!.key);
+  const value = validateVariableValue(input!.value);
+  const header = call.req.headers["sigilum-subject"];
+  const headerSubject = (typeof header === "string" ? header : "").trim();
+  const subject = headerSubject || (input!.created_by_subject ?? "").trim();
+  const record = await deps.variables.upsert(key, value, subject, deps.now());
+  deps.cache.handle({ type: "variable.changed", id: key });
+  sendJson(call.res, 200, toVariableJson(record), call.requestId);
+}
+
+export async function deleteVariable(deps: AdminDeps, call: AdminCall, rawKey: string): Promise<void> {
+  const key = rawKey.trim();
+  if (key === "") throw new GatewayError("INVALID_REQUEST", "variable key is required");
+  await deps.variables.delete(key);
+  deps.cache.handle({ type: "variable.changed", id: key });
+  sendJson(call.res, 200, { deleted: true, key }, call.requestId);
+}
+
+export async function getCatalog(deps: AdminDeps, call: AdminCall): Promise<void> {
+  let catalog: Awaited<ReturnType<CatalogStore["get"]>>;
+  try {
+    catalog = await deps.catalog.get();
+  } catch (err) {
+    throw new GatewayError("INTERNAL_ERROR", `failed to load service catalog: ${(err as Error).message}`);
+  }
+  sendJson(call.res, 200, catalog, call.requestId);
+}
+
+export async function putCatalog(deps: AdminDeps, call: AdminCall): Promise<void> {
+  const input = await readJson(call.req, catalogInput, deps.maxBodyBytes);
+  const saved = await deps.catalog.put(normalizeCatalog(input!));
+  sendJson(call.res, 200, saved, call.requestId);
+}

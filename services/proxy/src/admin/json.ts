@@ -1,0 +1,46 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { GatewayError } from "@sigilum-gw/shared/errors";
+import type { z } from "zod";
+import { readBody } from "../http/body.ts";
+
+/** JSON in and out for admin handlers, with the reference's body errors (spec §1.3). */
+
+export async function readJson<S extends z.ZodType>(
+  req: IncomingMessage,
+  schema: S,
+  limit: number,
+  opts: { optional?: boolean } = {},
+): Promise<z.output<S> | undefined> {
+  const body = await readBody(req, limit);
+  const text = body?.toString("utf8") ?? "";
+  if (text.trim() === "") {
+    if (opts.optional) return undefined;
+    throw new GatewayError("INVALID_REQUEST", "request body is required");
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new GatewayError("INVALID_REQUEST", `invalid JSON body: ${(err as Error).message}`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+    throw new GatewayError(
+      "INVALID_REQUEST",
+      `invalid JSON body: ${where}${issue?.message ?? "invalid value"}`,
+    );
+  }
+  return parsed.data;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json");
+  res.setHeader("cache-control", "no-store");
+  res.setHeader("x-request-id", requestId);
+  res.setHeader("content-length", Buffer.byteLength(text));
+  res.end(text);
+}

@@ -1,0 +1,116 @@
+import {
+  adminEnv,
+  claimsEnv,
+  composeEnv,
+  type Env,
+  envGroup,
+  envSeconds,
+  envSecret,
+  forwardingEnv,
+  gatewayAddrEnv,
+  gatewayIdentityEnv,
+  internalAuthEnv,
+  type ListenAddress,
+  logEnv,
+  parseConfig,
+  proxyAddrEnv,
+  proxyRuntimeEnv,
+  redisEnv,
+  shutdownEnv,
+  storeEnv,
+} from "@sigilum-gw/shared/config";
+
+/**
+ * The proxy's configuration: parsed and validated once at start-up from the environment (a bad value stops the
+ * service with a message naming the variable, never echoing a secret).
+ */
+
+const proxyOwnEnv = envGroup({
+  /** The master key before the last rotation: records sealed with it stay readable and are re-sealed at start-up. */
+  GATEWAY_MASTER_KEY_PREVIOUS: envSecret({ default: "" }),
+  /** Deadline for the inline ext_authz call to the verifier. */
+  GATEWAY_AUTHZ_TIMEOUT_SECONDS: envSeconds({ default: 10 }),
+});
+
+export const proxyEnvSchema = composeEnv(
+  gatewayAddrEnv,
+  proxyAddrEnv,
+  logEnv,
+  redisEnv,
+  shutdownEnv,
+  forwardingEnv,
+  internalAuthEnv,
+  adminEnv,
+  storeEnv,
+  proxyRuntimeEnv,
+  claimsEnv,
+  gatewayIdentityEnv,
+  proxyOwnEnv,
+);
+
+export interface ProxyConfig {
+  authzMode: "envoy" | "inline";
+  /** GATEWAY_ADDR in inline mode (the proxy is what agents call), PROXY_ADDR behind Envoy. */
+  listen: ListenAddress;
+  listenVariable: "GATEWAY_ADDR" | "PROXY_ADDR";
+  logLevel: string;
+  logDecisions: boolean;
+  redisUrl: string;
+  redisPrefix: string;
+  internalSecret: string;
+  verifierUrl: string;
+  authzTimeoutMs: number;
+  masterKey: string;
+  previousMasterKey: string;
+  trustedProxyCidrs: string[];
+  admin: {
+    enforce: boolean;
+    mode: "loopback" | "token" | "hybrid";
+    token: string;
+    timeoutMs: number;
+    allowedOrigins: string[];
+  };
+  maxBodyBytes: number;
+  proxyTimeoutMs: number;
+  rotationEnforcement: "off" | "warn" | "block";
+  rotationGraceDays: number;
+  shutdownTimeoutMs: number;
+  /** Set only when SIGILUM_REGISTRY_URL (or SIGILUM_API_URL) is given explicitly: usage events are delivered. */
+  registryUrl: string | undefined;
+  identity: { namespace: string | undefined; home: string | undefined };
+}
+
+export function loadProxyConfig(env: Env = process.env): ProxyConfig {
+  const c = parseConfig(proxyEnvSchema, env);
+  const inline = c.AUTHZ_MODE === "inline";
+  const registryExplicit = Boolean(env.SIGILUM_REGISTRY_URL?.trim() || env.SIGILUM_API_URL?.trim());
+  return {
+    authzMode: c.AUTHZ_MODE,
+    listen: inline ? c.GATEWAY_ADDR : c.PROXY_ADDR,
+    listenVariable: inline ? "GATEWAY_ADDR" : "PROXY_ADDR",
+    logLevel: c.LOG_LEVEL,
+    logDecisions: c.GATEWAY_LOG_PROXY_REQUESTS,
+    redisUrl: c.REDIS_URL,
+    redisPrefix: c.REDIS_PREFIX,
+    internalSecret: c.GATEWAY_INTERNAL_SECRET,
+    verifierUrl: c.VERIFIER_URL,
+    authzTimeoutMs: c.GATEWAY_AUTHZ_TIMEOUT_SECONDS * 1000,
+    masterKey: c.GATEWAY_MASTER_KEY,
+    previousMasterKey: c.GATEWAY_MASTER_KEY_PREVIOUS,
+    trustedProxyCidrs: c.GATEWAY_TRUSTED_PROXY_CIDRS,
+    admin: {
+      enforce: c.GATEWAY_REQUIRE_SIGNED_ADMIN_CHECKS,
+      mode: c.GATEWAY_ADMIN_ACCESS_MODE,
+      token: c.GATEWAY_ADMIN_TOKEN,
+      timeoutMs: c.GATEWAY_ADMIN_TIMEOUT_SECONDS * 1000,
+      allowedOrigins: c.GATEWAY_ALLOWED_ORIGINS,
+    },
+    maxBodyBytes: c.GATEWAY_MAX_REQUEST_BODY_BYTES,
+    proxyTimeoutMs: c.GATEWAY_PROXY_TIMEOUT_SECONDS * 1000,
+    rotationEnforcement: c.GATEWAY_ROTATION_ENFORCEMENT,
+    rotationGraceDays: c.GATEWAY_ROTATION_GRACE_DAYS,
+    shutdownTimeoutMs: c.GATEWAY_SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    registryUrl: registryExplicit ? c.SIGILUM_REGISTRY_URL : undefined,
+    identity: { namespace: c.GATEWAY_SIGILUM_NAMESPACE, home: c.GATEWAY_SIGILUM_HOME },
+  };
+}

@@ -1,0 +1,32 @@
+import {
+  authMetrics,
+  createMetricsRegistry,
+  lifecycleMetrics,
+  upstreamMetrics,
+} from "@sigilum-gw/shared/metrics";
+import { Counter, type Registry } from "prom-client";
+
+/** The proxy's Prometheus series (spec §10 names, plus usage-event accounting). */
+export function createProxyMetrics(registry: Registry = createMetricsRegistry({ service: "proxy" })) {
+  const lifecycle = lifecycleMetrics(registry);
+  lifecycle.requestsInFlight.set(0);
+  return {
+    registry,
+    auth: authMetrics(registry),
+    upstream: upstreamMetrics(registry),
+    lifecycle,
+    usageEventsDropped: new Counter({
+      name: "sigilum_gateway_usage_events_dropped_total",
+      help: "Usage events dropped because the queue could not take them.",
+      registers: [registry],
+    }),
+    usageSubmitFailed: new Counter({
+      name: "sigilum_gateway_usage_submit_failed_total",
+      help: "Usage event deliveries to the control plane that failed, by finality.",
+      labelNames: ["final"],
+      registers: [registry],
+    }),
+  };
+}
+
+export type ProxyMetrics = ReturnType<typeof createProxyMetrics>;

@@ -1,0 +1,191 @@
+import type { ServerResponse } from "node:http";
+import { Agent, type Dispatcher } from "undici";
+import { filterResponseHeaders, type UpstreamTarget } from "./inject.ts";
+
+/**
+ * Forwards one request with undici's dispatcher API and streams the response straight into the client's
+ * ServerResponse: no buffering, and upstream reads pause while the client socket is full (backpressure), so
+ * memory does not grow with the response size. Chosen over http-proxy-middleware by the bench
+ * (docs/decisions.md, "Proxy forwarding").
+ */
+
+export interface ForwarderOptions {
+  /** Route deadline for the upstream's response headers, and the longest silence allowed inside a body. */
+  timeoutMs: number;
+  connectTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  /** Max sockets per upstream origin (undefined = unlimited). */
+  connectionsPerOrigin?: number;
+}
+
+export interface ForwardRequest {
+  target: UpstreamTarget;
+  method: string;
+  headers: string[];
+  /** The buffered request body (bounded by GATEWAY_MAX_REQUEST_BODY_BYTES), or null for none. */
+  body: Buffer | null;
+  res: ServerResponse;
+  /** Added to the client response (x-request-id when the upstream has none, rotation warning). */
+  responseHeaders: readonly (readonly [string, string])[];
+}
+
+export type ForwardFailure = "timeout" | "unreachable" | "client_closed";
+
+export type ForwardOutcome =
+  | {
+      kind: "response";
+      status: number;
+      responseBytes: number;
+      /** False when the exchange broke after the response headers were sent (the client got a cut response). */
+      complete: boolean;
+      durationMs: number;
+    }
+  | { kind: "failed"; failure: ForwardFailure; error: Error; durationMs: number };
+
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+
+function classify(err: Error, clientClosed: boolean): ForwardFailure {
+  if (clientClosed) return "client_closed";
+  const code = (err as { code?: string }).code;
+  if (code !== undefined && TIMEOUT_CODES.has(code)) return "timeout";
+  return "unreachable";
+}
+
+export class Forwarder {
+  readonly #agent: Agent;
+  readonly #timeoutMs: number;
+
+  constructor(opts: ForwarderOptions) {
+    this.#timeoutMs = opts.timeoutMs;
+    this.#agent = new Agent({
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 10_000,
+      keepAliveMaxTimeout: 60_000,
+      connections: opts.connectionsPerOrigin ?? null,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+      connect: { timeout: Math.min(opts.connectTimeoutMs ?? 10_000, opts.timeoutMs) },
+    });
+  }
+
+  /** Per-origin socket statistics (used by tests to prove no socket leaks). */
+  get stats(): Agent["stats"] {
+    return this.#agent.stats;
+  }
+
+  forward(request: ForwardRequest): Promise<ForwardOutcome> {
+    const started = performance.now();
+    const { res } = request;
+    return new Promise<ForwardOutcome>((resolve) => {
+      let controller: Dispatcher.DispatchController | undefined;
+      let headersSent = false;
+      let responseBytes = 0;
+      let status = 0;
+      let settled = false;
+      let clientClosed = false;
+
+      let waitingForDrain = false;
+      const finish = (outcome: ForwardOutcome) => {
+        if (settled) return;
+        settled = true;
+        res.off("close", onClientClose);
+        if (waitingForDrain) res.off("drain", onDrain);
+        resolve(outcome);
+      };
+      const onDrain = () => {
+        waitingForDrain = false;
+        controller?.resume();
+      };
+      const onClientClose = () => {
+        if (settled) return;
+        clientClosed = true;
+        controller?.abort(new Error("client closed the connection"));
+        if (!controller) {
+          finish({
+            kind: "failed",
+            failure: "client_closed",
+            error: new Error("client closed"),
+            durationMs: performance.now() - started,
+          });
+        }
+      };
+      res.on("close", onClientClose);
+
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(ctrl) {
+          controller = ctrl;
+          if (clientClosed) ctrl.abort(new Error("client closed the connection"));
+        },
+        onResponseStart(_ctrl, statusCode, upstreamHeaders, statusMessage) {
+          if (statusCode < 200) return; // informational responses are not relayed
+          status = statusCode;
+          const headers = filterResponseHeaders(upstreamHeaders);
+          for (const [name, value] of request.responseHeaders) {
+            if (name === "x-request-id" && headers[name] !== undefined) continue;
+            headers[name] = value;
+          }
+          res.writeHead(statusCode, statusMessage || undefined, headers);
+          headersSent = true;
+          // HEAD / 204 / 304 carry no body; flush the head now.
+          if (request.method === "HEAD" || statusCode === 204 || statusCode === 304) res.flushHeaders();
+        },
+        onResponseData(ctrl, chunk) {
+          responseBytes += chunk.length;
+          if (!res.write(chunk)) {
+            ctrl.pause();
+            // Listen for drain only while paused (most responses never fill the socket).
+            if (!waitingForDrain) {
+              waitingForDrain = true;
+              res.once("drain", onDrain);
+            }
+          }
+        },
+        onResponseEnd() {
+          res.end();
+          finish({
+            kind: "response",
+            status,
+            responseBytes,
+            complete: true,
+            durationMs: performance.now() - started,
+          });
+        },
+        onResponseError(_ctrl, error) {
+          const durationMs = performance.now() - started;
+          if (headersSent) {
+            // The status line is gone: the only honest signal left is a broken response.
+            res.destroy(error);
+            finish({ kind: "response", status, responseBytes, complete: false, durationMs });
+            return;
+          }
+          finish({ kind: "failed", failure: classify(error, clientClosed), error, durationMs });
+        },
+      };
+
+      try {
+        this.#agent.dispatch(
+          {
+            origin: request.target.origin,
+            path: request.target.path,
+            method: request.method as Dispatcher.HttpMethod,
+            headers: request.headers,
+            body: request.body,
+            headersTimeout: this.#timeoutMs,
+            bodyTimeout: this.#timeoutMs,
+          },
+          handler,
+        );
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        finish({ kind: "failed", failure: "unreachable", error, durationMs: performance.now() - started });
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  async destroy(): Promise<void> {
+    await this.#agent.destroy();
+  }
+}

@@ -1,0 +1,143 @@
+import { GatewayError } from "@sigilum-gw/shared/errors";
+import type { ConnectionRecord, Protocol, SecretMap } from "../model/connection.ts";
+import { DAY_MS, formatTimeSeconds } from "../model/time.ts";
+import { variableReference } from "../model/variable.ts";
+import type { ConnectionCache } from "../store/cache.ts";
+import { SecretCryptoError } from "../store/crypto.ts";
+
+/**
+ * Connection resolution on the runtime path (spec §5.8), after authorization: load (cached), status, secrets with
+ * `{{KEY}}` variables resolved, the configured auth secret present, protocol, rotation policy.
+ */
+
+export type RotationEnforcement = "off" | "warn" | "block";
+
+export interface ResolveOptions {
+  rotationEnforcement: RotationEnforcement;
+  rotationGraceDays: number;
+  now?: () => number;
+}
+
+export interface ResolvedConnection {
+  record: ConnectionRecord;
+  /** The credential to inject, normalized (spec §5.5); "" only for connections without an auth secret. */
+  credential: string;
+  /** Set when rotation is overdue and enforcement is `warn`. */
+  rotationWarning?: string;
+}
+
+export interface SecretSource {
+  variable(key: string): Promise<string | undefined>;
+}
+
+/** Resolves `{{KEY}}` references in every secret; a missing or empty variable is an error, never "". */
+export async function resolveSecrets(secrets: SecretMap, source: SecretSource): Promise<SecretMap> {
+  const out: SecretMap = {};
+  for (const [name, value] of Object.entries(secrets)) {
+    const key = variableReference(value);
+    if (key === undefined) {
+      out[name] = value;
+      continue;
+    }
+    const resolved = (await source.variable(key))?.trim();
+    if (resolved === undefined) {
+      throw new GatewayError(
+        "CREDENTIAL_VARIABLE_MISSING",
+        `resolve secret "${name}": credential variable not found`,
+      );
+    }
+    if (resolved === "")
+      throw new GatewayError("CREDENTIAL_VARIABLE_MISSING", `credential variable "${key}" has empty value`);
+    out[name] = resolved;
+  }
+  return out;
+}
+
+/** Trim; drop the configured prefix and then `Bearer` when the stored secret already carries them. */
+export function normalizeCredential(secret: string, prefix: string): string {
+  let value = secret.trim();
+  value = stripLeadingWord(value, prefix.trim());
+  value = stripLeadingWord(value, "Bearer");
+  return value.trim();
+}
+
+function stripLeadingWord(value: string, word: string): string {
+  if (word === "" || value.length < word.length) return value;
+  if (value.slice(0, word.length).toLowerCase() !== word.toLowerCase()) return value;
+  if (value.length === word.length) return "";
+  const next = value[word.length];
+  return next === " " || next === "\t" ? value.slice(word.length) : value;
+}
+
+export function rotationOverdueMessage(
+  record: ConnectionRecord,
+  opts: ResolveOptions,
+  now: number,
+): string | undefined {
+  if (opts.rotationEnforcement === "off" || record.next_rotation_due_at === null) return undefined;
+  if (now <= record.next_rotation_due_at + opts.rotationGraceDays * DAY_MS) return undefined;
+  return `connection "${record.id}" secret rotation is overdue (due ${formatTimeSeconds(record.next_rotation_due_at)})`;
+}
+
+/** Steps 1-4 of §5.8 (shared with the admin `test`): the record and its resolved secrets. */
+export async function loadConnection(
+  cache: ConnectionCache,
+  connectionId: string,
+): Promise<{ record: ConnectionRecord; secrets: SecretMap }> {
+  let loaded: Awaited<ReturnType<ConnectionCache["connection"]>>;
+  try {
+    loaded = await cache.connection(connectionId);
+  } catch (err) {
+    if (err instanceof SecretCryptoError) {
+      throw new GatewayError("INTERNAL_ERROR", `connection secrets cannot be decrypted: ${err.message}`);
+    }
+    throw err;
+  }
+  if (!loaded) throw new GatewayError("CONNECTION_NOT_FOUND", "connection not found");
+  const { record } = loaded;
+  if (record.status !== "active")
+    throw new GatewayError("CONNECTION_NOT_FOUND", `connection "${record.id}" is disabled`);
+  const secrets = await resolveSecrets(loaded.secrets, cache);
+  if (record.auth_secret_key !== "" && !secrets[record.auth_secret_key]) {
+    throw new GatewayError(
+      "INVALID_REQUEST",
+      `connection "${record.id}" missing configured secret key "${record.auth_secret_key}"`,
+    );
+  }
+  return { record, secrets };
+}
+
+export function credentialOf(record: ConnectionRecord, secrets: SecretMap): string {
+  if (record.auth_secret_key === "") return "";
+  const credential = normalizeCredential(secrets[record.auth_secret_key] ?? "", record.auth_prefix);
+  if (credential === "") {
+    // A stored value that is only a prefix ("Bearer") would inject an empty credential: refuse instead.
+    throw new GatewayError(
+      "INVALID_REQUEST",
+      `connection "${record.id}" secret "${record.auth_secret_key}" is empty`,
+    );
+  }
+  return credential;
+}
+
+export async function resolveConnection(
+  cache: ConnectionCache,
+  connectionId: string,
+  route: Protocol,
+  opts: ResolveOptions,
+): Promise<ResolvedConnection> {
+  const { record, secrets } = await loadConnection(cache, connectionId);
+  if (route === "http" && record.protocol === "mcp") {
+    throw new GatewayError("INVALID_REQUEST", "connection protocol is mcp; use /mcp/{connection_id}/...");
+  }
+  if (route === "mcp" && record.protocol !== "mcp") {
+    throw new GatewayError("INVALID_REQUEST", "connection protocol is not mcp");
+  }
+  const credential = credentialOf(record, secrets);
+  const overdue = rotationOverdueMessage(record, opts, (opts.now ?? Date.now)());
+  if (overdue !== undefined) {
+    if (opts.rotationEnforcement === "block") throw new GatewayError("ROTATION_REQUIRED", overdue);
+    return { record, credential, rotationWarning: overdue };
+  }
+  return { record, credential };
+}

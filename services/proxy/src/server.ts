@@ -1,0 +1,457 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { decideAdminAccess } from "@sigilum-gw/shared/admin-access";
+import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
+import { clientIp, createTrustedProxies } from "@sigilum-gw/shared/client-ip";
+import { formatListenAddress } from "@sigilum-gw/shared/config";
+import { GatewayError, sendError } from "@sigilum-gw/shared/errors";
+import { type IdentityError, loadIdentity } from "@sigilum-gw/shared/identity";
+import { createLogger, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
+import { type DrainOutcome, metricsHandler, recordShutdownDrain } from "@sigilum-gw/shared/metrics";
+import { requestIdFrom } from "@sigilum-gw/shared/request-id";
+import type { Worker } from "bullmq";
+import { Redis, type RedisOptions } from "ioredis";
+import { createAdminApp } from "./admin/router.ts";
+import { CatalogStore } from "./catalog/store.ts";
+import type { ProxyConfig } from "./config.ts";
+import { applyCors } from "./http/cors.ts";
+import { createProxyMetrics, type ProxyMetrics } from "./metrics.ts";
+import { type Authorizer, createEnvoyAuthorizer, createInlineAuthorizer } from "./pipeline/authorize.ts";
+import { Forwarder } from "./pipeline/forward.ts";
+import { handleProxyRequest, type RuntimeDeps } from "./pipeline/proxy-request.ts";
+import { parseRuntimeRoute } from "./pipeline/route.ts";
+import { ConnectionCache } from "./store/cache.ts";
+import { ConnectionStore } from "./store/connections.ts";
+import { createSecretBox } from "./store/crypto.ts";
+import { RedisEventPublisher, RedisEventSubscriber } from "./store/events.ts";
+import { createProxyKeys } from "./store/keys.ts";
+import { VariableStore } from "./store/variables.ts";
+import { UsageRecorder } from "./usage/queue.ts";
+import { startUsageSubmitter } from "./usage/submitter.ts";
+
+/**
+ * Wiring only: builds the stores, stages and routes from the configuration and serves them on one HTTP server
+ * (runtime `/proxy/*` and `/slack*`, `/api/admin/*`, health, metrics).
+ */
+
+export interface ProxyOptions {
+  logger?: Logger;
+  now?: () => number;
+}
+
+export interface ProxyInstance {
+  server: Server;
+  metrics: ProxyMetrics;
+  forwarder: Forwarder;
+  connections: ConnectionStore;
+  usage: UsageRecorder;
+  /** Binds the configured address; rejects with a message naming the env var when the port is taken. */
+  listen(): Promise<AddressInfo>;
+  /** Graceful drain then release of every resource; resolves with the drain outcome. */
+  shutdown(): Promise<DrainOutcome>;
+}
+
+function redisOptions(extra: RedisOptions = {}): RedisOptions {
+  return {
+    lazyConnect: false,
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 2,
+    connectTimeout: 5000,
+    ...extra,
+  };
+}
+
+const HEALTH_BODIES: Record<string, string> = {
+  "/health": '{"check":"health","status":"ok"}\n',
+  "/health/live": '{"check":"liveness","status":"ok"}\n',
+};
+
+export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): ProxyInstance {
+  const logger = opts.logger ?? createLogger("proxy", { level: config.logLevel });
+  const now = opts.now ?? Date.now;
+  const metrics = createProxyMetrics();
+  const keys = createProxyKeys(config.redisPrefix);
+
+  // Request path: no offline queue and a short command timeout, so a dead Redis is a fast 503, never a hang.
+  const redis = new Redis(config.redisUrl, redisOptions({ commandTimeout: 2000, enableOfflineQueue: false }));
+  const subscriberConnection = new Redis(config.redisUrl, redisOptions({ maxRetriesPerRequest: null }));
+  const queueConnection = new Redis(config.redisUrl, redisOptions({ maxRetriesPerRequest: null }));
+  for (const [name, conn] of [
+    ["redis", redis],
+    ["subscriber", subscriberConnection],
+    ["queue", queueConnection],
+  ] as const) {
+    conn.on("error", (err: Error) => logger.warn({ err, connection: name }, "redis connection error"));
+  }
+
+  const box = createSecretBox({ masterKey: config.masterKey, previousMasterKey: config.previousMasterKey });
+  const events = new RedisEventPublisher(redis, keys.events);
+  const connections = new ConnectionStore({ redis, keys, box, events });
+  const variables = new VariableStore({ redis, keys, box, events });
+  const catalog = new CatalogStore(redis, keys.catalog);
+  const cache = new ConnectionCache({ connections, variables });
+  const subscriber = new RedisEventSubscriber(subscriberConnection, keys.events);
+  subscriber.onEvent((event) => cache.handle(event));
+  subscriber.onLiveChange((live) => {
+    if (live !== cache.live)
+      logger.info(
+        { live },
+        live
+          ? "cache invalidation channel up"
+          : "cache invalidation channel down: reading Redis on every request",
+      );
+    cache.setLive(live);
+  });
+  subscriber.start().catch((err: unknown) => logger.error({ err }, "events subscription failed"));
+
+  const codec = createAuthzTokenCodec(config.internalSecret);
+  const authorizer: Authorizer =
+    config.authzMode === "envoy"
+      ? createEnvoyAuthorizer(codec)
+      : createInlineAuthorizer({ verifierUrl: config.verifierUrl, codec, timeoutMs: config.authzTimeoutMs });
+  const forwarder = new Forwarder({ timeoutMs: config.proxyTimeoutMs });
+  const usage = new UsageRecorder({
+    connection: queueConnection,
+    prefix: keys.bullmq,
+    onDropped: (n) => metrics.usageEventsDropped.inc(n),
+    onError: (err) => logger.warn({ err }, "usage events could not be queued"),
+  });
+  let submitter: Worker | undefined;
+  if (config.registryUrl) {
+    const registryUrl = config.registryUrl;
+    loadIdentity({ namespace: config.identity.namespace, homeDir: config.identity.home })
+      .then((identity) => {
+        submitter = startUsageSubmitter({
+          connection: queueConnection.duplicate(),
+          prefix: keys.bullmq,
+          registryUrl,
+          identity,
+          onFailed: (event, error, final) => {
+            metrics.usageSubmitFailed.inc({ final: String(final) });
+            if (config.logDecisions) {
+              decisionLog(logger, "usage_submit_failed", {
+                service: event.service,
+                namespace: event.namespace,
+                subject: event.subject,
+                protocol: event.protocol,
+                action: event.action,
+                final,
+                error,
+              });
+            }
+          },
+        });
+      })
+      .catch((err: IdentityError) =>
+        logger.warn({ err }, "gateway identity unavailable: usage events stay queued and are not delivered"),
+      );
+  }
+
+  if (config.previousMasterKey) {
+    Promise.all([connections.reencryptStale(), variables.reencryptStale()])
+      .then(([c, v]) =>
+        logger.info({ connections: c, variables: v }, "re-sealed secrets under the current master key"),
+      )
+      .catch((err: unknown) =>
+        logger.error({ err }, "re-sealing secrets under the current master key failed"),
+      );
+  }
+
+  const runtime: RuntimeDeps = {
+    authorizer,
+    cache,
+    forwarder,
+    resolve: {
+      rotationEnforcement: config.rotationEnforcement,
+      rotationGraceDays: config.rotationGraceDays,
+      now,
+    },
+    metrics,
+    usage,
+    logger,
+    logDecisions: config.logDecisions,
+    trustedProxies: createTrustedProxies(config.trustedProxyCidrs),
+    maxBodyBytes: config.maxBodyBytes,
+  };
+  const allowedOrigins = new Set(config.admin.allowedOrigins);
+  const adminApp = createAdminApp({
+    connections,
+    variables,
+    catalog,
+    cache,
+    maxBodyBytes: config.maxBodyBytes,
+    now,
+  });
+  const serveMetrics = metricsHandler(metrics.registry);
+
+  let closing = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  function adminGuard(req: IncomingMessage, res: ServerResponse, requestId: string, path: string): boolean {
+    applyCors(req, res, allowedOrigins);
+    if (req.method === "OPTIONS") {
+      res.statusCode = 204;
+      res.setHeader("x-request-id", requestId);
+      res.end();
+      return false;
+    }
+    const ip = clientIp(req, runtime.trustedProxies);
+    const decision = decideAdminAccess(config.admin, req.headers, ip);
+    if (config.logDecisions) {
+      decisionLog(logger, decision.allowed ? "admin_access_granted" : "admin_access_denied", {
+        request_id: requestId,
+        mode: config.admin.mode,
+        path,
+        method: req.method,
+        remote_ip: ip,
+        decision: decision.allowed ? "allow" : "deny",
+        ...(decision.allowed ? { via: decision.via } : { reason_code: decision.code }),
+      });
+    }
+    if (!decision.allowed) {
+      sendError(res, decision.code, { requestId });
+      return false;
+    }
+    return true;
+  }
+
+  function serveAdmin(req: IncomingMessage, res: ServerResponse, requestId: string, path: string): void {
+    if (!adminGuard(req, res, requestId, path)) return;
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort(new Error("admin request deadline exceeded"));
+      if (!res.headersSent) {
+        sendError(res, "SERVICE_UNAVAILABLE", { requestId, message: "admin request timed out" });
+      }
+    }, config.admin.timeoutMs);
+    res.once("close", () => clearTimeout(timer));
+    adminApp(req, res, {
+      requestId,
+      signal: controller.signal,
+      onError: (err) => logger.error({ err: asLoggable(err), request_id: requestId }, "admin request failed"),
+    });
+  }
+
+  async function serveReady(res: ServerResponse, requestId: string): Promise<void> {
+    if (closing) {
+      sendError(res, "NOT_READY", { requestId, message: "gateway is shutting down" });
+      return;
+    }
+    try {
+      await connections.ping();
+    } catch {
+      sendError(res, "NOT_READY", { requestId });
+      return;
+    }
+    writeText(res, 200, "application/json", '{"check":"readiness","status":"ok"}\n', requestId);
+  }
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const url = req.url ?? "/";
+    const method = req.method ?? "GET";
+    const q = url.indexOf("?");
+    const path = q === -1 ? url : url.slice(0, q);
+
+    if (path === "/health" || path === "/health/live" || path === "/health/ready") {
+      applyCors(req, res, allowedOrigins);
+      if (method === "OPTIONS") return void writeText(res, 204, undefined, "", requestId);
+      if (method !== "GET" && method !== "HEAD")
+        return void sendError(res, "METHOD_NOT_ALLOWED", { requestId });
+      if (path === "/health/ready") return serveReady(res, requestId);
+      return void writeText(res, 200, "application/json", HEALTH_BODIES[path]!, requestId);
+    }
+    if (path === "/metrics") {
+      if (!adminGuard(req, res, requestId, path)) return;
+      return serveMetrics(req, res);
+    }
+    if (path === "/api/admin" || path.startsWith("/api/admin/")) return serveAdmin(req, res, requestId, path);
+
+    if (method === "CONNECT" || method === "TRACE") {
+      return void sendError(res, "METHOD_NOT_ALLOWED", { requestId });
+    }
+    if (!url.startsWith("/")) {
+      return void sendError(res, "INVALID_REQUEST", {
+        requestId,
+        message: "absolute-form request targets are not accepted",
+      });
+    }
+    let route: ReturnType<typeof parseRuntimeRoute>;
+    try {
+      route = parseRuntimeRoute(url);
+    } catch (err) {
+      if (err instanceof GatewayError)
+        return void sendError(res, err.code, { requestId, message: err.message });
+      throw err;
+    }
+    if (route?.kind === "proxy") return handleProxyRequest(runtime, req, res, route, requestId);
+    if (route?.kind === "mcp") {
+      return void sendError(res, "NOT_FOUND", {
+        requestId,
+        message: "MCP routes are not available in this version",
+      });
+    }
+    if (method === "GET" || method === "HEAD") {
+      return void writeText(res, 200, "text/plain; charset=utf-8", "sigilum-gateway", requestId);
+    }
+    sendError(res, "METHOD_NOT_ALLOWED", { requestId });
+  }
+
+  const server = createServer(
+    {
+      requestTimeout: 60_000,
+      headersTimeout: 5_000,
+      keepAliveTimeout: 120_000,
+      // Request headers are capped at 1 MiB (spec §8.4).
+      maxHeaderSize: 1024 * 1024,
+    },
+    (req, res) => {
+      const requestId = requestIdFrom(req.headers);
+      if (closing) {
+        res.setHeader("connection", "close");
+        sendError(res, "SERVICE_UNAVAILABLE", { requestId, message: "gateway is shutting down" });
+        return;
+      }
+      inFlight++;
+      metrics.lifecycle.requestsInFlight.inc();
+      res.once("close", () => {
+        inFlight--;
+        metrics.lifecycle.requestsInFlight.dec();
+        if (inFlight === 0) drained?.();
+      });
+      dispatch(req, res, requestId).catch((err: unknown) => {
+        const mapped = err instanceof GatewayError ? err : undefined;
+        if (!mapped) logger.error({ err: asLoggable(err), request_id: requestId }, "request failed");
+        if (res.headersSent) res.destroy();
+        else if (mapped) sendError(res, mapped.code, { requestId, message: mapped.message });
+        else sendError(res, "INTERNAL_ERROR", { requestId });
+      });
+    },
+  );
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable)
+      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+
+  /** Every step is bounded: Redis or an upstream may be gone, and shutdown must still finish. */
+  async function releaseResources(): Promise<void> {
+    await usage.close();
+    await settleWithin(submitter?.close(), 2000);
+    await settleWithin(authorizer.close(), 2000);
+    await settleWithin(forwarder.close(), 2000);
+    await forwarder.destroy().catch(() => {});
+    await subscriber.close().catch(() => {});
+    for (const conn of [redis, queueConnection]) {
+      await settleWithin(conn.quit(), 1000);
+      conn.disconnect();
+    }
+  }
+
+  return {
+    server,
+    metrics,
+    forwarder,
+    connections,
+    usage,
+    async listen() {
+      // Serve only once Redis answers (or after 5 s; then /health/ready reports it and requests get 503s).
+      await waitUntilReady(redis, 5000);
+      return new Promise<AddressInfo>((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException) => {
+          server.off("listening", onListening);
+          const where = formatListenAddress(config.listen);
+          reject(
+            new Error(
+              err.code === "EADDRINUSE"
+                ? `cannot listen on ${where}: address in use (set ${config.listenVariable} to another address)`
+                : `cannot listen on ${where} (${config.listenVariable}): ${err.message}`,
+            ),
+          );
+        };
+        const onListening = () => {
+          server.off("error", onError);
+          resolve(server.address() as AddressInfo);
+        };
+        server.once("error", onError);
+        server.once("listening", onListening);
+        server.listen(config.listen.port, config.listen.host);
+      });
+    },
+    async shutdown() {
+      closing = true;
+      const started = performance.now();
+      let outcome: DrainOutcome = "success";
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        const idle = new Promise<void>((resolve) => {
+          drained = resolve;
+        });
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          idle.then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), config.shutdownTimeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) outcome = "timeout";
+      }
+      try {
+        server.closeAllConnections();
+      } catch {
+        outcome = "forced_close_failed";
+      }
+      await closed.catch(() => {
+        if (outcome === "success") outcome = "error";
+      });
+      recordShutdownDrain(metrics.lifecycle, outcome, (performance.now() - started) / 1000);
+      logger.info({ outcome, seconds: (performance.now() - started) / 1000 }, "proxy drained");
+      await releaseResources();
+      return outcome;
+    },
+  };
+}
+
+function waitUntilReady(conn: Redis, ms: number): Promise<void> {
+  if (conn.status === "ready") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      conn.off("ready", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    conn.once("ready", done);
+  });
+}
+
+async function settleWithin(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}
+
+function writeText(
+  res: ServerResponse,
+  status: number,
+  contentType: string | undefined,
+  body: string,
+  requestId: string,
+): void {
+  res.statusCode = status;
+  if (contentType) res.setHeader("content-type", contentType);
+  res.setHeader("x-request-id", requestId);
+  res.setHeader("content-length", Buffer.byteLength(body));
+  res.end(body);
+}
+
+/** Errors go to the logger as objects (the sanitizer reduces them); anything else as its text. */
+function asLoggable(err: unknown): unknown {
+  return err instanceof Error ? err : String(err);
+}

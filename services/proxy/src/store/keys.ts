@@ -1,0 +1,31 @@
+import { createRedisKeys } from "@sigilum-gw/shared/redis-keys";
+
+/**
+ * Redis keys of the proxy's durable state (shared layout, DESIGN.md §4). Each record is one hash, so every write
+ * to a record is a single-key (cluster-safe) script. The id sets are supersets of the stored records (written
+ * before and removed after the record), so a crash never leaves a record that cannot be listed.
+ */
+export interface ProxyKeys {
+  connection(id: string): string;
+  readonly connectionIndex: string;
+  variable(key: string): string;
+  readonly variableIndex: string;
+  /** The service catalog (one JSON value shared by every replica). */
+  readonly catalog: string;
+  readonly events: string;
+  /** bullmq `prefix` option. */
+  readonly bullmq: string;
+}
+
+export function createProxyKeys(prefix: string): ProxyKeys {
+  const shared = createRedisKeys(prefix);
+  return {
+    connection: shared.connection,
+    connectionIndex: shared.connectionIds(),
+    variable: shared.variable,
+    variableIndex: shared.variableKeys(),
+    catalog: `${prefix}service-catalog`,
+    events: shared.events,
+    bullmq: shared.bullmqPrefix(),
+  };
+}

@@ -1,0 +1,93 @@
+import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
+import { signRequest } from "@sigilum-gw/shared/http-signatures";
+import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { UnrecoverableError, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { request } from "undici";
+import { USAGE_QUEUE, type UsageBatch, type UsageEvent } from "./queue.ts";
+
+/**
+ * Delivers queued usage events to the control plane: `POST {registry}/v1/usage/events`, signed with the gateway's
+ * own Sigilum identity (sigilum-subject = the caller's subject) and `Authorization: Bearer <service API key>`
+ * (spec §4.5). Each job is a batch; events that fail transiently stay in the job (its data is narrowed to them)
+ * and bullmq retries it with backoff; a 4xx other than 408/429, or a missing service key, is final for that event.
+ * Every failure is reported as `usage_submit_failed`.
+ */
+
+export interface UsageSubmitterOptions {
+  connection: Redis;
+  prefix: string;
+  registryUrl: string;
+  identity: SigilumIdentity;
+  /** Reads per-connection service API keys; defaults to the process environment. */
+  serviceKeyFor?: (service: string) => string;
+  timeoutMs?: number;
+  concurrency?: number;
+  onFailed: (event: UsageEvent, error: string, final: boolean) => void;
+}
+
+const MAX_ERROR_BODY = 4096;
+
+export async function submitUsageEvent(
+  event: UsageEvent,
+  opts: Pick<UsageSubmitterOptions, "registryUrl" | "identity" | "serviceKeyFor" | "timeoutMs">,
+): Promise<void> {
+  const key = (opts.serviceKeyFor ?? ((s) => serviceApiKeyFor(s)))(event.service);
+  if (key === "")
+    throw new UnrecoverableError(`service API key not configured for service "${event.service}"`);
+  const body = JSON.stringify(event);
+  const signed = signRequest(opts.identity, {
+    url: `${opts.registryUrl.replace(/\/+$/, "")}/v1/usage/events`,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+    subject: event.subject,
+  });
+  const response = await request(signed.url, {
+    method: "POST",
+    headers: { ...signed.headers, authorization: `Bearer ${key}` },
+    body: signed.body ?? body,
+    headersTimeout: opts.timeoutMs ?? 5000,
+    bodyTimeout: opts.timeoutMs ?? 5000,
+  });
+  if (response.statusCode >= 200 && response.statusCode < 300) {
+    await response.body.dump();
+    return;
+  }
+  const text = (await response.body.text().catch(() => "")).slice(0, MAX_ERROR_BODY);
+  const message = `usage submit failed: HTTP ${response.statusCode}: ${text.replace(/\s+/g, " ").trim()}`;
+  const retryable = response.statusCode >= 500 || response.statusCode === 408 || response.statusCode === 429;
+  throw retryable ? new Error(message) : new UnrecoverableError(message);
+}
+
+export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBatch> {
+  const worker = new Worker<UsageBatch>(
+    USAGE_QUEUE,
+    async (job) => {
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const retry: UsageEvent[] = [];
+      let lastError = "";
+      for (const event of job.data.events) {
+        try {
+          await submitUsageEvent(event, opts);
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          const final = err instanceof UnrecoverableError || lastAttempt;
+          opts.onFailed(event, message, final);
+          if (!final) {
+            retry.push(event);
+            lastError = message;
+          }
+        }
+      }
+      if (retry.length > 0) {
+        await job.updateData({ events: retry });
+        throw new Error(`${retry.length} usage event(s) will be retried: ${lastError}`);
+      }
+    },
+    { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency ?? 4 },
+  );
+  // Connection errors are retried by ioredis; the listener keeps them from crashing the process.
+  worker.on("error", () => {});
+  return worker;
+}

@@ -1,0 +1,237 @@
+import { createHash, randomUUID } from "node:crypto";
+import { signRequest } from "@sigilum-gw/shared/http-signatures";
+import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { QUEUES, type RedisKeys } from "@sigilum-gw/shared/redis-keys";
+import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { z } from "zod";
+
+/**
+ * Unapproved caller → an authorization request (claim) for the namespace owner. The hot path only rate-limits
+ * and enqueues (bullmq `claim-submissions`); a worker posts `POST /v1/claims` with retries and backoff, so a slow
+ * control plane never holds a decision. One submission per (service, namespace, key) per dedupe window.
+ */
+
+export const CLAIM_QUEUE = QUEUES.claimSubmissions;
+
+export interface ClaimSubmission {
+  service: string;
+  namespace: string;
+  publicKey: string;
+  subject: string;
+  agentId?: string;
+  agentIp: string;
+}
+
+export type SubmitOutcome =
+  | { kind: "queued"; jobId: string }
+  | { kind: "rate_limited"; retryAfterSeconds: number }
+  | { kind: "disabled" }
+  | { kind: "unavailable" };
+
+export interface ClaimSubmitterOptions {
+  redis: Redis;
+  queueConnection: ConnectionOptions;
+  keys: RedisKeys;
+  autoRegister: boolean;
+  ratePerMinute: number;
+  dedupeSeconds: number;
+  /** Bound on the enqueue round trip; past it the request fails closed (503) instead of hanging. */
+  timeoutMs: number;
+}
+
+/** Rate-limit key of the Sigilum gateway: lower(trim(connection)) + "|" + lower(trim(namespace)), empty → "_". */
+export function rateLimitKey(service: string, namespace: string): string {
+  const part = (s: string) => s.trim().toLowerCase() || "_";
+  return `${part(service)}|${part(namespace)}`;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out")), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class ClaimSubmitter {
+  readonly #o: ClaimSubmitterOptions;
+  readonly #limiter: RateLimiterRedis | undefined;
+  readonly #queue: Queue | undefined;
+
+  constructor(options: ClaimSubmitterOptions) {
+    this.#o = options;
+    if (options.autoRegister && options.ratePerMinute > 0) {
+      this.#limiter = new RateLimiterRedis({
+        storeClient: options.redis,
+        keyPrefix: options.keys.rateLimit("claim-submit"),
+        points: options.ratePerMinute,
+        duration: 60,
+        rejectIfRedisNotReady: true,
+      });
+    }
+    if (options.autoRegister) {
+      this.#queue = new Queue(CLAIM_QUEUE, {
+        connection: options.queueConnection,
+        prefix: options.keys.bullmqPrefix(),
+      });
+      // Connection errors surface through add(); without a listener they would be unhandled 'error' events.
+      this.#queue.on("error", () => undefined);
+    }
+  }
+
+  async submit(claim: ClaimSubmission): Promise<SubmitOutcome> {
+    if (!this.#queue) return { kind: "disabled" };
+    if (this.#limiter) {
+      try {
+        await withTimeout(
+          this.#limiter.consume(rateLimitKey(claim.service, claim.namespace)),
+          this.#o.timeoutMs,
+        );
+      } catch (error) {
+        if (error instanceof RateLimiterRes) {
+          return {
+            kind: "rate_limited",
+            retryAfterSeconds: Math.max(1, Math.ceil(error.msBeforeNext / 1000)),
+          };
+        }
+        return { kind: "unavailable" };
+      }
+    }
+    const dedupeId = createHash("sha256")
+      .update(`${claim.service}\u0000${claim.namespace}\u0000${claim.publicKey}`)
+      .digest("hex")
+      .slice(0, 32);
+    try {
+      const job = await withTimeout(
+        this.#queue.add("submit", claim, {
+          attempts: 6,
+          backoff: { type: "exponential", delay: 1000 },
+          removeOnComplete: { count: 1000 },
+          removeOnFail: { count: 1000 },
+          ...(this.#o.dedupeSeconds > 0
+            ? { deduplication: { id: dedupeId, ttl: this.#o.dedupeSeconds * 1000 } }
+            : {}),
+        }),
+        this.#o.timeoutMs,
+      );
+      return { kind: "queued", jobId: job.id ?? dedupeId };
+    } catch {
+      return { kind: "unavailable" };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#queue?.close().catch(() => undefined);
+  }
+}
+
+const claimResponseSchema = z
+  .object({
+    claim_id: z.string().optional(),
+    status: z.string().optional(),
+    code: z.string().optional(),
+    message: z.string().optional(),
+    error: z.string().optional(),
+  })
+  .loose();
+
+export interface ClaimPostResult {
+  httpStatus: number;
+  claimId?: string;
+  status?: string;
+  code?: string;
+}
+
+export interface ClaimWorkerOptions {
+  connection: ConnectionOptions;
+  keys: RedisKeys;
+  registryUrl: string;
+  identity: SigilumIdentity;
+  apiKeyFor: (service: string) => string;
+  timeoutMs: number;
+  concurrency?: number;
+  onResult?: (claim: ClaimSubmission, result: ClaimPostResult | { error: string; final: boolean }) => void;
+}
+
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** One POST /v1/claims (spec/gateway.md §4.4 step 2). Throws to retry; UnrecoverableError for a final 4xx. */
+export async function postClaim(
+  claim: ClaimSubmission,
+  options: Pick<ClaimWorkerOptions, "registryUrl" | "identity" | "apiKeyFor" | "timeoutMs">,
+): Promise<ClaimPostResult> {
+  const apiKey = options.apiKeyFor(claim.service);
+  if (!apiKey) throw new UnrecoverableError(`service API key not configured for service "${claim.service}"`);
+  const body = JSON.stringify({
+    namespace: claim.namespace,
+    public_key: claim.publicKey,
+    service: claim.service,
+    agent_ip: claim.agentIp || "127.0.0.1",
+    nonce: randomUUID(),
+    ...(claim.subject ? { subject: claim.subject } : {}),
+    ...(claim.agentId ? { agent_id: claim.agentId } : {}),
+  });
+  const signed = signRequest(options.identity, {
+    url: `${options.registryUrl.replace(/\/+$/, "")}/v1/claims`,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+    subject: claim.subject || options.identity.namespace,
+  });
+  const response = await fetch(signed.url, {
+    method: "POST",
+    headers: {
+      ...signed.headers,
+      authorization: `Bearer ${apiKey}`,
+      "x-sigilum-claim-binding": "namespace-only",
+    },
+    body: signed.body as Uint8Array,
+    signal: AbortSignal.timeout(options.timeoutMs),
+  });
+  const text = (await response.text()).slice(0, MAX_RESPONSE_BYTES);
+  let parsed: z.infer<typeof claimResponseSchema> = {};
+  try {
+    parsed = claimResponseSchema.parse(JSON.parse(text));
+  } catch {
+    parsed = {};
+  }
+  const result: ClaimPostResult = {
+    httpStatus: response.status,
+    ...(parsed.claim_id ? { claimId: parsed.claim_id } : {}),
+    ...(parsed.status ? { status: parsed.status } : {}),
+    ...(parsed.code ? { code: parsed.code } : {}),
+  };
+  if (response.status === 429 || response.status >= 500)
+    throw new Error(`claim submit failed: HTTP ${response.status}`);
+  if (response.status < 200 || response.status > 299) {
+    throw new UnrecoverableError(
+      `claim submit rejected: HTTP ${response.status}${parsed.code ? ` ${parsed.code}` : ""}`,
+    );
+  }
+  return result;
+}
+
+export function startClaimWorker(options: ClaimWorkerOptions): Worker {
+  const worker = new Worker(
+    CLAIM_QUEUE,
+    async (job: Job<ClaimSubmission>) => {
+      const result = await postClaim(job.data, options);
+      options.onResult?.(job.data, result);
+      return result;
+    },
+    {
+      connection: options.connection,
+      prefix: options.keys.bullmqPrefix(),
+      concurrency: options.concurrency ?? 4,
+    },
+  );
+  worker.on("failed", (job, error) => {
+    if (!job) return;
+    const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    options.onResult?.(job.data as ClaimSubmission, { error: error.message, final });
+  });
+  worker.on("error", () => undefined);
+  return worker;
+}

@@ -1,0 +1,149 @@
+import { BlockList, isIP } from "node:net";
+
+/**
+ * Stage 1: turn an ext_authz check request (prefix already stripped) into what the signature stage needs: which
+ * service (connection) is being called, the exact `@target-uri` the agent must have signed, and the client IP.
+ * No signature work happens here; every failure is a plain 4xx decision.
+ */
+
+export interface Route {
+  kind: "proxy" | "mcp" | "slack";
+  /** The connection id the claim is checked against (`slack-proxy` for the /slack alias). */
+  service: string;
+}
+
+export type RouteResult =
+  | { ok: true; route: Route }
+  | { ok: false; reason: "invalid_path" | "unsafe_path" | "not_signed_route" };
+
+const SLACK_SERVICE = "slack-proxy";
+
+function decodeSegment(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Dot segments and empty segments would let the proxy resolve a different path than the one authorized here,
+ * so they are refused instead of normalized (the Go gateway redirects them; behind Envoy a redirect is a deny).
+ */
+function hasUnsafeSegments(path: string): boolean {
+  const segments = path.split("/");
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i] as string;
+    if (segment === "") {
+      if (i === segments.length - 1) continue;
+      return true;
+    }
+    if (!segment.includes("%") && !segment.includes("\\")) {
+      // Nothing encoded, no backslash: the segment is its own decoding and cannot hide a separator.
+      if (segment === "." || segment === "..") return true;
+      continue;
+    }
+    const decoded = decodeSegment(segment);
+    if (decoded === null) return true;
+    // An encoded slash is legitimate (e.g. GitLab project ids), an encoded dot segment behind it is not.
+    for (const part of decoded.split(/[/\\]/)) if (part === "." || part === "..") return true;
+  }
+  return false;
+}
+
+const CONTROL_RE = /[\u0000-\u0020\u007f]/;
+
+/** `pathOnly` is the request path without the query string, still percent-encoded. */
+export function parseRoute(pathOnly: string): RouteResult {
+  if (!pathOnly.startsWith("/") || CONTROL_RE.test(pathOnly)) return { ok: false, reason: "invalid_path" };
+  let kind: Route["kind"];
+  let rest: string;
+  if (pathOnly === "/slack" || pathOnly.startsWith("/slack/")) {
+    if (hasUnsafeSegments(pathOnly)) return { ok: false, reason: "unsafe_path" };
+    return { ok: true, route: { kind: "slack", service: SLACK_SERVICE } };
+  }
+  if (pathOnly.startsWith("/proxy/")) {
+    kind = "proxy";
+    rest = pathOnly.slice("/proxy/".length);
+  } else if (pathOnly.startsWith("/mcp/")) {
+    kind = "mcp";
+    rest = pathOnly.slice("/mcp/".length);
+  } else if (pathOnly === "/proxy" || pathOnly === "/mcp") {
+    return { ok: false, reason: "invalid_path" };
+  } else {
+    return { ok: false, reason: "not_signed_route" };
+  }
+  if (hasUnsafeSegments(pathOnly)) return { ok: false, reason: "unsafe_path" };
+  const slash = rest.indexOf("/");
+  const service = decodeSegment(slash === -1 ? rest : rest.slice(0, slash))?.trim();
+  if (!service) return { ok: false, reason: "invalid_path" };
+  return { ok: true, route: { kind, service } };
+}
+
+/** Which peers may tell us the scheme (x-forwarded-proto) and the client IP (x-forwarded-for). */
+export class TrustedProxies {
+  readonly #list = new BlockList();
+  readonly #empty: boolean;
+
+  constructor(cidrs: readonly string[]) {
+    this.#empty = cidrs.length === 0;
+    for (const cidr of cidrs) {
+      const [address, prefix] = cidr.split("/") as [string, string];
+      const family = isIP(address) === 6 ? "ipv6" : "ipv4";
+      this.#list.addSubnet(address, Number(prefix), family);
+    }
+  }
+
+  has(peer: string | undefined): boolean {
+    if (this.#empty || !peer) return false;
+    const ip = unmapIpv4(peer);
+    const family = isIP(ip);
+    if (family === 0) return false;
+    return this.#list.check(ip, family === 6 ? "ipv6" : "ipv4");
+  }
+}
+
+function unmapIpv4(ip: string): string {
+  return ip.startsWith("::ffff:") && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+export interface TargetInput {
+  /** Request target after the `/check` prefix: path plus optional `?query`, as received (still encoded). */
+  target: string;
+  host: string | undefined;
+  forwardedProto: string | undefined;
+  peerTrusted: boolean;
+}
+
+/**
+ * Rebuilds `@target-uri` exactly as the Sigilum gateway does (spec/gateway.md §2.2): scheme from a trusted
+ * x-forwarded-proto (or GATEWAY_PUBLIC_URL), Host verbatim, request target verbatim. No WHATWG normalization: the
+ * bytes must equal what the agent signed.
+ */
+export function rebuildTargetUri(input: TargetInput, publicOrigin: string | undefined): string {
+  if (publicOrigin) return publicOrigin + input.target;
+  let scheme = "http";
+  if (input.peerTrusted && input.forwardedProto) {
+    const first = input.forwardedProto.split(",")[0]?.trim().toLowerCase();
+    if (first === "http" || first === "https") scheme = first;
+  }
+  const host = input.host?.trim() || "localhost";
+  return `${scheme}://${host}${input.target}`;
+}
+
+/**
+ * Client IP for logs and claim submissions. Behind a trusted proxy the right-most x-forwarded-for entry is the one
+ * that proxy appended itself; left-most entries are whatever the client claimed, so they are not used.
+ */
+export function clientIp(
+  peer: string | undefined,
+  forwardedFor: string | undefined,
+  peerTrusted: boolean,
+): string {
+  if (peerTrusted && forwardedFor) {
+    const parts = forwardedFor.split(",");
+    const last = parts[parts.length - 1]?.trim();
+    if (last && isIP(last)) return last;
+  }
+  return peer ? unmapIpv4(peer) : "127.0.0.1";
+}

@@ -1,0 +1,395 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
+import type { Ed25519Backend } from "@sigilum-gw/shared/ed25519";
+import { type ErrorCode, errorEnvelope } from "@sigilum-gw/shared/errors";
+import { loadIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { createLogger, type DecisionEvent, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
+import { createRedisKeys, parseEvent } from "@sigilum-gw/shared/redis-keys";
+import { RedisNonceStore } from "@sigilum-gw/shared/replay";
+import { generateRequestId } from "@sigilum-gw/shared/request-id";
+import type { Worker } from "bullmq";
+import { Redis, type RedisOptions } from "ioredis";
+import { pino } from "pino";
+import { createApp } from "./app.ts";
+import { createAuthzMinter } from "./authz.ts";
+import { CHECK_PREFIX, createCheckHandler } from "./check/http-handler.ts";
+import { ClaimsCache } from "./claims/cache.ts";
+import { createFeedClient } from "./claims/feed-client.ts";
+import { ClaimSubmitter, startClaimWorker } from "./claims/submissions.ts";
+import { clusterMetricsSource, isClusterWorker } from "./cluster.ts";
+import type { VerifierConfig } from "./config.ts";
+import { createVerifierMetrics, type VerifierMetrics } from "./metrics.ts";
+import { CorkedNonceStore } from "./pipeline/corked-nonces.ts";
+import { TrustedProxies } from "./pipeline/parse.ts";
+import { createVerifyStage } from "./pipeline/verify.ts";
+
+/** Wiring only: builds the verifier from its config and owns start/stop. */
+
+export interface VerifierServiceOptions {
+  /** Unix seconds for the signature freshness check (tests, vectors). */
+  now?: () => number;
+  /** Milliseconds for the claims cache clock (tests). */
+  clockMs?: () => number;
+  logger?: Logger;
+  identity?: SigilumIdentity;
+  backend?: Ed25519Backend;
+  /** Run the claim-submission worker in this process (default true). */
+  runWorker?: boolean;
+}
+
+export interface VerifierService {
+  readonly server: Server;
+  readonly metrics: VerifierMetrics;
+  readonly claims: ClaimsCache;
+  readonly redis: Redis;
+  readonly logger: Logger;
+  start(): Promise<AddressInfo>;
+  stop(): Promise<void>;
+}
+
+function redisOptions(extra: RedisOptions): RedisOptions {
+  return {
+    lazyConnect: false,
+    connectTimeout: 2000,
+    // Keep reconnecting forever, backing off to 1 s: Redis coming back must heal the service without a restart.
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+    ...extra,
+  };
+}
+
+function writeRawError(
+  socket: Socket,
+  status: number,
+  reason: string,
+  code: ErrorCode,
+  message: string,
+): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = JSON.stringify(errorEnvelope(code, { requestId: generateRequestId(), message }));
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n` +
+      `connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  // Keep reading (and discarding) what the client is still sending: closing with unread input would reset the
+  // connection and the client might never see the answer.
+  socket.resume();
+  setTimeout(() => socket.destroy(), 2000).unref();
+}
+
+export async function createVerifierService(
+  config: VerifierConfig,
+  options: VerifierServiceOptions = {},
+): Promise<VerifierService> {
+  // Asynchronous stdout: under load, lines written while a write is in flight go out together (one syscall), and
+  // the hot path never blocks on a slow log pipe. Flushed on stop.
+  const logDestination = options.logger
+    ? undefined
+    : pino.destination({ dest: 1, sync: false, minLength: 0 });
+  const logger =
+    options.logger ??
+    createLogger("verifier", {
+      level: config.logLevel,
+      ...(logDestination ? { destination: logDestination } : {}),
+    });
+  const identity =
+    options.identity ??
+    (await loadIdentity({
+      ...(config.signerNamespace ? { namespace: config.signerNamespace } : {}),
+      ...(config.signerHome ? { homeDir: config.signerHome } : {}),
+    }));
+  const metrics = createVerifierMetrics();
+  const keys = createRedisKeys(config.redisPrefix);
+  const apiKeyFor = (service: string) => serviceApiKeyFor(service, config.serviceApiKeyEnv);
+
+  // Hot path: no offline queue and a short command timeout, so a dead Redis is a fast 503, never a hang. No
+  // auto-pipelining: the per-request nonce SETs are batched by CorkedNonceStore instead (see there why).
+  const redis = new Redis(
+    config.redisUrl,
+    redisOptions({
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: config.redisCommandTimeoutMs,
+      enableAutoPipelining: false,
+    }),
+  );
+  const subscriber = new Redis(config.redisUrl, redisOptions({ maxRetriesPerRequest: null }));
+  // bullmq: the producer fails fast like the hot path; the worker blocks on Redis and must retry forever.
+  const queueRedis = new Redis(
+    config.redisUrl,
+    redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+  );
+  const workerRedis = new Redis(config.redisUrl, redisOptions({ maxRetriesPerRequest: null }));
+  const clients = [redis, subscriber, queueRedis, workerRedis];
+  for (const client of clients) client.on("error", () => undefined);
+
+  const feed = createFeedClient({
+    registryUrl: config.registryUrl,
+    identity,
+    apiKeyFor,
+    maxApproved: config.claims.maxApproved,
+    timeoutMs: config.claims.feedTimeoutMs,
+  });
+  const claims = new ClaimsCache({
+    redis,
+    keys,
+    feed,
+    ttlMs: config.claims.ttlSeconds * 1000,
+    refreshMs: config.claims.refreshSeconds * 1000,
+    staleIfErrorMs: config.claims.staleIfErrorSeconds * 1000,
+    feedTimeoutMs: config.claims.feedTimeoutMs,
+    lookupWaitMs: config.claims.lookupWaitMs,
+    ...(options.clockMs ? { now: options.clockMs } : {}),
+    events: {
+      onRefresh(service, outcome, detail) {
+        metrics.claimsRefresh.inc({ outcome });
+        if (outcome === "error") {
+          logger.warn({ connection: service, error: detail?.error?.message }, "claims refresh failed");
+        } else if (detail?.truncated) {
+          logger.warn({ connection: service, approvals: detail.approvals }, "claims cache truncated");
+        }
+      },
+    },
+  });
+  const submitter = new ClaimSubmitter({
+    redis,
+    queueConnection: queueRedis,
+    keys,
+    autoRegister: config.submissions.autoRegister,
+    ratePerMinute: config.submissions.ratePerMinute,
+    dedupeSeconds: config.submissions.dedupeSeconds,
+    timeoutMs: Math.max(config.redisCommandTimeoutMs * 2, 500),
+  });
+
+  const verify = createVerifyStage({
+    maxAgeSeconds: config.signatureMaxAgeSeconds,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.backend ? { backend: options.backend } : {}),
+  });
+  const log = config.logDecisions
+    ? (event: string, fields: Record<string, unknown>) => decisionLog(logger, event as DecisionEvent, fields)
+    : undefined;
+  let closing = false;
+  const check = createCheckHandler({
+    pipeline: {
+      verify,
+      nonces: new CorkedNonceStore(redis, new RedisNonceStore(redis, config.redisPrefix)),
+      claims,
+      submitter,
+      trusted: new TrustedProxies(config.trustedProxyCidrs),
+      publicOrigin: config.publicOrigin,
+      nonceTtlSeconds: config.nonceTtlSeconds,
+      bypass: config.bypass,
+    },
+    metrics,
+    maxBodyBytes: config.maxBodyBytes,
+    mintAuthz: createAuthzMinter(config.internalSecret),
+    log,
+    onError: (error, requestId) =>
+      logger.error(
+        { request_id: requestId, err: error },
+        "check failed unexpectedly; answered INTERNAL_ERROR",
+      ),
+    isClosing: () => closing,
+  });
+
+  const app = createApp({
+    registry: metrics.registry,
+    ...(isClusterWorker() ? { metricsText: clusterMetricsSource(metrics.registry) } : {}),
+    admin: config.admin,
+    readiness: {
+      async check() {
+        const redisOk = await redis
+          .ping()
+          .then((pong) => pong === "PONG")
+          .catch(() => false);
+        const claimsOk = claims.warm || config.claims.coldStartAllowed;
+        return {
+          ready: redisOk && claimsOk && !closing,
+          checks: { redis: redisOk, claims: claimsOk, accepting: !closing },
+        };
+      },
+    },
+  });
+
+  const isCheck = (url: string) =>
+    url.startsWith(`${CHECK_PREFIX}/`) || url === CHECK_PREFIX || url.startsWith(`${CHECK_PREFIX}?`);
+  const server = createServer(
+    { maxHeaderSize: 64 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 65_000 },
+    (req: IncomingMessage, res: ServerResponse) => {
+      if (isCheck(req.url ?? "")) return check(req, res);
+      metrics.inFlight.inc();
+      res.once("close", () => metrics.inFlight.dec());
+      app(req, res);
+    },
+  );
+  // Malformed requests and oversized headers get the JSON envelope too, not Node's bare 400/431.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (error.code === "HPE_HEADER_OVERFLOW") {
+      return writeRawError(
+        socket,
+        431,
+        "Request Header Fields Too Large",
+        "INVALID_REQUEST",
+        "request headers too large",
+      );
+    }
+    if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+      return writeRawError(socket, 408, "Request Timeout", "INVALID_REQUEST", "request timed out");
+    }
+    writeRawError(socket, 400, "Bad Request", "INVALID_REQUEST", "malformed HTTP request");
+  });
+  // CONNECT and protocol upgrades never reach a handler on their own: answer them instead of dropping the socket.
+  server.on("connect", (_req: IncomingMessage, socket: Socket) =>
+    writeRawError(socket, 405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "method not allowed"),
+  );
+  server.on("upgrade", (_req: IncomingMessage, socket: Socket) =>
+    writeRawError(
+      socket,
+      400,
+      "Bad Request",
+      "INVALID_REQUEST",
+      "protocol upgrades are not part of the check contract",
+    ),
+  );
+
+  const worker: Worker | undefined =
+    options.runWorker === false || !config.submissions.autoRegister
+      ? undefined
+      : startClaimWorker({
+          connection: workerRedis,
+          keys,
+          registryUrl: config.registryUrl,
+          identity,
+          apiKeyFor,
+          timeoutMs: config.claims.feedTimeoutMs,
+          onResult(claim, result) {
+            const fields = { connection: claim.service, namespace: claim.namespace, subject: claim.subject };
+            if ("error" in result) {
+              metrics.claimSubmissions.inc({ result: result.final ? "failed" : "retry" });
+              log?.("proxy_claim_submit", {
+                ...fields,
+                decision: "error",
+                reason_code: "CLAIM_SUBMIT_FAILED",
+                error: result.error,
+                final: result.final,
+              });
+            } else {
+              metrics.claimSubmissions.inc({ result: "recorded" });
+              log?.("proxy_claim_submit", {
+                ...fields,
+                claim_id: result.claimId,
+                claim_status: result.status,
+                http_status: result.httpStatus,
+                reason_code: result.code,
+              });
+            }
+          },
+        });
+
+  const eventsChannel = keys.events;
+  subscriber.on("message", (channel: string, message: string) => {
+    if (channel !== eventsChannel) return;
+    const event = parseEvent(message);
+    if (event?.type !== "claims.changed") return;
+    void claims.invalidate(event.service);
+    logger.info({ connection: event.service }, "claims invalidated by event");
+  });
+
+  async function discoverServices(): Promise<string[]> {
+    const found = new Set(config.claims.preloadServices);
+    try {
+      let cursor = "0";
+      let rounds = 0;
+      do {
+        const [next, batch] = await redis.scan(
+          cursor,
+          "MATCH",
+          `${config.redisPrefix}claims:{*}`,
+          "COUNT",
+          200,
+        );
+        cursor = next;
+        for (const key of batch) {
+          const match = /claims:\{([^{}]+)\}$/.exec(key);
+          if (!match?.[1]) continue;
+          try {
+            found.add(decodeURIComponent(match[1]));
+          } catch {
+            // Not a key this version wrote.
+          }
+        }
+      } while (cursor !== "0" && ++rounds < 100);
+    } catch {
+      // Preloading is an optimisation; lookups load on demand.
+    }
+    return [...found];
+  }
+
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+
+  return {
+    server,
+    metrics,
+    claims,
+    redis,
+    logger,
+    async start() {
+      if (config.bypass.enabled) {
+        logger.warn(
+          {
+            GATEWAY_ALLOW_UNSIGNED_PROXY: true,
+            connections: config.bypass.connections.length ? config.bypass.connections : "ALL",
+          },
+          "DEVELOPMENT BYPASS ON: signature and claims checks are SKIPPED for these connections. Never run this in production.",
+        );
+      }
+      await subscriber.subscribe(eventsChannel).catch((error: Error) => {
+        logger.warn(
+          { error: error.message },
+          "could not subscribe to claims events; revocations apply at the next refresh",
+        );
+      });
+      claims.start(await discoverServices());
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(config.listen.port, config.listen.host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      }).catch((error: NodeJS.ErrnoException) => {
+        const where = `${config.listen.host ?? ""}:${config.listen.port}`;
+        throw new Error(
+          `verifier cannot listen on ${where} (${error.code ?? error.message}); set VERIFIER_ADDR to another address`,
+        );
+      });
+      const address = server.address() as AddressInfo;
+      logger.info(
+        { port: address.port, address: address.address, ed25519: verify.backendName },
+        "verifier listening",
+      );
+      return address;
+    },
+    async stop() {
+      if (closing) return;
+      closing = true;
+      claims.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = new Promise<"timeout">((resolve) =>
+        setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs).unref(),
+      );
+      const outcome = await Promise.race([closed.then(() => "drained" as const), deadline]);
+      if (outcome === "timeout") for (const socket of sockets) socket.destroy();
+      await worker?.close().catch(() => undefined);
+      await submitter.close();
+      await Promise.all(clients.map((client) => client.quit().catch(() => client.disconnect())));
+      logger.info({ outcome }, "verifier stopped");
+      logDestination?.flushSync();
+    },
+  };
+}

@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, test } from "node:test";
+import { signRequest } from "@sigilum-gw/shared/http-signatures";
+import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { createRedisKeys, encodeEvent } from "@sigilum-gw/shared/redis-keys";
+import { Redis } from "ioredis";
+import { type CheckResponse, envelopeCode, envoyCheck } from "./helpers/envoy-check.ts";
+import { type FeedServer, startFeedServer } from "./helpers/feed-server.ts";
+import {
+  REDIS_URL,
+  type RunningVerifier,
+  SERVICE_API_KEY,
+  sleep,
+  startVerifier,
+  waitFor,
+} from "./helpers/harness.ts";
+
+/** Approved claims against a real HTTP feed on loopback and real Redis. */
+
+function check(v: RunningVerifier, agent: SigilumIdentity, service: string): Promise<CheckResponse> {
+  const signed = signRequest(agent, {
+    url: `http://127.0.0.1:38100/proxy/${service}/v1/items`,
+    method: "GET",
+  });
+  return envoyCheck(v.port, { method: signed.method, url: signed.url, headers: signed.headers, body: null });
+}
+
+describe("claims", () => {
+  let feed: FeedServer;
+  let verifier: RunningVerifier | undefined;
+  const agent = createIdentity("claims-agent");
+
+  before(async () => {
+    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+  });
+  afterEach(async () => {
+    await verifier?.stop();
+    verifier = undefined;
+    feed.mode = "ok";
+    feed.delayMs = 0;
+    feed.approvals.clear();
+    feed.feedRequests.length = 0;
+    feed.submissions.length = 0;
+  });
+  after(async () => {
+    await feed.close();
+  });
+
+  test("approved → allow; the feed is asked once while the snapshot is fresh, with key and signature", async () => {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    verifier = await startVerifier(feed.url);
+    for (let i = 0; i < 5; i++) assert.equal((await check(verifier, agent, "crm")).status, 200);
+    assert.equal(feed.feedRequests.filter((r) => r.service === "crm").length, 1);
+    assert.equal(feed.rejected, 0, "every feed call carried the service key and a valid gateway signature");
+  });
+
+  test("all pages of the feed are read", async () => {
+    feed.maxPage = 2;
+    for (let i = 0; i < 5; i++) feed.approve("paged", `ns-${i}`, `ed25519:key-${i}`);
+    feed.approve("paged", agent.namespace, agent.publicKey);
+    verifier = await startVerifier(feed.url);
+    assert.equal((await check(verifier, agent, "paged")).status, 200);
+    assert.deepEqual(
+      feed.feedRequests.filter((r) => r.service === "paged").map((r) => r.offset),
+      [0, 2, 4],
+    );
+    feed.maxPage = 500;
+  });
+
+  test("not approved → AUTH_CLAIM_REQUIRED Markdown; a burst of 100 submits once and the rate limit holds", async () => {
+    verifier = await startVerifier(feed.url, { GATEWAY_CLAIM_REGISTRATION_RATE_LIMIT_PER_MINUTE: "5" });
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () => check(verifier!, agent, "billing")),
+    );
+    const required = responses.filter((r) => r.status === 403);
+    const limited = responses.filter((r) => r.status === 429);
+    assert.equal(required.length, 5);
+    assert.equal(limited.length, 95);
+    assert.ok(
+      responses.every((r) => r.headers["x-sigilum-authz"] === undefined),
+      "never an allow",
+    );
+    const markdown = required[0]!;
+    assert.match(String(markdown.headers["content-type"]), /text\/markdown/);
+    assert.equal(markdown.headers["x-sigilum-code"], "AUTH_CLAIM_REQUIRED");
+    assert.match(markdown.body, /SECURE ACCESS BLOCKED/);
+    assert.match(markdown.body, /Service: billing/);
+    assert.equal(envelopeCode(limited[0]!), "AUTH_CLAIM_SUBMIT_RATE_LIMITED");
+    assert.ok(Number(limited[0]!.headers["retry-after"]) > 0);
+
+    assert.ok(await waitFor(() => feed.submissions.length >= 1, 5000), "the worker posts the claim");
+    await sleep(500);
+    assert.equal(feed.submissions.length, 1, "deduplicated: one submission reaches the control plane");
+    const submission = feed.submissions[0]!;
+    assert.equal(submission.headers["authorization"], `Bearer ${SERVICE_API_KEY}`);
+    assert.equal(submission.headers["x-sigilum-claim-binding"], "namespace-only");
+    assert.equal(submission.body["namespace"], agent.namespace);
+    assert.equal(submission.body["public_key"], agent.publicKey);
+    assert.equal(submission.body["service"], "billing");
+    assert.equal(submission.body["subject"], agent.namespace);
+    assert.equal(submission.body["agent_ip"], "203.0.113.7");
+    assert.match(String(submission.body["nonce"]), /^[0-9a-f-]{36}$/);
+  });
+
+  test("revoked in the feed → denied within one refresh interval", async () => {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    verifier = await startVerifier(feed.url, {
+      GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "5",
+      GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
+    });
+    assert.equal((await check(verifier, agent, "crm")).status, 200);
+    feed.revoke("crm", agent.namespace, agent.publicKey);
+    const revokedAt = Date.now();
+    let deniedAt = 0;
+    while (Date.now() - revokedAt < 3000) {
+      const response = await check(verifier, agent, "crm");
+      if (response.status !== 200) {
+        assert.equal(response.headers["x-sigilum-code"], "AUTH_CLAIM_REQUIRED");
+        deniedAt = Date.now();
+        break;
+      }
+      await sleep(50);
+    }
+    assert.ok(deniedAt > 0, "revocation took effect");
+    assert.ok(
+      deniedAt - revokedAt <= 1500,
+      `denied after ${deniedAt - revokedAt} ms (refresh interval 1000 ms)`,
+    );
+  });
+
+  test("two replicas: revocation within one interval on both, one feed fetch per interval between them", async () => {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    const env = { GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "5", GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1" };
+    verifier = await startVerifier(feed.url, env);
+    const second = await startVerifier(feed.url, env, { prefix: verifier.prefix });
+    try {
+      assert.equal((await check(verifier, agent, "crm")).status, 200);
+      assert.equal((await check(second, agent, "crm")).status, 200);
+      const fetchesBefore = feed.feedRequests.length;
+      await sleep(3000);
+      const rounds = feed.feedRequests.length - fetchesBefore;
+      assert.ok(
+        rounds >= 2 && rounds <= 4,
+        `${rounds} feed fetches in 3 s for two replicas (aligned ticks + lock)`,
+      );
+      feed.revoke("crm", agent.namespace, agent.publicKey);
+      const revokedAt = Date.now();
+      const deniedOn = async (v: RunningVerifier) => {
+        while (Date.now() - revokedAt < 3000) {
+          if ((await check(v, agent, "crm")).status !== 200) return Date.now() - revokedAt;
+          await sleep(50);
+        }
+        return Number.POSITIVE_INFINITY;
+      };
+      const [a, b] = await Promise.all([deniedOn(verifier), deniedOn(second)]);
+      assert.ok(a <= 1500 && b <= 1500, `denied after ${a} ms and ${b} ms (refresh interval 1000 ms)`);
+    } finally {
+      await second.service.stop();
+    }
+  });
+
+  test("a claims.changed event revokes at once", async () => {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    verifier = await startVerifier(feed.url, { GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "60" });
+    assert.equal((await check(verifier, agent, "crm")).status, 200);
+    feed.revoke("crm", agent.namespace, agent.publicKey);
+    assert.equal((await check(verifier, agent, "crm")).status, 200, "still cached without the event");
+    const publisher = new Redis(REDIS_URL);
+    await publisher.publish(
+      createRedisKeys(verifier.prefix).events,
+      encodeEvent({ type: "claims.changed", service: "crm" }),
+    );
+    publisher.disconnect();
+    assert.ok(
+      await waitFor(async () => (await check(verifier!, agent, "crm")).status === 403, 500, 20),
+      "denied right after the event",
+    );
+  });
+
+  test("feed down: the last good set answers until its TTL, then AUTH_CLAIMS_UNAVAILABLE (503), never an allow", async () => {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    verifier = await startVerifier(feed.url, {
+      GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "2",
+      GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
+    });
+    assert.equal((await check(verifier, agent, "crm")).status, 200);
+    feed.mode = "destroy";
+    const downAt = Date.now();
+    await sleep(300);
+    assert.equal((await check(verifier, agent, "crm")).status, 200, "last good set still answers");
+    // The last good fetch happened before downAt, so nothing may be allowed once downAt + TTL has passed.
+    while (Date.now() < downAt + 2000) await sleep(50);
+    for (let i = 0; i < 5; i++) {
+      const response = await check(verifier, agent, "crm");
+      assert.equal(response.status, 503);
+      assert.equal(envelopeCode(response), "AUTH_CLAIMS_UNAVAILABLE");
+      await sleep(100);
+    }
+    feed.mode = "ok";
+    assert.ok(
+      await waitFor(async () => (await check(verifier!, agent, "crm")).status === 200, 3000, 100),
+      "recovers",
+    );
+  });
+
+  test("feed down with GATEWAY_CLAIMS_STALE_IF_ERROR_SECONDS: stale set until TTL + window, then 503", async () => {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    verifier = await startVerifier(feed.url, {
+      GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "2",
+      GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
+      GATEWAY_CLAIMS_STALE_IF_ERROR_SECONDS: "2",
+    });
+    assert.equal((await check(verifier, agent, "crm")).status, 200);
+    feed.mode = "error503";
+    const downAt = Date.now();
+    // Last good fetch ≥ downAt − refresh: allowed at least until downAt − 1 + 2 + 2 s.
+    while (Date.now() < downAt + 2500) await sleep(50);
+    assert.equal((await check(verifier, agent, "crm")).status, 200, "inside the stale window");
+    while (Date.now() < downAt + 4100) await sleep(50);
+    const response = await check(verifier, agent, "crm");
+    assert.equal(response.status, 503);
+    assert.equal(envelopeCode(response), "AUTH_CLAIMS_UNAVAILABLE");
+  });
+
+  test("a slow feed never holds a check past VERIFIER_CLAIMS_WAIT_MS; its answer serves the next checks", async () => {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    feed.delayMs = 600;
+    verifier = await startVerifier(feed.url, { VERIFIER_CLAIMS_WAIT_MS: "100" });
+    const started = Date.now();
+    const first = await check(verifier, agent, "crm");
+    assert.ok(Date.now() - started < 400, `answered after ${Date.now() - started} ms`);
+    assert.equal(first.status, 503);
+    assert.equal(envelopeCode(first), "AUTH_CLAIMS_UNAVAILABLE");
+    assert.ok(await waitFor(async () => (await check(verifier!, agent, "crm")).status === 200, 3000, 100));
+    assert.equal(feed.feedRequests.filter((r) => r.service === "crm").length, 1, "one refresh served both");
+  });
+
+  test("a refused service API key is AUTH_CLAIMS_LOOKUP_FAILED", async () => {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    verifier = await startVerifier(feed.url, { SIGILUM_SERVICE_API_KEY: "wrong-key" });
+    const response = await check(verifier, agent, "crm");
+    assert.equal(response.status, 403);
+    assert.equal(envelopeCode(response), "AUTH_CLAIMS_LOOKUP_FAILED");
+  });
+
+  test("a per-connection key override is used for that connection", async () => {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    verifier = await startVerifier(feed.url, {
+      SIGILUM_SERVICE_API_KEY: "wrong-key",
+      SIGILUM_SERVICE_API_KEY_CRM: SERVICE_API_KEY,
+    });
+    assert.equal((await check(verifier, agent, "crm")).status, 200);
+  });
+
+  test("replicas share the snapshot through Redis: a second verifier does not hit the feed again", async () => {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    verifier = await startVerifier(feed.url, { GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "10" });
+    const second = await startVerifier(
+      feed.url,
+      { GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "10" },
+      { prefix: verifier.prefix },
+    );
+    try {
+      assert.equal((await check(verifier, agent, "crm")).status, 200);
+      assert.equal((await check(second, agent, "crm")).status, 200);
+      assert.equal(feed.feedRequests.filter((r) => r.service === "crm").length, 1);
+    } finally {
+      await second.service.stop();
+    }
+  });
+});

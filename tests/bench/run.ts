@@ -1,0 +1,19 @@
+// `npm run bench`: every benchmark in one run, so the ratios compare figures taken on the same machine state.
+// Crypto first (in process), then the verifier against a bare server, then the proxy and the whole gateway.
+import { printCryptoBench, runCryptoBench } from "./crypto-bench.ts";
+import { printProxyBench, runProxyBench } from "./proxy-bench.ts";
+import { printVerifierBench, runVerifierBench } from "./verifier-bench.ts";
+
+const json = process.argv.includes("--json");
+const started = Date.now();
+
+const crypto = runCryptoBench();
+printCryptoBench(crypto);
+const verifier = await runVerifierBench({ quiet: json });
+printVerifierBench(verifier);
+const proxy = await runProxyBench({ quiet: json });
+printProxyBench(proxy);
+
+console.log(`\nbenchmarks done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+if (json) console.log(JSON.stringify({ crypto, verifier, proxy }, null, 2));
+process.exit(0);

@@ -1,0 +1,418 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { createServer as createTcpServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createSigilumClient } from "@sigilum-gw/sdk";
+import { Redis } from "ioredis";
+import pg from "pg";
+
+/**
+ * The newcomer path, with real processes exactly as a person runs them: `sigilum up` (control plane, verifier,
+ * proxy inline on random ports, real Redis, real PostgreSQL or the embedded PGlite) → `init` → `service add`
+ * (upstream = a loopback echo server) → `request` is refused with AUTH_CLAIM_REQUIRED and a pending claim
+ * appears → `approvals approve` → `request` reaches the upstream with the injected credential and no Sigilum
+ * headers → `approvals revoke` → the next request is denied within 1 s → `down`.
+ */
+
+const CLI = resolve(import.meta.dirname, "..", "..", "services", "cli", "src", "main.ts");
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function sigilum(args: string[], env: NodeJS.ProcessEnv, stdin = ""): Promise<Run> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env,
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: 150_000,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+function json<T = Record<string, unknown>>(run: Run): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(
+      `expected JSON on stdout (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
+    );
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+interface Received {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+async function echoServer(): Promise<{ server: Server; url: string; received: Received[] }> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c));
+    req.on("end", () => {
+      received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ echoed: true, url: req.url }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, received };
+}
+
+async function deleteRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+  redis.disconnect();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+const SIGILUM_HEADER_RE = /^(sigilum-|x-sigilum-|signature$|signature-input$|content-digest$)/;
+
+function newcomerPath(database: "postgres" | "pglite"): void {
+  describe(`newcomer path (${database})`, { timeout: 300_000 }, () => {
+    let dir: string;
+    let env: NodeJS.ProcessEnv;
+    let echo: Awaited<ReturnType<typeof echoServer>>;
+    let prefix: string;
+    let dbName: string | undefined;
+    const secret = `e2e-upstream-${randomBytes(12).toString("hex")}`;
+    let namespace: string;
+    let claimId: string;
+    let pids: number[] = [];
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), `sigilum-e2e-${database}-`));
+      echo = await echoServer();
+      prefix = `test:${randomBytes(6).toString("hex")}:`;
+      env = {
+        PATH: process.env.PATH,
+        HOME: dir,
+        SIGILUM_DATA_DIR: join(dir, "data"),
+        SIGILUM_HOME: join(dir, "sigilum-home"),
+        OPENCLAW_HOME: join(dir, "openclaw"),
+        REDIS_URL,
+        REDIS_PREFIX: prefix,
+        LOG_LEVEL: "warn",
+        // The verifier registers one access request per agent key and service per window (default 60 s); a short
+        // window lets the test re-request access right after a revocation.
+        VERIFIER_CLAIM_SUBMIT_DEDUPE_SECONDS: "2",
+        GATEWAY_ADDR: `127.0.0.1:${await freePort()}`,
+        VERIFIER_ADDR: `127.0.0.1:${await freePort()}`,
+        PROXY_ADDR: `127.0.0.1:${await freePort()}`,
+        CONTROL_PLANE_ADDR: `127.0.0.1:${await freePort()}`,
+      };
+      if (database === "postgres") {
+        dbName = `sigilum_e2e_${randomBytes(6).toString("hex")}`;
+        const admin = new pg.Client({ connectionString: PG_URL });
+        await admin.connect();
+        await admin.query(`CREATE DATABASE ${dbName}`);
+        await admin.end();
+        const url = new URL(PG_URL);
+        url.pathname = `/${dbName}`;
+        env.DATABASE_URL = url.toString();
+      }
+    });
+
+    after(async () => {
+      // Whatever happened, stop what this test started and remove what it created.
+      await sigilum(["down"], env).catch(() => undefined);
+      echo.server.close();
+      await deleteRedisPrefix(prefix);
+      if (dbName) {
+        const admin = new pg.Client({ connectionString: PG_URL });
+        await admin.connect();
+        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        await admin.end();
+      }
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    test("up starts the stack on the given ports and reports every address", async (t) => {
+      t.diagnostic(`redis prefix ${prefix}${dbName ? `, database ${dbName}` : ""}`);
+      const up = await sigilum(["up", "--json"], env);
+      assert.equal(up.code, 0, up.stderr);
+      const state = json<{
+        already_running: boolean;
+        gateway_namespace: string;
+        database: string;
+        urls: Record<string, string>;
+        services: Record<string, { pid: number }>;
+      }>(up);
+      assert.equal(state.already_running, false);
+      assert.equal(state.database, database);
+      assert.equal(state.urls.gateway, `http://${env.GATEWAY_ADDR}`);
+      assert.equal(state.urls.control_plane, `http://${env.CONTROL_PLANE_ADDR}`);
+      assert.equal(state.urls.verifier, `http://${env.VERIFIER_ADDR}`);
+      assert.match(up.stderr, /control-plane is healthy/);
+      namespace = state.gateway_namespace;
+      pids = Object.values(state.services).map((s) => s.pid);
+      assert.equal(pids.length, 3);
+
+      const status = json<{ running: boolean; healthy: boolean }>(await sigilum(["status", "--json"], env));
+      assert.deepEqual([status.running, status.healthy], [true, true]);
+      for (const name of ["gateway-master-key", "internal-secret", "admin-token"]) {
+        assert.equal((await stat(join(env.SIGILUM_DATA_DIR as string, "secrets", name))).mode & 0o777, 0o600);
+      }
+    });
+
+    test("a second up says it already runs and exits 0", async () => {
+      const again = await sigilum(["up"], env);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /already running/);
+      assert.match(again.stdout, new RegExp(`gateway: +http://${env.GATEWAY_ADDR}`));
+    });
+
+    test("init creates the agent identity in the namespace up printed", async () => {
+      const init = json<{ created: boolean; namespace: string }>(
+        await sigilum(["init", namespace, "--json"], env),
+      );
+      assert.deepEqual([init.created, init.namespace], [true, namespace]);
+    });
+
+    test("service add registers the service, its key file and the gateway connection", async () => {
+      const add = await sigilum(
+        ["service", "add", "echo", "--upstream-base-url", echo.url, "--upstream-secret-stdin", "--json"],
+        env,
+        `${secret}\n`,
+      );
+      assert.equal(add.code, 0, add.stderr);
+      const out = json<{
+        mode: string;
+        api_key: { file: string; created: boolean };
+        connection: { auth_mode: string };
+      }>(add);
+      assert.equal(out.mode, "gateway");
+      assert.equal(out.api_key.created, true);
+      assert.equal(out.connection.auth_mode, "bearer");
+      assert.equal((await stat(out.api_key.file)).mode & 0o777, 0o600);
+      assert.doesNotMatch(
+        add.stdout + add.stderr,
+        new RegExp(secret),
+        "the upstream secret is never printed",
+      );
+      const list = json<{ services: { service_slug: string; mode: string }[] }>(
+        await sigilum(["service", "list", "--json"], env),
+      );
+      assert.deepEqual(
+        list.services.map((s) => [s.service_slug, s.mode]),
+        [["echo", "gateway"]],
+      );
+    });
+
+    test("the first request is refused with AUTH_CLAIM_REQUIRED and a pending claim appears", async () => {
+      const request = await sigilum(["request", "GET", "/proxy/echo/v1/ping", "--json"], env);
+      assert.equal(request.code, 1);
+      const answer = json<{ status: number; headers: Record<string, string>; body: string }>(request);
+      assert.equal(answer.status, 403);
+      assert.equal(answer.headers["x-sigilum-code"], "AUTH_CLAIM_REQUIRED");
+      assert.match(answer.body, /Namespace owner approval is required now/);
+      assert.equal(echo.received.length, 0, "nothing reached the upstream");
+
+      const identity = await createSigilumClient({ namespace, homeDir: env.SIGILUM_HOME });
+      const claim = await until("a pending claim", 15_000, async () => {
+        const list = json<{
+          claims: {
+            claim_id: string;
+            service: string;
+            namespace: string;
+            public_key: string;
+            status: string;
+          }[];
+        }>(await sigilum(["approvals", "list", "--json"], env));
+        return list.claims.find((c) => c.service === "echo" && c.status === "pending");
+      });
+      assert.equal(claim.namespace, namespace);
+      assert.equal(claim.public_key, identity.publicKey);
+      claimId = claim.claim_id;
+    });
+
+    test("after approval the request reaches the upstream with the credential and without Sigilum headers", async () => {
+      const approve = await sigilum(["approvals", "approve", claimId, "--json"], env);
+      assert.equal(approve.code, 0, approve.stderr);
+      assert.equal(json<{ status: string }>(approve).status, "approved");
+
+      const answer = await until("an allowed request", 10_000, async () => {
+        const run = await sigilum(
+          [
+            "request",
+            "POST",
+            "/proxy/echo/v1/ping",
+            "--data",
+            '"ping"',
+            "-H",
+            "content-type: application/json",
+            "--json",
+          ],
+          env,
+        );
+        const out = json<{ status: number; body: string }>(run);
+        return out.status === 200 ? { run, out } : undefined;
+      });
+      assert.equal(answer.run.code, 0);
+      assert.deepEqual(JSON.parse(answer.out.body), { echoed: true, url: "/v1/ping" });
+      const upstream = echo.received.at(-1)!;
+      assert.equal(upstream.method, "POST");
+      assert.equal(upstream.url, "/v1/ping");
+      assert.equal(upstream.body, '"ping"');
+      assert.equal(upstream.headers.authorization, `Bearer ${secret}`);
+      const leaked = Object.keys(upstream.headers).filter((h) => SIGILUM_HEADER_RE.test(h));
+      assert.deepEqual(leaked, [], "no signing or Sigilum header reaches the upstream");
+    });
+
+    test("service secret set replaces the injected credential; service add again needs --force", async () => {
+      const rotated = `${secret}-rotated`;
+      const set = await sigilum(
+        ["service", "secret", "set", "echo", "--upstream-secret-stdin", "--json"],
+        env,
+        rotated,
+      );
+      assert.equal(set.code, 0, set.stderr);
+      assert.equal(json<{ secret_version: number }>(set).secret_version, 2);
+      assert.doesNotMatch(set.stdout + set.stderr, new RegExp(secret));
+      const run = await sigilum(["request", "GET", "/proxy/echo/v1/rotated", "--json"], env);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(echo.received.at(-1)?.headers.authorization, `Bearer ${rotated}`);
+
+      const again = await sigilum(
+        ["service", "add", "echo", "--upstream-base-url", echo.url, "--upstream-secret-stdin"],
+        env,
+        secret,
+      );
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /already has a connection "echo"/);
+      assert.match(again.stderr, /--force/);
+      const forced = await sigilum(
+        [
+          "service",
+          "add",
+          "echo",
+          "--upstream-base-url",
+          echo.url,
+          "--upstream-secret-stdin",
+          "--force",
+          "--json",
+        ],
+        env,
+        secret,
+      );
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.equal(
+        json<{ api_key: { created: boolean } }>(forced).api_key.created,
+        false,
+        "the key file is kept",
+      );
+      const after = await sigilum(["request", "GET", "/proxy/echo/v1/recreated", "--json"], env);
+      assert.equal(after.code, 0, after.stderr);
+      assert.equal(echo.received.at(-1)?.headers.authorization, `Bearer ${secret}`);
+    });
+
+    test("after revocation the next request is denied within 1 s", async (t) => {
+      const client = await createSigilumClient({ namespace, homeDir: env.SIGILUM_HOME });
+      const gateway = `http://${env.GATEWAY_ADDR}`;
+      const revoke = await sigilum(["approvals", "revoke", claimId, "--json"], env);
+      assert.equal(revoke.code, 0, revoke.stderr);
+      const revokedAt = Date.now();
+      const reachedBefore = echo.received.length;
+      let status = 0;
+      while (Date.now() - revokedAt < 1000) {
+        const response = await client.fetch(`${gateway}/proxy/echo/v1/after-revoke`);
+        await response.arrayBuffer();
+        status = response.status;
+        if (status === 403) break;
+        await sleep(25);
+      }
+      const elapsed = Date.now() - revokedAt;
+      assert.equal(status, 403, `still allowed ${elapsed} ms after the revocation`);
+      assert.ok(elapsed < 1000, `denied after ${elapsed} ms`);
+      t.diagnostic(`denied ${elapsed} ms after the revocation returned`);
+
+      const run = await sigilum(["request", "GET", "/proxy/echo/v1/after-revoke", "--json"], env);
+      assert.equal(run.code, 1);
+      assert.equal(
+        json<{ headers: Record<string, string> }>(run).headers["x-sigilum-code"],
+        "AUTH_CLAIM_REQUIRED",
+      );
+      const allowedAfter = echo.received.slice(reachedBefore).filter((r) => r.url === "/v1/after-revoke");
+      assert.ok(
+        allowedAfter.length <= 1,
+        "at most a request already in flight at the revocation got through",
+      );
+    });
+
+    test("a new request after the revocation can be denied by the owner", async () => {
+      const pending = await until("a new pending claim", 15_000, async () => {
+        await sigilum(["request", "GET", "/proxy/echo/v1/again"], env);
+        const list = json<{ claims: { claim_id: string; status: string }[] }>(
+          await sigilum(["approvals", "list", "--json"], env),
+        );
+        return list.claims.find((c) => c.status === "pending");
+      });
+      const deny = await sigilum(["approvals", "deny", pending.claim_id, "--json"], env);
+      assert.equal(deny.code, 0, deny.stderr);
+      assert.equal(json<{ status: string }>(deny).status, "rejected");
+      const twice = await sigilum(["approvals", "approve", pending.claim_id], env);
+      assert.equal(twice.code, 1);
+      assert.match(twice.stderr, /Only pending requests can be approved/);
+      const denied = await sigilum(["request", "GET", "/proxy/echo/v1/again", "--json"], env);
+      assert.equal(json<{ status: number }>(denied).status, 403);
+    });
+
+    test("down stops every process and removes the pid files", async () => {
+      const down = await sigilum(["down", "--json"], env);
+      assert.equal(down.code, 0, down.stderr);
+      for (const pid of pids) {
+        assert.throws(() => process.kill(pid, 0), /ESRCH/, `pid ${pid} is gone`);
+      }
+      const status = await sigilum(["status", "--json"], env);
+      assert.equal(status.code, 1);
+      assert.equal(json<{ running: boolean }>(status).running, false);
+    });
+  });
+}
+
+newcomerPath("postgres");
+newcomerPath("pglite");
