@@ -202,8 +202,12 @@ describe("proxy process: 50 MB streamed response and graceful drain", () => {
     }
     // The in-flight bound above is the proof that nothing is buffered. RSS is noisier: it rises by what V8 lets
     // garbage chunks pile up before a GC (tens of MB, independent of the body size) and pages are not always
-    // returned. What must not happen is growth per body: 150 MB streamed, and rounds 2-3 add less than one body.
-    assert.ok(peaks[2]! - peaks[0]! < TOTAL, `RSS kept growing: ${peaks.map(mb).join(" → ")}`);
+    // returned, so the first round may lift the plateau. What must not happen is growth per body: once warm, a
+    // further 50 MB adds less than half a body, and the peak never reaches the 150 MB streamed in all (V8 lets up
+    // to 64 MB of dead external buffers wait for a GC, so the margin below that is what RSS can prove).
+    const trail = `baseline ${mb(baseline)}, peaks ${peaks.map(mb).join(" → ")}`;
+    assert.ok(peaks[2]! - peaks[1]! < TOTAL / 2, `RSS kept growing: ${trail}`);
+    assert.ok(Math.max(...peaks) - baseline < 3 * TOTAL, `RSS followed the bodies: ${trail}`);
   });
 
   test("SIGTERM: the in-flight request completes, new ones are refused, exit code 0", async () => {
