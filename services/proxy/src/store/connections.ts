@@ -1,10 +1,8 @@
-import type { Redis } from "ioredis";
 import { type ConnectionRecord, connectionRecordSchema, type SecretMap } from "../model/connection.ts";
 import { connectionExists, connectionNotFound } from "../model/errors.ts";
-import { aad, type SecretBox, SecretCryptoError, sealedRecordSchema } from "./crypto.ts";
-import type { EventPublisher } from "./events.ts";
-import type { ProxyKeys } from "./keys.ts";
-import { casDone, casRetry, listIndexed, VersionedHash, withCasRetry } from "./versioned-hash.ts";
+import { aad, SecretCryptoError } from "./crypto.ts";
+import { parseJson, parseStored, SealedHashStore } from "./sealed-store.ts";
+import { casDone, casRetry, listIndexed, withCasRetry } from "./versioned-hash.ts";
 
 /**
  * Durable connection store. One hash per connection: `meta` (the metadata JSON; never a secret), `rev`, and one
@@ -14,10 +12,6 @@ import { casDone, casRetry, listIndexed, VersionedHash, withCasRetry } from "./v
 
 const META = "meta";
 const secretField = (version: number) => `secret:${version}`;
-
-export class StoredRecordError extends Error {
-  override name = "StoredRecordError";
-}
 
 export interface ConnectionWithSecrets {
   record: ConnectionRecord;
@@ -29,25 +23,11 @@ export interface VersionedConnection extends ConnectionWithSecrets {
   rev: string;
 }
 
-export class ConnectionStore {
-  readonly #redis: Redis;
-  readonly #hash: VersionedHash;
-  readonly #keys: ProxyKeys;
-  readonly #box: SecretBox;
-  readonly #events: EventPublisher;
-
-  constructor(opts: { redis: Redis; keys: ProxyKeys; box: SecretBox; events: EventPublisher }) {
-    this.#redis = opts.redis;
-    this.#hash = new VersionedHash(opts.redis);
-    this.#keys = opts.keys;
-    this.#box = opts.box;
-    this.#events = opts.events;
-  }
-
+export class ConnectionStore extends SealedHashStore {
   list(): Promise<ConnectionRecord[]> {
-    const keys = this.#keys;
+    const keys = this.keys;
     return listIndexed(
-      this.#redis,
+      this.redis,
       keys.connectionIndex,
       (id) => keys.connection(id),
       META,
@@ -58,27 +38,27 @@ export class ConnectionStore {
 
   /** Cheap readiness probe: the store can be listed. */
   async ping(): Promise<void> {
-    await this.#redis.scard(this.#keys.connectionIndex);
+    await this.redis.scard(this.keys.connectionIndex);
   }
 
   async get(id: string): Promise<ConnectionRecord | null> {
-    const meta = await this.#redis.hget(this.#keys.connection(id), META);
+    const meta = await this.redis.hget(this.keys.connection(id), META);
     return meta === null ? null : parseMeta(meta);
   }
 
   /** Metadata plus the decrypted current secret version; null when the connection (or that version) is missing. */
   async getWithSecrets(id: string): Promise<VersionedConnection | null> {
-    const snapshot = await this.#hash.read(this.#keys.connection(id));
+    const snapshot = await this.hash.read(this.keys.connection(id));
     if (!snapshot) return null;
     const opened = this.#open(id, snapshot.fields);
     return opened ? { ...opened, rev: snapshot.rev } : null;
   }
 
   async create(record: ConnectionRecord, secrets: SecretMap): Promise<void> {
-    const key = this.#keys.connection(record.id);
+    const key = this.keys.connection(record.id);
     // Index first: a crash between the two leaves an index entry that list() skips, never an unlisted record.
-    await this.#redis.sadd(this.#keys.connectionIndex, record.id);
-    const created = await this.#hash.create(key, {
+    await this.redis.sadd(this.keys.connectionIndex, record.id);
+    const created = await this.hash.create(key, {
       [META]: JSON.stringify(record),
       [secretField(record.secret_version)]: this.#seal(record.id, record.secret_version, secrets),
     });
@@ -91,13 +71,13 @@ export class ConnectionStore {
     id: string,
     change: (current: ConnectionRecord) => ConnectionRecord,
   ): Promise<ConnectionRecord> {
-    const key = this.#keys.connection(id);
+    const key = this.keys.connection(id);
     const updated = await withCasRetry<ConnectionRecord>(async () => {
-      const snapshot = await this.#hash.read(key);
+      const snapshot = await this.hash.read(key);
       const meta = snapshot?.fields[META];
       if (!snapshot || meta === undefined) throw connectionNotFound();
       const next = change(parseMeta(meta));
-      const result = await this.#hash.compareAndSet(key, snapshot.rev, { [META]: JSON.stringify(next) });
+      const result = await this.hash.compareAndSet(key, snapshot.rev, { [META]: JSON.stringify(next) });
       if (result === "missing") throw connectionNotFound();
       return result === "ok" ? casDone(next) : casRetry();
     });
@@ -110,14 +90,14 @@ export class ConnectionStore {
     id: string,
     change: (current: ConnectionWithSecrets) => ConnectionWithSecrets,
   ): Promise<ConnectionRecord> {
-    const key = this.#keys.connection(id);
+    const key = this.keys.connection(id);
     const rotated = await withCasRetry<ConnectionRecord>(async () => {
-      const snapshot = await this.#hash.read(key);
+      const snapshot = await this.hash.read(key);
       if (!snapshot) throw connectionNotFound();
       const current = this.#open(id, snapshot.fields);
       if (!current) throw connectionNotFound();
       const next = change(current);
-      const result = await this.#hash.compareAndSet(key, snapshot.rev, {
+      const result = await this.hash.compareAndSet(key, snapshot.rev, {
         [META]: JSON.stringify(next.record),
         [secretField(next.record.secret_version)]: this.#seal(id, next.record.secret_version, next.secrets),
       });
@@ -130,9 +110,9 @@ export class ConnectionStore {
 
   /** Removes the connection and every secret version. */
   async delete(id: string): Promise<boolean> {
-    const deleted = await this.#hash.delete(this.#keys.connection(id));
-    await this.#redis.srem(this.#keys.connectionIndex, id);
-    if (deleted) await this.#events.publish({ type: "connection.deleted", id });
+    const deleted = await this.hash.delete(this.keys.connection(id));
+    await this.redis.srem(this.keys.connectionIndex, id);
+    if (deleted) await this.events.publish({ type: "connection.deleted", id });
     return deleted;
   }
 
@@ -142,28 +122,21 @@ export class ConnectionStore {
    */
   async reencryptStale(): Promise<number> {
     let rewritten = 0;
-    for (const id of await this.#redis.smembers(this.#keys.connectionIndex)) {
-      const key = this.#keys.connection(id);
+    for (const id of await this.redis.smembers(this.keys.connectionIndex)) {
+      const key = this.keys.connection(id);
       rewritten += await withCasRetry<number>(async () => {
-        const snapshot = await this.#hash.read(key);
+        const snapshot = await this.hash.read(key);
         if (!snapshot) return casDone(0);
         const updates: Record<string, string> = {};
         for (const [field, value] of Object.entries(snapshot.fields)) {
           const match = /^secret:(\d+)$/.exec(field);
           if (!match) continue;
-          const sealed = sealedRecordSchema.safeParse(safeJson(value));
-          if (!sealed.success || !this.#box.isStale(sealed.data)) continue;
-          const version = Number(match[1]!);
-          updates[field] = JSON.stringify(
-            this.#box.seal(
-              this.#box.open(sealed.data, aad.connectionSecret(id, version)),
-              aad.connectionSecret(id, version),
-            ),
-          );
+          const resealed = this.resealIfStale(value, aad.connectionSecret(id, Number(match[1]!)));
+          if (resealed !== null) updates[field] = resealed;
         }
         const count = Object.keys(updates).length;
         if (count === 0) return casDone(0);
-        const result = await this.#hash.compareAndSet(key, snapshot.rev, updates);
+        const result = await this.hash.compareAndSet(key, snapshot.rev, updates);
         if (result === "missing") return casDone(0);
         return result === "ok" ? casDone(count) : casRetry();
       });
@@ -172,7 +145,7 @@ export class ConnectionStore {
   }
 
   #seal(id: string, version: number, secrets: SecretMap): string {
-    return JSON.stringify(this.#box.seal(JSON.stringify(secrets), aad.connectionSecret(id, version)));
+    return JSON.stringify(this.box.seal(JSON.stringify(secrets), aad.connectionSecret(id, version)));
   }
 
   #open(id: string, fields: Record<string, string>): ConnectionWithSecrets | null {
@@ -181,29 +154,19 @@ export class ConnectionStore {
     const record = parseMeta(meta);
     const sealed = fields[secretField(record.secret_version)];
     if (sealed === undefined) return null;
-    const plaintext = this.#box.open(safeJson(sealed), aad.connectionSecret(id, record.secret_version));
-    const secrets = safeJson(plaintext);
+    const plaintext = this.box.open(parseJson(sealed), aad.connectionSecret(id, record.secret_version));
+    const secrets = parseJson(plaintext);
     if (!isStringMap(secrets)) throw new SecretCryptoError("decrypted secrets are not a string map");
     return { record, secrets };
   }
 
   async #publish(id: string): Promise<void> {
-    await this.#events.publish({ type: "connection.changed", id });
+    await this.events.publish({ type: "connection.changed", id });
   }
 }
 
 function parseMeta(raw: string): ConnectionRecord {
-  const parsed = connectionRecordSchema.safeParse(safeJson(raw));
-  if (!parsed.success) throw new StoredRecordError("stored connection metadata is corrupt");
-  return parsed.data;
-}
-
-function safeJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
+  return parseStored(connectionRecordSchema, raw, "connection metadata");
 }
 
 function isStringMap(value: unknown): value is SecretMap {
