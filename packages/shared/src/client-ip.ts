@@ -9,7 +9,7 @@ import { BlockList, isIP } from "node:net";
  */
 
 export interface TrustedProxies {
-  contains(ip: string): boolean;
+  contains(ip: string | undefined): boolean;
 }
 
 export function createTrustedProxies(cidrs: readonly string[]): TrustedProxies {
@@ -23,7 +23,7 @@ export function createTrustedProxies(cidrs: readonly string[]): TrustedProxies {
   const empty = cidrs.length === 0;
   return {
     contains(ip) {
-      if (empty) return false;
+      if (empty || !ip) return false;
       const bare = unmapIPv4(ip);
       const family = isIP(bare);
       if (family === 0) return false;
@@ -47,21 +47,22 @@ function firstHeader(value: string | string[] | undefined): string {
   return Array.isArray(value) ? (value[0] ?? "") : value;
 }
 
-/** The client's address from a socket peer and the x-forwarded-for header value (see above). */
+/** The client's address from a socket peer, whether that peer is a trusted proxy, and its x-forwarded-for value. */
 export function clientIpFrom(
   peer: string | undefined,
   forwardedFor: string | undefined,
-  trusted: TrustedProxies,
+  peerTrusted: boolean,
 ): string {
   const direct = peer ? unmapIPv4(peer) : "127.0.0.1";
-  if (!forwardedFor || !trusted.contains(direct)) return direct;
+  if (!forwardedFor || !peerTrusted) return direct;
   const entries = forwardedFor.split(",");
   const last = unmapIPv4(entries[entries.length - 1]?.trim() ?? "");
   return isIP(last) ? last : direct;
 }
 
 export function clientIp(req: IncomingMessage, trusted: TrustedProxies): string {
-  return clientIpFrom(req.socket.remoteAddress, firstHeader(req.headers["x-forwarded-for"]), trusted);
+  const peer = req.socket.remoteAddress;
+  return clientIpFrom(peer, firstHeader(req.headers["x-forwarded-for"]), trusted.contains(peer));
 }
 
 export function isLoopback(ip: string): boolean {

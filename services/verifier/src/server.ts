@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { createTrustedProxies } from "@sigilum-gw/shared/client-ip";
 import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import type { Ed25519Backend } from "@sigilum-gw/shared/ed25519";
 import { type ErrorCode, errorEnvelope } from "@sigilum-gw/shared/errors";
@@ -21,7 +22,6 @@ import { clusterMetricsSource, isClusterWorker } from "./cluster.ts";
 import type { VerifierConfig } from "./config.ts";
 import { createVerifierMetrics, type VerifierMetrics } from "./metrics.ts";
 import { CorkedNonceStore } from "./pipeline/corked-nonces.ts";
-import { TrustedProxies } from "./pipeline/parse.ts";
 import { createVerifyStage } from "./pipeline/verify.ts";
 
 /** Wiring only: builds the verifier from its config and owns start/stop. */
@@ -176,7 +176,7 @@ export async function createVerifierService(
       nonces: new CorkedNonceStore(redis, new RedisNonceStore(redis, config.redisPrefix)),
       claims,
       submitter,
-      trusted: new TrustedProxies(config.trustedProxyCidrs),
+      trusted: createTrustedProxies(config.trustedProxyCidrs),
       publicOrigin: config.publicOrigin,
       nonceTtlSeconds: config.nonceTtlSeconds,
       bypass: config.bypass,

@@ -1,3 +1,4 @@
+import { clientIpFrom, type TrustedProxies } from "@sigilum-gw/shared/client-ip";
 import type { ErrorCode } from "@sigilum-gw/shared/errors";
 import type { HeaderInput, VerifiedIdentity } from "@sigilum-gw/shared/http-signatures";
 import type { NonceStore } from "@sigilum-gw/shared/replay";
@@ -5,7 +6,7 @@ import type { ClaimsCache } from "../claims/cache.ts";
 import type { ClaimSubmitter } from "../claims/submissions.ts";
 import type { ClaimRequiredContext } from "./answer.ts";
 import { checkClaim } from "./claims.ts";
-import { clientIp, parseRoute, rebuildTargetUri, type TrustedProxies } from "./parse.ts";
+import { parseRoute, rebuildTargetUri } from "./parse.ts";
 import { checkReplay } from "./replay.ts";
 import type { VerifyStage } from "./verify.ts";
 
@@ -82,8 +83,8 @@ const INVALID_ROUTE_MESSAGE =
   "invalid gateway path, expected /proxy/{connection_id}/..., /mcp/{connection_id}/... or /slack/...";
 
 export async function decide(input: CheckInput, deps: PipelineDeps): Promise<Decision> {
-  const peerTrusted = deps.trusted.has(input.peer);
-  const ip = clientIp(input.peer, input.forwardedFor, peerTrusted);
+  const peerTrusted = deps.trusted.contains(input.peer);
+  const ip = clientIpFrom(input.peer, input.forwardedFor, peerTrusted);
   const method = input.method.toUpperCase();
   if (method === "CONNECT" || method === "TRACE") {
     return { kind: "deny", code: "METHOD_NOT_ALLOWED", stage: "route", clientIp: ip };

@@ -1,5 +1,3 @@
-import { BlockList, isIP } from "node:net";
-
 /**
  * Stage 1: turn an ext_authz check request (prefix already stripped) into what the signature stage needs: which
  * service (connection) is being called, the exact `@target-uri` the agent must have signed, and the client IP.
@@ -80,33 +78,6 @@ export function parseRoute(pathOnly: string): RouteResult {
   return { ok: true, route: { kind, service } };
 }
 
-/** Which peers may tell us the scheme (x-forwarded-proto) and the client IP (x-forwarded-for). */
-export class TrustedProxies {
-  readonly #list = new BlockList();
-  readonly #empty: boolean;
-
-  constructor(cidrs: readonly string[]) {
-    this.#empty = cidrs.length === 0;
-    for (const cidr of cidrs) {
-      const [address, prefix] = cidr.split("/") as [string, string];
-      const family = isIP(address) === 6 ? "ipv6" : "ipv4";
-      this.#list.addSubnet(address, Number(prefix), family);
-    }
-  }
-
-  has(peer: string | undefined): boolean {
-    if (this.#empty || !peer) return false;
-    const ip = unmapIpv4(peer);
-    const family = isIP(ip);
-    if (family === 0) return false;
-    return this.#list.check(ip, family === 6 ? "ipv6" : "ipv4");
-  }
-}
-
-function unmapIpv4(ip: string): string {
-  return ip.startsWith("::ffff:") && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
-}
-
 export interface TargetInput {
   /** Request target after the `/check` prefix: path plus optional `?query`, as received (still encoded). */
   target: string;
@@ -129,21 +100,4 @@ export function rebuildTargetUri(input: TargetInput, publicOrigin: string | unde
   }
   const host = input.host?.trim() || "localhost";
   return `${scheme}://${host}${input.target}`;
-}
-
-/**
- * Client IP for logs and claim submissions. Behind a trusted proxy the right-most x-forwarded-for entry is the one
- * that proxy appended itself; left-most entries are whatever the client claimed, so they are not used.
- */
-export function clientIp(
-  peer: string | undefined,
-  forwardedFor: string | undefined,
-  peerTrusted: boolean,
-): string {
-  if (peerTrusted && forwardedFor) {
-    const parts = forwardedFor.split(",");
-    const last = parts[parts.length - 1]?.trim();
-    if (last && isIP(last)) return last;
-  }
-  return peer ? unmapIpv4(peer) : "127.0.0.1";
 }
