@@ -1,16 +1,16 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, mkdtemp, readFile, rm } from "node:fs/promises";
+import { access, mkdtemp, rm } from "node:fs/promises";
 import { createServer, Agent as HttpAgent } from "node:http";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { createAuthzTokenCodec } from "../../packages/shared/src/authz-token.ts";
 import { signRequest } from "../../packages/shared/src/http-signatures.ts";
 import { identityFromSeed, initIdentity } from "../../packages/shared/src/identity.ts";
 import { Forwarder } from "../../services/proxy/src/pipeline/forward.ts";
-import { startControlPlane } from "../../services/proxy/test/fixtures/control-plane.ts";
+import * as load from "./load.ts";
 
 /**
  * Proxy benchmark: every server in its own process, a raw-socket load generator in another.
@@ -42,17 +42,9 @@ const UPSTREAM_BODY = JSON.stringify({
   next: null,
 });
 
-export interface LoadResult {
-  requests: number;
-  errors: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-}
-
 interface Measured {
-  saturation: LoadResult;
-  unloaded?: LoadResult;
+  saturation: load.LoadResult;
+  unloaded?: load.LoadResult;
   /** CPU microseconds per request of the server process(es) under test. */
   cpuUs?: number;
 }
@@ -97,28 +89,10 @@ export interface ProxyBenchOptions {
 /** Set while a pinned run is in progress: every child process starts under `taskset -c <cpu>`. */
 let pinnedCpu: string | undefined;
 
-function spawnNode(args: string[], options: Parameters<typeof spawn>[2]): ChildProcess {
-  return pinnedCpu
-    ? spawn("taskset", ["-c", pinnedCpu, process.execPath, ...args], options)
-    : spawn(process.execPath, args, options);
-}
+const spawnServer = (args: string[], env: NodeJS.ProcessEnv, marker?: string) =>
+  load.spawnListening(args, { env, marker, cpu: pinnedCpu });
 
 // ------------------------------------------------------------------------------------------ child roles
-
-function announce(port: number): void {
-  process.stdout.write(`${JSON.stringify({ port })}\n`);
-}
-
-async function roleUpstream(): Promise<void> {
-  const body = Buffer.from(UPSTREAM_BODY);
-  const server = createServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
-    res.end(body);
-  });
-  server.keepAliveTimeout = 65_000;
-  server.listen(0, "127.0.0.1", () => announce((server.address() as { port: number }).port));
-}
 
 /** The proxy's forwarding engine alone: node:http server + the undici Forwarder, no auth, no injection. */
 async function roleUndiciForwarder(upstreamPort: number): Promise<void> {
@@ -140,8 +114,7 @@ async function roleUndiciForwarder(upstreamPort: number): Promise<void> {
       responseHeaders: [],
     });
   });
-  server.keepAliveTimeout = 65_000;
-  server.listen(0, "127.0.0.1", () => announce((server.address() as { port: number }).port));
+  load.listenAndAnnounce(server);
 }
 
 /** express + http-proxy-middleware with a keep-alive agent (without one it opens a connection per request). */
@@ -156,32 +129,22 @@ async function roleHttpProxyMiddleware(upstreamPort: number): Promise<void> {
       agent: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
     }),
   );
-  const server = app.listen(0, "127.0.0.1", () => announce((server.address() as { port: number }).port));
-  server.keepAliveTimeout = 65_000;
+  load.listenAndAnnounce(createServer(app));
 }
 
 type RequestKind = "plain" | "envoy" | "inline" | "check";
 
-interface LoadSpec {
-  port: number;
+interface LoadSpec extends load.LoadRun {
   kind: RequestKind;
   /** Host header the agent uses (and signs, for inline/check). */
   host: string;
-  mode: "saturate" | "rate";
-  seconds: number;
-  concurrency: number;
-  rate: number;
-  budget: number;
   secret?: string;
   agentSeed?: string;
   agentNamespace?: string;
 }
 
 function buildRequests(spec: LoadSpec, count: number): Buffer[] {
-  const out: Buffer[] = [];
-  const base = (path: string) => `GET ${path} HTTP/1.1\r\nhost: ${spec.host}\r\n`;
-  const rid = () => `x-request-id: ${randomBytes(12).toString("hex")}\r\n`;
-  if (spec.kind === "plain") return [Buffer.from(`${base(PATH)}\r\n`, "latin1")];
+  if (spec.kind === "plain") return [load.serializeGet(PATH, { host: spec.host })];
   if (spec.kind === "envoy") {
     // One token serves the whole run: it binds method and path, lives 30 s, and the proxy keeps no token state.
     const token = createAuthzTokenCodec(spec.secret as string).sign({
@@ -195,203 +158,22 @@ function buildRequests(spec: LoadSpec, count: number): Buffer[] {
     });
     // Envoy always sends x-request-id (generate_request_id), so the proxy never has to mint one.
     return [
-      Buffer.from(`${base(PATH)}x-request-id: bench-request\r\nx-sigilum-authz: ${token}\r\n\r\n`, "latin1"),
+      load.serializeGet(PATH, { host: spec.host, "x-request-id": "bench-request", "x-sigilum-authz": token }),
     ];
   }
   const agent = identityFromSeed(
     spec.agentNamespace as string,
     Buffer.from(spec.agentSeed as string, "base64"),
   );
-  for (let i = 0; i < count; i++) {
-    const signed = signRequest(agent, { url: `http://${spec.host}${PATH}`, method: "GET" });
-    let text =
-      spec.kind === "check"
-        ? // Envoy-shaped: path_prefix + original path, edge-set forwarded headers, buffered (empty) body.
-          `GET /check${PATH} HTTP/1.1\r\nhost: ${spec.host}\r\nx-forwarded-proto: http\r\nx-forwarded-for: 127.0.0.1\r\nx-envoy-auth-partial-body: false\r\ncontent-length: 0\r\n${rid()}`
-        : `${base(PATH)}${rid()}`;
-    for (const [name, value] of Object.entries(signed.headers)) text += `${name}: ${value}\r\n`;
-    out.push(Buffer.from(`${text}\r\n`, "latin1"));
-  }
-  return out;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-/** A wrk-like generator on raw sockets: pre-built requests, one in flight per connection, content-length framing. */
-async function roleLoad(spec: LoadSpec): Promise<void> {
-  const budget = spec.mode === "rate" ? Math.ceil(spec.rate * spec.seconds) + 16 : spec.budget;
-  const signedKinds = spec.kind === "inline" || spec.kind === "check";
-  const requests = buildRequests(spec, signedKinds ? budget : 1);
-  const requestAt = (i: number) => (signedKinds ? requests[i] : requests[0]) as Buffer;
-  const latencies = new Float64Array(budget);
-  let done = 0;
-  let errors = 0;
-  let next = 0;
-  interface Conn {
-    socket: Socket;
-    buffer: Buffer;
-    scheduledAt: number;
-    busy: boolean;
-  }
-  const idle: Conn[] = [];
-  const queue: { index: number; at: number }[] = [];
-  let settle: (() => void) | undefined;
-  let endAt = 0;
-  let plannedTotal = Number.POSITIVE_INFINITY;
-
-  const dispatch = (conn: Conn, index: number, at: number) => {
-    conn.busy = true;
-    conn.scheduledAt = at;
-    conn.socket.write(requestAt(index));
-  };
-  const complete = (conn: Conn, status: number) => {
-    if (done < latencies.length) latencies[done] = performance.now() - conn.scheduledAt;
-    done++;
-    if (status !== 200) errors++;
-    if (spec.mode === "saturate") {
-      if (performance.now() < endAt && next < budget) dispatch(conn, next++, performance.now());
-      else {
-        conn.busy = false;
-        if (!connections.some((c) => c.busy)) settle?.();
-      }
-    } else {
-      conn.busy = false;
-      const waiting = queue.shift();
-      if (waiting) dispatch(conn, waiting.index, waiting.at);
-      else idle.push(conn);
-      if (done === next && next >= plannedTotal) settle?.();
-    }
-  };
-  const onData = (conn: Conn, chunk: Buffer) => {
-    conn.buffer = conn.buffer.length ? Buffer.concat([conn.buffer, chunk]) : chunk;
-    for (;;) {
-      const end = conn.buffer.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      const head = conn.buffer.toString("latin1", 0, end);
-      const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
-      if (length === undefined) throw new Error(`response without content-length:\n${head}`);
-      if (conn.buffer.length < end + 4 + Number(length)) return;
-      conn.buffer = conn.buffer.subarray(end + 4 + Number(length));
-      complete(conn, Number(head.slice(9, 12)));
-    }
-  };
-  const connections: Conn[] = await Promise.all(
-    Array.from(
-      { length: spec.concurrency },
-      () =>
-        new Promise<Conn>((resolve, reject) => {
-          const socket = connect(spec.port, "127.0.0.1", () => resolve(conn));
-          socket.setNoDelay(true);
-          const conn: Conn = { socket, buffer: Buffer.alloc(0), scheduledAt: 0, busy: false };
-          socket.on("data", (chunk) => onData(conn, chunk));
-          socket.on("error", reject);
-        }),
-    ),
-  );
-  const started = performance.now();
-  endAt = started + spec.seconds * 1000;
-  const settled = new Promise<void>((resolve) => {
-    settle = resolve;
+  return Array.from({ length: count }, () => {
+    const signed = signRequest(agent, { url: `http://${spec.host}${PATH}`, method: "GET" }).headers;
+    return spec.kind === "check"
+      ? load.envoyCheck(spec.host, PATH, "127.0.0.1", signed)
+      : load.serializeGet(PATH, { host: spec.host, "x-request-id": load.requestId(), ...signed });
   });
-  if (spec.mode === "saturate") {
-    for (const conn of connections) if (next < budget) dispatch(conn, next++, performance.now());
-  } else {
-    idle.push(...connections);
-    const interval = 1000 / spec.rate;
-    plannedTotal = Math.min(budget, Math.floor((spec.seconds * 1000) / interval));
-    const tick = () => {
-      const now = performance.now();
-      while (next < plannedTotal && started + next * interval <= now) {
-        const at = started + next * interval;
-        const conn = idle.pop();
-        if (conn) dispatch(conn, next, at);
-        else queue.push({ index: next, at });
-        next++;
-      }
-      if (next < plannedTotal) setTimeout(tick, 1);
-    };
-    tick();
-  }
-  await settled;
-  const elapsed = (performance.now() - started) / 1000;
-  for (const conn of connections) conn.socket.destroy();
-  const sorted = latencies.subarray(0, Math.min(done, latencies.length)).sort();
-  const result: LoadResult = {
-    requests: done,
-    errors,
-    rps: done / elapsed,
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
-  };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 // ------------------------------------------------------------------------------------------ orchestration
-
-interface Child {
-  child: ChildProcess;
-  port: number;
-}
-
-/** Spawns a process and waits for a `"port":N` on a stdout line containing `marker`; then drains stdout. */
-async function spawnWithPort(args: string[], env: NodeJS.ProcessEnv, marker = ""): Promise<Child> {
-  const child = spawnNode(args, { env, stdio: ["ignore", "pipe", "inherit"] });
-  let buffer = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(" ")} did not start`)), 20_000);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString("utf8");
-      for (const line of buffer.split("\n")) {
-        if (!line.includes(marker)) continue;
-        const match = /"port":(\d+)/.exec(line);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-          return;
-        }
-      }
-      if (buffer.length > 1 << 20) buffer = buffer.slice(-4096);
-    });
-    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
-  });
-  child.stdout?.removeAllListeners("data");
-  child.stdout?.resume();
-  return { child, port };
-}
-
-async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const child = spawnNode([SELF, "--role=load", `--spec=${JSON.stringify(spec)}`], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let buffer = "";
-      child.stdout?.on("data", (chunk: Buffer) => {
-        buffer += chunk.toString("utf8");
-        const newline = buffer.indexOf("\n");
-        if (newline !== -1) resolve(buffer.slice(0, newline));
-      });
-      child.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
-    });
-    return JSON.parse(line) as LoadResult;
-  } finally {
-    child.kill();
-  }
-}
-
-async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
-  if (!pid) return undefined;
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 async function measure(
   base: Omit<LoadSpec, "mode" | "seconds" | "rate" | "budget">,
@@ -399,34 +181,35 @@ async function measure(
   opts: { pids: (number | undefined)[]; unloaded: boolean },
 ): Promise<Measured & { perPidCpuUs: (number | undefined)[] }> {
   const signed = base.kind === "inline" || base.kind === "check";
-  const warm = await runLoad({
-    ...base,
-    mode: "saturate",
-    seconds: 1,
-    rate: 0,
-    budget: signed ? 20_000 : 10_000_000,
-  });
+  const { saturation: warm } = await load.saturate(
+    SELF,
+    { ...base, seconds: 1, budget: signed ? 20_000 : 10_000_000 },
+    [],
+    pinnedCpu,
+  );
   const budget = signed ? Math.min(400_000, Math.ceil(warm.rps * 1.6 * o.seconds) + 2000) : 10_000_000;
-  const before = await Promise.all(opts.pids.map(cpuSeconds));
-  const saturation = await runLoad({ ...base, mode: "saturate", seconds: o.seconds, rate: 0, budget });
-  const after = await Promise.all(opts.pids.map(cpuSeconds));
-  const perPidCpuUs = opts.pids.map((_, i) =>
-    before[i] !== undefined && after[i] !== undefined
-      ? (((after[i] as number) - (before[i] as number)) / saturation.requests) * 1e6
-      : undefined,
+  const { saturation, cpuUs: perPidCpuUs } = await load.saturate(
+    SELF,
+    { ...base, seconds: o.seconds, budget },
+    opts.pids,
+    pinnedCpu,
   );
   const cpuUs = perPidCpuUs.every((v) => v !== undefined)
     ? perPidCpuUs.reduce((a, b) => (a as number) + (b as number), 0)
     : undefined;
   const unloaded = opts.unloaded
-    ? await runLoad({
-        ...base,
-        concurrency: 4,
-        mode: "rate",
-        seconds: Math.min(3, o.seconds),
-        rate: o.unloadedRate,
-        budget: 0,
-      })
+    ? await load.runLoad(
+        SELF,
+        {
+          ...base,
+          concurrency: 4,
+          mode: "rate",
+          seconds: Math.min(3, o.seconds),
+          rate: o.unloadedRate,
+          budget: 0,
+        },
+        pinnedCpu,
+      )
     : undefined;
   return {
     saturation,
@@ -480,10 +263,10 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     // Decision logs on by default (production default); BENCH_DECISION_LOGS=false measures without them.
     GATEWAY_LOG_PROXY_REQUESTS: process.env.BENCH_DECISION_LOGS ?? "true",
   };
-  const kill = (c: Child) => c.child.kill("SIGTERM");
+  const kill = (c: load.Listening) => c.child.kill("SIGTERM");
   const host = (port: number) => `127.0.0.1:${port}`;
   try {
-    const upstream = await spawnWithPort([SELF, "--role=upstream"], process.env);
+    const upstream = await spawnServer([SELF, "--role=upstream"], process.env);
     children.push(upstream.child);
 
     say("direct to the upstream ...");
@@ -494,29 +277,23 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     );
 
     say("forwarding engines (no auth): undici forwarder, http-proxy-middleware ...");
-    const undiciFwd = await spawnWithPort(
-      [SELF, "--role=undici", `--upstream=${upstream.port}`],
-      process.env,
-    );
-    children.push(undiciFwd.child);
-    const undici = await measure(
-      { port: undiciFwd.port, kind: "plain", host: host(undiciFwd.port), concurrency: o.concurrency },
-      o,
-      { pids: [undiciFwd.child.pid], unloaded: false },
-    );
-    kill(undiciFwd);
-    const hpmProc = await spawnWithPort([SELF, "--role=hpm", `--upstream=${upstream.port}`], process.env);
-    children.push(hpmProc.child);
-    const hpm = await measure(
-      { port: hpmProc.port, kind: "plain", host: host(hpmProc.port), concurrency: o.concurrency },
-      o,
-      { pids: [hpmProc.child.pid], unloaded: false },
-    );
-    kill(hpmProc);
+    const measureEngine = async (role: "undici" | "hpm") => {
+      const engine = await spawnServer([SELF, `--role=${role}`, `--upstream=${upstream.port}`], process.env);
+      children.push(engine.child);
+      const measured = await measure(
+        { port: engine.port, kind: "plain", host: host(engine.port), concurrency: o.concurrency },
+        o,
+        { pids: [engine.child.pid], unloaded: false },
+      );
+      kill(engine);
+      return measured;
+    };
+    const undici = await measureEngine("undici");
+    const hpm = await measureEngine("hpm");
 
     say("proxy alone (envoy mode, valid x-sigilum-authz) ...");
     const masterKey = randomBytes(24).toString("hex");
-    const proxyEnvoy = await spawnWithPort(
+    const proxyEnvoy = await spawnServer(
       [PROXY_MAIN],
       { ...baseEnv, AUTHZ_MODE: "envoy", PROXY_ADDR: "127.0.0.1:0", GATEWAY_MASTER_KEY: masterKey },
       "proxy listening",
@@ -573,7 +350,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     const seed = randomBytes(32);
     const agent = identityFromSeed("bench-agent", seed);
     controlPlane.approve(CONNECTION, agent.namespace, agent.publicKey);
-    const verifierProc = await spawnWithPort(
+    const verifierProc = await spawnServer(
       [VERIFIER_MAIN],
       {
         ...baseEnv,
@@ -589,7 +366,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     );
     children.push(verifierProc.child);
     // The agent signs the gateway's address; the verifier rebuilds it from Host, whoever sends the check.
-    const gatewayProc = await spawnWithPort(
+    const gatewayProc = await spawnServer(
       [PROXY_MAIN],
       {
         ...baseEnv,
@@ -723,15 +500,12 @@ export async function runProxyBench(options: ProxyBenchOptions = {}): Promise<Pr
 }
 
 if (import.meta.main) {
-  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const role = arg("role");
-  if (role === "upstream") await roleUpstream();
-  else if (role === "undici") await roleUndiciForwarder(Number(arg("upstream")));
-  else if (role === "hpm") await roleHttpProxyMiddleware(Number(arg("upstream")));
-  else if (role === "load") {
-    await roleLoad(JSON.parse(arg("spec") ?? "{}") as LoadSpec);
-    process.exit(0);
-  } else {
+  const role = load.cliArg("role");
+  if (role === "upstream") load.serveBare(UPSTREAM_BODY);
+  else if (role === "undici") await roleUndiciForwarder(Number(load.cliArg("upstream")));
+  else if (role === "hpm") await roleHttpProxyMiddleware(Number(load.cliArg("upstream")));
+  else if (role === "load") await load.serveLoadRole(buildRequests);
+  else {
     // BENCH_PIN_CPU=<cpu> alone: only the pinned forwarding pass.
     const result = await runProxyBench(
       process.env.BENCH_ONLY_PINNED ? { pinCpu: process.env.BENCH_PIN_CPU ?? "0" } : {},

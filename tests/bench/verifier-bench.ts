@@ -1,22 +1,23 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { defaultEd25519Backend } from "../../packages/shared/src/ed25519.ts";
 import { signRequest } from "../../packages/shared/src/http-signatures.ts";
 import { identityFromSeed, initIdentity } from "../../packages/shared/src/identity.ts";
-import { startFeedServer } from "../../services/verifier/test/helpers/feed-server.ts";
 import { deleteKeys } from "../../services/verifier/test/helpers/harness.ts";
+import * as load from "./load.ts";
 import { fmt, opsPerSecond, ratio } from "./measure.ts";
 
 /**
  * Verifier throughput and latency, each part in its own process: the verifier (services/verifier/src/main.ts,
  * real Redis, approved agent, cached certificate), a bare node:http server answering 200 (the ceiling of any
- * node:http service on this machine), optionally a bare express app, and a load generator (undici Pool) that sends
- * Envoy-shaped check requests. First a closed-loop saturation run, then an open-loop run at half that rate for
+ * node:http service on this machine), optionally a bare express app, and a raw-socket load generator (load.ts) that
+ * sends Envoy-shaped check requests. First a closed-loop saturation run, then an open-loop run at half that rate for
  * p50/p99 (latency counted from the scheduled send time, so a stall is not hidden).
  *
  * Run alone: `node tests/bench/verifier-bench.ts [--workers=N] [--seconds=S] [--no-express] [--no-logs]`
@@ -28,6 +29,7 @@ const SELF = fileURLToPath(import.meta.url);
 const VERIFIER_MAIN = fileURLToPath(new URL("../../services/verifier/src/main.ts", import.meta.url));
 const SERVICE_KEY = "bench-service-key";
 const TARGET_URL = "http://127.0.0.1:38100/proxy/bench/v1/items?limit=10";
+const FORWARDED_FOR = "198.51.100.9";
 
 export interface VerifierBenchOptions {
   /** Seconds of each measured run (default 5). */
@@ -46,21 +48,18 @@ export interface VerifierBenchOptions {
   quiet?: boolean;
 }
 
-export interface LoadResult {
-  requests: number;
-  errors: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-}
-
 export interface VerifierBenchResult {
   backend: string;
   workers: number;
   rawVerifiesPerSecond: number;
-  bare: { saturation: LoadResult; half: LoadResult; cpuPerRequestUs?: number };
-  express?: { saturation: LoadResult; cpuPerRequestUs?: number };
-  verifier: { saturation: LoadResult; half: LoadResult; cpuPerRequestUs?: number; inside?: InsideLatency };
+  bare: { saturation: load.LoadResult; half: load.LoadResult; cpuPerRequestUs?: number };
+  express?: { saturation: load.LoadResult; cpuPerRequestUs?: number };
+  verifier: {
+    saturation: load.LoadResult;
+    half: load.LoadResult;
+    cpuPerRequestUs?: number;
+    inside?: InsideLatency;
+  };
   /** Decisions one verifier core sustains (1 / CPU time per decision): comparable to the raw one-core verify rate. */
   verifierPerCoreCapacity?: number;
   verifierToRawVerify: number;
@@ -70,249 +69,34 @@ export interface VerifierBenchResult {
 
 // ---------------------------------------------------------------- child roles
 
-async function roleBare(): Promise<void> {
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      res.statusCode = 200;
-      res.setHeader("content-length", "0");
-      res.end();
-    });
-  });
-  server.keepAliveTimeout = 65_000;
-  server.listen(0, "127.0.0.1", () => {
-    process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`);
-  });
-}
-
 async function roleExpress(): Promise<void> {
   const { default: express } = await import("express");
   const app = express();
   app.use((_req, res) => {
     res.status(200).end();
   });
-  const server = app.listen(0, "127.0.0.1", () => {
-    process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`);
-  });
-  server.keepAliveTimeout = 65_000;
+  load.listenAndAnnounce(createServer(app));
 }
 
-interface LoadSpec {
-  port: number;
-  mode: "saturate" | "rate";
-  seconds: number;
-  concurrency: number;
-  rate: number;
-  /** Requests available to a saturation run (signed ones are built up front). */
-  budget: number;
+interface CheckLoad extends load.LoadRun {
   /** Base64 seed of the agent; absent = unsigned requests (bare servers). */
   agentSeed?: string;
   agentNamespace?: string;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-/** Serializes one Envoy-shaped check request; signed ones carry a fresh signature and nonce each. */
-function buildRequests(spec: LoadSpec, count: number): Buffer[] {
+/** Envoy-shaped check requests; signed ones carry a fresh signature and nonce each. */
+function buildChecks(spec: CheckLoad, count: number): Buffer[] {
   const url = new URL(TARGET_URL);
-  const head = `GET /check${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\nx-forwarded-proto: http\r\nx-forwarded-for: 198.51.100.9\r\nx-envoy-auth-partial-body: false\r\ncontent-length: 0\r\n`;
-  const agent = spec.agentSeed
-    ? identityFromSeed(spec.agentNamespace as string, Buffer.from(spec.agentSeed, "base64"))
-    : undefined;
-  const out: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    // Envoy always sends x-request-id (generate_request_id), so the verifier never has to mint one.
-    let text = `${head}x-request-id: ${randomBytes(16).toString("hex")}\r\n`;
-    if (agent) {
-      for (const [name, value] of Object.entries(
-        signRequest(agent, { url: TARGET_URL, method: "GET" }).headers,
-      )) {
-        text += `${name}: ${value}\r\n`;
-      }
-    }
-    out.push(Buffer.from(`${text}\r\n`, "latin1"));
-  }
-  return out;
-}
-
-/**
- * A wrk-like generator on raw sockets: pre-serialized requests, one in flight per connection (as Envoy's HTTP/1.1
- * pool), responses framed by content-length. Much lighter than an HTTP client library, which matters on a small
- * machine where the generator shares the cores with the server it measures.
- */
-async function roleLoad(spec: LoadSpec): Promise<void> {
-  const { connect } = await import("node:net");
-  const budget = spec.mode === "rate" ? Math.ceil(spec.rate * spec.seconds) + 16 : spec.budget;
-  const requests = spec.agentSeed ? buildRequests(spec, budget) : buildRequests(spec, 1);
-  const requestAt = (i: number) => (spec.agentSeed ? (requests[i] as Buffer) : (requests[0] as Buffer));
-  const latencies = new Float64Array(budget);
-  let done = 0;
-  let errors = 0;
-  let next = 0;
-
-  interface Conn {
-    socket: import("node:net").Socket;
-    buffer: Buffer;
-    scheduledAt: number;
-    busy: boolean;
-  }
-  const idle: Conn[] = [];
-  const queue: { index: number; at: number }[] = [];
-  let onSettled: (() => void) | undefined;
-
-  const dispatch = (conn: Conn, index: number, at: number) => {
-    conn.busy = true;
-    conn.scheduledAt = at;
-    conn.socket.write(requestAt(index));
-  };
-  const release = (conn: Conn) => {
-    conn.busy = false;
-    const waiting = queue.shift();
-    if (waiting) dispatch(conn, waiting.index, waiting.at);
-    else idle.push(conn);
-  };
-  const complete = (conn: Conn, status: number) => {
-    if (done < latencies.length) latencies[done] = performance.now() - conn.scheduledAt;
-    done++;
-    if (status !== 200) errors++;
-    if (mode === "saturate") {
-      if (performance.now() < endAt && next < budget) dispatch(conn, next++, performance.now());
-      else {
-        conn.busy = false;
-        if (!connections.some((c) => c.busy)) onSettled?.();
-      }
-    } else {
-      release(conn);
-      if (done === next && next >= plannedTotal) onSettled?.();
-    }
-  };
-  const onData = (conn: Conn, chunk: Buffer) => {
-    conn.buffer = conn.buffer.length ? Buffer.concat([conn.buffer, chunk]) : chunk;
-    for (;;) {
-      const end = conn.buffer.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      const head = conn.buffer.toString("latin1", 0, end);
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? "0");
-      if (conn.buffer.length < end + 4 + length) return;
-      conn.buffer = conn.buffer.subarray(end + 4 + length);
-      complete(conn, Number(head.slice(9, 12)));
-    }
-  };
-
-  const mode = spec.mode;
-  const connections: Conn[] = await Promise.all(
-    Array.from(
-      { length: spec.concurrency },
-      () =>
-        new Promise<Conn>((resolve, reject) => {
-          const socket = connect(spec.port, "127.0.0.1", () => resolve(conn));
-          socket.setNoDelay(true);
-          const conn: Conn = { socket, buffer: Buffer.alloc(0), scheduledAt: 0, busy: false };
-          socket.on("data", (chunk) => onData(conn, chunk));
-          socket.on("error", reject);
-        }),
-    ),
+  const check = (agentHeaders?: Record<string, string>) =>
+    load.envoyCheck(url.host, `${url.pathname}${url.search}`, FORWARDED_FOR, agentHeaders);
+  if (!spec.agentSeed) return [check()];
+  const agent = identityFromSeed(spec.agentNamespace as string, Buffer.from(spec.agentSeed, "base64"));
+  return Array.from({ length: count }, () =>
+    check(signRequest(agent, { url: TARGET_URL, method: "GET" }).headers),
   );
-  const started = performance.now();
-  const endAt = started + spec.seconds * 1000;
-  let plannedTotal = Number.POSITIVE_INFINITY;
-  const settled = new Promise<void>((resolve) => {
-    onSettled = resolve;
-  });
-  if (mode === "saturate") {
-    for (const conn of connections) if (next < budget) dispatch(conn, next++, performance.now());
-  } else {
-    idle.push(...connections);
-    const interval = 1000 / spec.rate;
-    plannedTotal = Math.min(budget, Math.floor((spec.seconds * 1000) / interval));
-    const tick = () => {
-      const now = performance.now();
-      while (next < plannedTotal && started + next * interval <= now) {
-        const at = started + next * interval;
-        const conn = idle.pop();
-        if (conn) dispatch(conn, next, at);
-        else queue.push({ index: next, at });
-        next++;
-      }
-      if (next < plannedTotal) setTimeout(tick, 0);
-    };
-    tick();
-  }
-  await settled;
-  const elapsed = (performance.now() - started) / 1000;
-  for (const conn of connections) conn.socket.destroy();
-  const sorted = latencies.subarray(0, Math.min(done, latencies.length)).sort();
-  const result: LoadResult = {
-    requests: done,
-    errors,
-    rps: done / elapsed,
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
-  };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 // ---------------------------------------------------------------- orchestration
-
-function spawnRole(
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): { child: ChildProcess; firstLine: Promise<string> } {
-  const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "inherit"] });
-  const firstLine = new Promise<string>((resolve, reject) => {
-    let buffer = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString("utf8");
-      const newline = buffer.indexOf("\n");
-      if (newline !== -1) resolve(buffer.slice(0, newline));
-    });
-    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
-  });
-  firstLine.catch(() => undefined);
-  return { child, firstLine };
-}
-
-async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const { child, firstLine } = spawnRole([SELF, "--role=load", `--spec=${JSON.stringify(spec)}`]);
-  try {
-    return JSON.parse(await firstLine) as LoadResult;
-  } finally {
-    child.kill();
-  }
-}
-
-async function startVerifierProcess(
-  env: NodeJS.ProcessEnv,
-  workers: number,
-): Promise<{ child: ChildProcess; port: number }> {
-  const nodeArgs = process.env.BENCH_VERIFIER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, VERIFIER_MAIN], {
-    env,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let buffer = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("verifier did not start")), 15_000);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString("utf8");
-      const matches = [...buffer.matchAll(/"port":(\d+)[^\n]*verifier listening/g)];
-      if (matches.length >= workers) {
-        clearTimeout(timer);
-        buffer = "";
-        resolve(Number(matches[0]?.[1]));
-      }
-      if (buffer.length > 1 << 20) buffer = buffer.slice(-4096);
-    });
-    child.once("exit", (code) => reject(new Error(`verifier exited with ${code}`)));
-  });
-  // Keep draining stdout (decision logs) so the verifier never blocks on a full pipe.
-  child.stdout?.removeAllListeners("data");
-  child.stdout?.resume();
-  return { child, port };
-}
 
 /**
  * SIGTERM and wait for the exit (bounded), so a verifier run with BENCH_VERIFIER_NODE_ARGS="--cpu-prof ..." gets to
@@ -325,27 +109,6 @@ async function stopChild(child: ChildProcess, timeoutMs = 10_000): Promise<void>
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   await exited;
   clearTimeout(timer);
-}
-
-/** CPU seconds (user + system) used so far by a process and its children (cluster workers), from /proc (Linux). */
-async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
-  if (!pid) return undefined;
-  const { readFile } = await import("node:fs/promises");
-  const one = async (p: number) => {
-    const stat = await readFile(`/proc/${p}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  };
-  try {
-    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => ""))
-      .split(" ")
-      .filter(Boolean)
-      .map(Number);
-    const times = await Promise.all([pid, ...children].map(one));
-    return times.reduce((a, b) => a + b, 0);
-  } catch {
-    return undefined;
-  }
 }
 
 /** Cumulative allow-decision histogram buckets (le seconds → count) from the verifier's own /metrics. */
@@ -398,7 +161,12 @@ async function measureServer(
   pid: number | undefined,
   signed: { seed: string; namespace: string } | undefined,
   o: Required<VerifierBenchOptions>,
-): Promise<{ saturation: LoadResult; half: LoadResult; cpuPerRequestUs?: number; inside?: InsideLatency }> {
+): Promise<{
+  saturation: load.LoadResult;
+  half: load.LoadResult;
+  cpuPerRequestUs?: number;
+  inside?: InsideLatency;
+}> {
   const common = {
     port,
     concurrency: o.concurrency,
@@ -406,20 +174,19 @@ async function measureServer(
   };
   // Long enough for the JIT to settle: in the first seconds under load TurboFan compiles on another thread, which
   // /proc counts as the server's CPU (~10 % of it in the verifier), though a long-running service never pays it.
-  const warm = await runLoad({
+  const { saturation: warm } = await load.saturate(SELF, {
     ...common,
-    mode: "saturate",
     seconds: o.warmupSeconds,
-    rate: 0,
     budget: signed ? 25_000 * o.warmupSeconds : 200_000 * o.warmupSeconds,
   });
   const budget = signed ? Math.min(300_000, Math.ceil(warm.rps * 2 * o.seconds) + 1000) : 100_000 * o.seconds;
-  const cpuBefore = await cpuSeconds(pid);
-  const saturation = await runLoad({ ...common, mode: "saturate", seconds: o.seconds, rate: 0, budget });
-  const cpuAfter = await cpuSeconds(pid);
+  const {
+    saturation,
+    cpuUs: [cpuPerRequestUs],
+  } = await load.saturate(SELF, { ...common, seconds: o.seconds, budget }, [pid]);
   const histogramBefore = signed ? await decisionHistogram(port) : undefined;
   const runtimeBefore = signed ? await runtimeFigures(port) : undefined;
-  const half = await runLoad({
+  const half = await load.runLoad(SELF, {
     ...common,
     concurrency: o.concurrency * 2,
     mode: "rate",
@@ -434,11 +201,10 @@ async function measureServer(
   if (inside && runtimeAfter?.gcSeconds !== undefined && runtimeBefore?.gcSeconds !== undefined) {
     inside.gcMs = (runtimeAfter.gcSeconds - runtimeBefore.gcSeconds) * 1000;
   }
-  const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
   return {
     saturation,
     half,
-    ...(cpu ? { cpuPerRequestUs: (cpu / saturation.requests) * 1e6 } : {}),
+    ...(cpuPerRequestUs ? { cpuPerRequestUs } : {}),
     ...(inside ? { inside } : {}),
   };
 }
@@ -466,47 +232,28 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
   const children: ChildProcess[] = [];
   const prefix = `bench:${randomBytes(4).toString("hex")}:`;
   const home = await mkdtemp(join(tmpdir(), "verifier-bench-"));
-  const feed = await startFeedServer({ apiKey: SERVICE_KEY });
+  const feed = await startControlPlane({ apiKey: SERVICE_KEY });
   try {
     say("bare node:http ...");
-    const bare = spawnRole([SELF, "--role=bare"]);
+    const bare = await load.spawnListening([SELF, "--role=bare"]);
     children.push(bare.child);
-    const bareResult = await measureServer(
-      JSON.parse(await bare.firstLine).port,
-      bare.child.pid,
-      undefined,
-      o,
-    );
+    const bareResult = await measureServer(bare.port, bare.child.pid, undefined, o);
     bare.child.kill();
 
-    let expressResult: { saturation: LoadResult; cpuPerRequestUs?: number } | undefined;
+    let expressResult: { saturation: load.LoadResult; cpuPerRequestUs?: number } | undefined;
     if (o.compareExpress) {
       say("bare express ...");
-      const ex = spawnRole([SELF, "--role=express"]);
+      const ex = await load.spawnListening([SELF, "--role=express"]);
       children.push(ex.child);
-      const port = JSON.parse(await ex.firstLine).port as number;
-      await runLoad({
-        port,
-        concurrency: o.concurrency,
-        mode: "saturate",
-        seconds: 1,
-        rate: 0,
-        budget: 200_000,
-      });
-      const before = await cpuSeconds(ex.child.pid);
-      const saturation = await runLoad({
-        port,
-        concurrency: o.concurrency,
-        mode: "saturate",
-        seconds: o.seconds,
-        rate: 0,
-        budget: 100_000 * o.seconds,
-      });
-      const cpu = (await cpuSeconds(ex.child.pid)) ?? 0;
-      expressResult = {
+      const target = { port: ex.port, concurrency: o.concurrency };
+      await load.saturate(SELF, { ...target, seconds: 1, budget: 200_000 });
+      const {
         saturation,
-        ...(before !== undefined ? { cpuPerRequestUs: ((cpu - before) / saturation.requests) * 1e6 } : {}),
-      };
+        cpuUs: [cpuPerRequestUs],
+      } = await load.saturate(SELF, { ...target, seconds: o.seconds, budget: 100_000 * o.seconds }, [
+        ex.child.pid,
+      ]);
+      expressResult = { saturation, ...(cpuPerRequestUs !== undefined ? { cpuPerRequestUs } : {}) };
       ex.child.kill();
     }
 
@@ -515,8 +262,9 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
     const agentNamespace = "bench-agent";
     const agent = identityFromSeed(agentNamespace, seed);
     feed.approve("bench", agent.namespace, agent.publicKey);
-    const verifier = await startVerifierProcess(
-      {
+    const nodeArgs = process.env.BENCH_VERIFIER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    const verifier = await load.spawnListening([...nodeArgs, VERIFIER_MAIN], {
+      env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "",
         VERIFIER_ADDR: "127.0.0.1:0",
@@ -534,8 +282,9 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
         VERIFIER_WORKERS: String(o.workers),
         LOG_LEVEL: "info",
       },
-      o.workers,
-    );
+      marker: "verifier listening",
+      listeners: o.workers,
+    });
     children.push(verifier.child);
     const verifierResult = await measureServer(
       verifier.port,
@@ -614,20 +363,16 @@ export function printVerifierBench(r: VerifierBenchResult): void {
 }
 
 if (import.meta.main) {
-  const roleArg = process.argv.find((a) => a.startsWith("--role="))?.slice(7);
-  if (roleArg === "bare") await roleBare();
-  else if (roleArg === "express") await roleExpress();
-  else if (roleArg === "load") {
-    const spec = JSON.parse(process.argv.find((a) => a.startsWith("--spec="))?.slice(7) ?? "{}") as LoadSpec;
-    await roleLoad(spec);
-    process.exit(0);
-  } else {
-    const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+  const role = load.cliArg("role");
+  if (role === "bare") load.serveBare("");
+  else if (role === "express") await roleExpress();
+  else if (role === "load") await load.serveLoadRole(buildChecks);
+  else {
     const result = await runVerifierBench({
       compareExpress: !process.argv.includes("--no-express"),
       decisionLogs: !process.argv.includes("--no-logs"),
-      workers: Number(arg("workers") ?? "1"),
-      seconds: Number(arg("seconds") ?? "5"),
+      workers: Number(load.cliArg("workers") ?? "1"),
+      seconds: Number(load.cliArg("seconds") ?? "5"),
     });
     printVerifierBench(result);
     process.exit(0);

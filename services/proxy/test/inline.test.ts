@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity, initIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
-import { type ControlPlane, startControlPlane } from "./fixtures/control-plane.ts";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type ServiceProcess, spawnVerifier } from "./fixtures/processes.ts";
 import {
   adminJson,

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity, initIdentity } from "@sigilum-gw/shared/identity";
-import { type ControlPlane, startControlPlane } from "./fixtures/control-plane.ts";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type ServiceProcess, spawnProxy, spawnVerifier } from "./fixtures/processes.ts";
 import { adminJson, deletePrefix, INTERNAL_SECRET, REDIS_URL, randomPrefix, rawRequest } from "./helpers.ts";
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createIdentity } from "@sigilum-gw/shared/identity";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import type { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { createProxyKeys } from "../src/store/keys.ts";
 import { type UsageEvent, UsageRecorder } from "../src/usage/queue.ts";
 import { startUsageSubmitter } from "../src/usage/submitter.ts";
-import { type ControlPlane, startControlPlane } from "./fixtures/control-plane.ts";
 import { deletePrefix, eventually, REDIS_URL, randomPrefix } from "./helpers.ts";
 
 /**

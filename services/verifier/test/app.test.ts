@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { envelopeCode, rawCheck } from "./helpers/envoy-check.ts";
-import { type FeedServer, startFeedServer } from "./helpers/feed-server.ts";
 import { type RunningVerifier, SERVICE_API_KEY, startVerifier, waitFor } from "./helpers/harness.ts";
 
 describe("health, readiness and metrics", () => {
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let verifier: RunningVerifier;
   const get = (path: string, headers: [string, string][] = []) =>
     rawCheck(verifier.port, "GET", path, [["host", "127.0.0.1"], ...headers]);
 
   before(async () => {
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     verifier = await startVerifier(feed.url, {
       GATEWAY_ADMIN_ACCESS_MODE: "token",
       GATEWAY_ADMIN_TOKEN: "admin-token-for-tests",
@@ -59,7 +59,7 @@ describe("health, readiness and metrics", () => {
 
 describe("readiness without a reachable control plane", () => {
   test("not ready while the preloaded claims cannot be loaded", async () => {
-    const feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    const feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     feed.mode = "error503";
     const verifier = await startVerifier(feed.url, {
       VERIFIER_CLAIMS_COLD_START: "false",

@@ -3,19 +3,19 @@ import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { verifyAuthzToken } from "@sigilum-gw/shared/authz-token";
 import { createLogger } from "@sigilum-gw/shared/logger";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { envelopeCode, rawCheck } from "./helpers/envoy-check.ts";
-import { type FeedServer, startFeedServer } from "./helpers/feed-server.ts";
 import { type RunningVerifier, SERVICE_API_KEY, startVerifier, testEnv } from "./helpers/harness.ts";
 
 /** GATEWAY_ALLOW_UNSIGNED_PROXY / GATEWAY_ALLOW_UNSIGNED_CONNECTIONS exactly as spec/gateway.md §7.5. */
 describe("development bypass", () => {
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let verifier: RunningVerifier;
   let logs = "";
   const secret = testEnv("http://x", "x")["GATEWAY_INTERNAL_SECRET"] as string;
 
   before(async () => {
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     const sink = new Writable({
       write(chunk, _encoding, done) {
         logs += chunk.toString();
@@ -77,7 +77,7 @@ describe("development bypass", () => {
 
 describe("development bypass with an empty connection list", () => {
   test("means every connection (the spec's hazard, kept for parity)", async () => {
-    const feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    const feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     const verifier = await startVerifier(feed.url, { GATEWAY_ALLOW_UNSIGNED_PROXY: "true" });
     try {
       const response = await rawCheck(verifier.port, "GET", "/check/mcp/anything/tools", [["host", "x"]]);

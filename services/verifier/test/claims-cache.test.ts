@@ -2,20 +2,20 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import { createRedisKeys } from "@sigilum-gw/shared/redis-keys";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { Redis } from "ioredis";
 import { ClaimsCache } from "../src/claims/cache.ts";
 import { createFeedClient } from "../src/claims/feed-client.ts";
-import { type FeedServer, startFeedServer } from "./helpers/feed-server.ts";
 import { deleteKeys, REDIS_URL, randomPrefix, SERVICE_API_KEY } from "./helpers/harness.ts";
 
 /** The claims cache on its own, against the loopback feed and real Redis. */
 describe("ClaimsCache", () => {
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let redis: Redis;
   const prefix = randomPrefix();
 
   before(async () => {
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     redis = new Redis(REDIS_URL);
   });
   after(async () => {

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { verifyAuthzToken } from "@sigilum-gw/shared/authz-token";
 import { SIGNING_HEADERS, signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity } from "@sigilum-gw/shared/identity";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { ALLOW_HEADERS, DENY_CLIENT_HEADERS, HEADERS_TO_REMOVE_HEADER } from "../src/pipeline/answer.ts";
 import {
   type AgentRequest,
@@ -13,7 +14,6 @@ import {
   rawCheck,
 } from "./helpers/envoy-check.ts";
 import { loadEnvoyExtAuthz, matches } from "./helpers/envoy-config.ts";
-import { type FeedServer, startFeedServer } from "./helpers/feed-server.ts";
 import { type RunningVerifier, SERVICE_API_KEY, startVerifier, testEnv } from "./helpers/harness.ts";
 
 interface Vector {
@@ -121,11 +121,11 @@ describe("envoy/envoy.yaml", () => {
 });
 
 describe("ext_authz contract with the Sigilum SDK vectors", () => {
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let verifier: RunningVerifier;
 
   before(async () => {
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     for (const v of [...vectors.valid, ...vectors.invalid]) {
       const id = vectors.identities[v.identity]!;
       feed.approve(serviceOf(v.url), id.namespace, id.publicKey);
@@ -200,7 +200,7 @@ describe("ext_authz contract with the Sigilum SDK vectors", () => {
 });
 
 describe("ext_authz contract with fresh signatures", () => {
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let verifier: RunningVerifier;
   const agent = createIdentity("contract-agent");
   const sign = (
@@ -217,7 +217,7 @@ describe("ext_authz contract with fresh signatures", () => {
   };
 
   before(async () => {
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     feed.approve("linear", agent.namespace, agent.publicKey);
     feed.approve("slack-proxy", agent.namespace, agent.publicKey);
     verifier = await startVerifier(feed.url, { GATEWAY_MAX_REQUEST_BODY_BYTES: "1024" });

@@ -3,9 +3,9 @@ import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity } from "@sigilum-gw/shared/identity";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import fc from "fast-check";
 import { envoyCheck, envoyHeaders, rawCheck } from "./helpers/envoy-check.ts";
-import { type FeedServer, startFeedServer } from "./helpers/feed-server.ts";
 import { type RunningVerifier, SERVICE_API_KEY, startVerifier } from "./helpers/harness.ts";
 
 /** Bad input of every shape: always a 4xx/5xx JSON envelope, never an allow, never a crash. */
@@ -73,12 +73,12 @@ const signingHeader = fc.constantFrom(
 );
 
 describe("bad input (fast-check)", () => {
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let verifier: RunningVerifier;
   const agent = createIdentity("fuzz-agent");
 
   before(async () => {
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     feed.approve("crm", agent.namespace, agent.publicKey);
     verifier = await startVerifier(feed.url, { GATEWAY_MAX_REQUEST_BODY_BYTES: "4096" });
   });

@@ -15,11 +15,11 @@ import {
 } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import { createLogger, decisionLog } from "@sigilum-gw/shared/logger";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import fc from "fast-check";
 import { checkHeaders } from "../src/check/headers.ts";
 import { parseRoute } from "../src/pipeline/parse.ts";
 import { envelopeCode, envoyHeaders, rawCheck } from "./helpers/envoy-check.ts";
-import { type FeedServer, startFeedServer } from "./helpers/feed-server.ts";
 import { type RunningVerifier, SERVICE_API_KEY, startVerifier } from "./helpers/harness.ts";
 
 // The verifier's hot path replaced some general code of the shared layer with cheaper equivalents; these tests
@@ -208,11 +208,11 @@ test("checkHeaders: the plain view unless a watched header repeats, then every l
 });
 
 describe("repeated header lines through the verifier", () => {
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let verifier: RunningVerifier;
   const agent = createIdentity("hot-path-agent");
   before(async () => {
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     feed.approve("linear", agent.namespace, agent.publicKey);
     verifier = await startVerifier(feed.url);
   });

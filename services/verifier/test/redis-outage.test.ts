@@ -5,9 +5,9 @@ import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity } from "@sigilum-gw/shared/identity";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { Redis } from "ioredis";
 import { envelopeCode, envoyCheck, rawCheck } from "./helpers/envoy-check.ts";
-import { type FeedServer, startFeedServer } from "./helpers/feed-server.ts";
 import { type RunningVerifier, SERVICE_API_KEY, startVerifier, waitFor } from "./helpers/harness.ts";
 
 /** Our own redis-server on a random port, stopped and restarted mid-run (never the machine's shared Redis). */
@@ -46,7 +46,7 @@ async function stopRedis(child: ChildProcess): Promise<void> {
 describe("Redis stopped mid-run", () => {
   let port: number;
   let redis: ChildProcess;
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let verifier: RunningVerifier;
   const agent = createIdentity("outage-agent");
   const stranger = createIdentity("outage-stranger");
@@ -59,7 +59,7 @@ describe("Redis stopped mid-run", () => {
   before(async () => {
     port = await freePort();
     redis = await startRedis(port);
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     feed.approve("crm", agent.namespace, agent.publicKey);
     verifier = await startVerifier(feed.url, {
       REDIS_URL: `redis://127.0.0.1:${port}`,
@@ -104,7 +104,7 @@ describe("Redis stopped mid-run", () => {
 describe("Redis hung mid-run (connected, not answering)", () => {
   let port: number;
   let redis: ChildProcess;
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let verifier: RunningVerifier;
   const agent = createIdentity("hung-agent");
   const check = () => {
@@ -115,7 +115,7 @@ describe("Redis hung mid-run (connected, not answering)", () => {
   before(async () => {
     port = await freePort();
     redis = await startRedis(port);
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     feed.approve("crm", agent.namespace, agent.publicKey);
     verifier = await startVerifier(feed.url, {
       REDIS_URL: `redis://127.0.0.1:${port}`,

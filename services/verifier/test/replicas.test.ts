@@ -5,14 +5,14 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity, initIdentity } from "@sigilum-gw/shared/identity";
+import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type AgentRequest, envelopeCode, envoyCheck, rawCheck } from "./helpers/envoy-check.ts";
-import { type FeedServer, startFeedServer } from "./helpers/feed-server.ts";
 import { deleteKeys, randomPrefix, SERVICE_API_KEY, testEnv } from "./helpers/harness.ts";
 import { spawnVerifier, type VerifierProcess } from "./helpers/process.ts";
 
 /** Two verifier processes on one Redis: the replay window and the claims snapshot are shared. */
 describe("two verifier processes on one Redis", () => {
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let home: string;
   let a: VerifierProcess;
   let b: VerifierProcess;
@@ -20,7 +20,7 @@ describe("two verifier processes on one Redis", () => {
   const agent = createIdentity("replica-agent");
 
   before(async () => {
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     feed.approve("crm", agent.namespace, agent.publicKey);
     home = await mkdtemp(join(tmpdir(), "verifier-home-"));
     await initIdentity({ namespace: "gateway-replicas", homeDir: home });
@@ -86,14 +86,14 @@ describe("two verifier processes on one Redis", () => {
 });
 
 describe("VERIFIER_WORKERS=2 (cluster mode)", () => {
-  let feed: FeedServer;
+  let feed: ControlPlane;
   let home: string;
   let verifier: VerifierProcess;
   const prefix = randomPrefix();
   const agent = createIdentity("cluster-agent");
 
   before(async () => {
-    feed = await startFeedServer({ apiKey: SERVICE_API_KEY });
+    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
     feed.approve("crm", agent.namespace, agent.publicKey);
     home = await mkdtemp(join(tmpdir(), "verifier-home-"));
     await initIdentity({ namespace: "gateway-cluster", homeDir: home });

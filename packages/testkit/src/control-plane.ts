@@ -4,9 +4,9 @@ import type { AddressInfo } from "node:net";
 import { createSigilumVerifier } from "@sigilum-gw/shared/http-signatures";
 
 /**
- * A real HTTP control-plane feed on loopback (spec/gateway.md §4.2 and §4.4): serves the approved-claims feed
- * page by page and records claim submissions. It checks what the real control plane checks first: the service
- * API key and the gateway's Sigilum signature.
+ * A fake control plane on loopback with the routes the gateway calls (spec/gateway.md §4.2, §4.4, §4.5): the
+ * approved-claims feed page by page, claim submissions and usage events. Like the real one, it answers only calls
+ * that carry the service API key and a valid Sigilum signature (the gateway's identity).
  */
 
 export interface RecordedSubmission {
@@ -14,35 +14,50 @@ export interface RecordedSubmission {
   body: Record<string, unknown>;
 }
 
-export type FeedMode = "ok" | "error503" | "destroy";
+export interface RecordedUsageEvent {
+  headers: IncomingMessage["headers"];
+  body: Record<string, unknown>;
+  /** Namespace of the signature. */
+  signer: string;
+  /** Status it was answered with. */
+  status: number;
+}
 
-export interface FeedServer {
+/** "error503" answers every call 503, "destroy" drops the connection: an unreachable or failing control plane. */
+export type ControlPlaneMode = "ok" | "error503" | "destroy";
+
+export interface ControlPlane {
   url: string;
   /** service → approved (namespace, public_key) pairs */
   approvals: Map<string, { namespace: string; public_key: string }[]>;
   approve(service: string, namespace: string, publicKey: string): void;
   revoke(service: string, namespace: string, publicKey: string): void;
-  mode: FeedMode;
+  mode: ControlPlaneMode;
   /** Delay before every answer (slow control plane). */
   delayMs: number;
-  /** Largest page the server returns whatever `limit` asks (paging tests). */
+  /** Largest page the feed returns whatever `limit` asks (paging tests). */
   maxPage: number;
   feedRequests: { service: string; offset: number }[];
   submissions: RecordedSubmission[];
-  rejected: number;
+  usageEvents: RecordedUsageEvent[];
+  /** Status to answer usage events with (to test retries). */
+  usageStatus: number;
+  /** Why each refused call was refused: a wrong API key or a bad signature. */
+  rejected: string[];
   close(): Promise<void>;
 }
 
-export async function startFeedServer(options: { apiKey: string }): Promise<FeedServer> {
+export async function startControlPlane(options: { apiKey: string }): Promise<ControlPlane> {
   const verifier = createSigilumVerifier({ maxAgeSeconds: 300 });
   let base = "";
-  const state: FeedServer = {
+  const state: ControlPlane = {
     url: "",
     approvals: new Map(),
     approve(service, namespace, publicKey) {
-      const list = state.approvals.get(service) ?? [];
-      list.push({ namespace, public_key: publicKey });
-      state.approvals.set(service, list);
+      state.approvals.set(service, [
+        ...(state.approvals.get(service) ?? []),
+        { namespace, public_key: publicKey },
+      ]);
     },
     revoke(service, namespace, publicKey) {
       const list = state.approvals.get(service) ?? [];
@@ -56,8 +71,10 @@ export async function startFeedServer(options: { apiKey: string }): Promise<Feed
     maxPage: 500,
     feedRequests: [],
     submissions: [],
-    rejected: 0,
-    close: async () => {
+    usageEvents: [],
+    usageStatus: 201,
+    rejected: [],
+    async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -69,16 +86,13 @@ export async function startFeedServer(options: { apiKey: string }): Promise<Feed
     const body = Buffer.concat(chunks);
     if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
     if (state.mode === "destroy") return void req.socket.destroy();
-    if (state.mode === "error503") {
-      res.writeHead(503, { "content-type": "application/json" });
-      return void res.end('{"error":"down"}');
-    }
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(value));
     };
+    if (state.mode === "error503") return json(503, { error: "down" });
     if (req.headers.authorization !== `Bearer ${options.apiKey}`) {
-      state.rejected++;
+      state.rejected.push(`api key: ${req.url}`);
       return json(401, { error: "invalid service api key" });
     }
     const signed = verifier.verify({
@@ -88,7 +102,7 @@ export async function startFeedServer(options: { apiKey: string }): Promise<Feed
       body: body.length ? body : null,
     });
     if (!signed.ok) {
-      state.rejected++;
+      state.rejected.push(`signature: ${signed.reason}`);
       return json(401, { error: `bad signature: ${signed.reason}` });
     }
     const url = new URL(req.url ?? "/", base);
@@ -112,6 +126,15 @@ export async function startFeedServer(options: { apiKey: string }): Promise<Feed
         status: "pending",
         service: parsed.service,
       });
+    }
+    if (req.method === "POST" && url.pathname === "/v1/usage/events") {
+      state.usageEvents.push({
+        headers: req.headers,
+        body: JSON.parse(body.toString("utf8")) as Record<string, unknown>,
+        signer: signed.namespace,
+        status: state.usageStatus,
+      });
+      return json(state.usageStatus, { accepted: state.usageStatus < 300 });
     }
     json(404, { error: "not found" });
   });
