@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, stat } from "node:fs/promises";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import { createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createSigilumClient } from "@sigilum-gw/sdk";
-import { Redis } from "ioredis";
-import pg from "pg";
+import { type RecordingServer, startRecordingServer, unusedPort } from "@sigilum-gw/testkit/network";
+import { createTestDatabase, type TestDatabase } from "@sigilum-gw/testkit/postgres";
+import { type RunResult, runScript, serviceMain } from "@sigilum-gw/testkit/process";
+import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
 
 /**
  * The newcomer path, with real processes exactly as a person runs them: `sigilum up` (control plane, verifier,
@@ -19,34 +18,11 @@ import pg from "pg";
  * headers → `approvals revoke` → the next request is denied within 1 s → `down`.
  */
 
-const CLI = resolve(import.meta.dirname, "..", "..", "services", "cli", "src", "main.ts");
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
+function sigilum(args: string[], env: NodeJS.ProcessEnv, stdin = ""): Promise<RunResult> {
+  return runScript(serviceMain("cli"), args, { env, stdin, timeoutMs: 150_000 });
 }
 
-function sigilum(args: string[], env: NodeJS.ProcessEnv, stdin = ""): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env,
-      stdio: ["pipe", "pipe", "pipe"],
-      timeout: 150_000,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d));
-    child.stderr.on("data", (d: Buffer) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
-
-function json<T = Record<string, unknown>>(run: Run): T {
+function json<T = Record<string, unknown>>(run: RunResult): T {
   try {
     return JSON.parse(run.stdout) as T;
   } catch {
@@ -56,46 +32,12 @@ function json<T = Record<string, unknown>>(run: Run): T {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-async function echoServer(): Promise<{ server: Server; url: string; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c: Buffer) => (body += c));
-    req.on("end", () => {
-      received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ echoed: true, url: req.url }));
-    });
+/** The upstream: answers every request with a small JSON echo. */
+function echoServer(): Promise<RecordingServer> {
+  return startRecordingServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ echoed: true, url: req.url }));
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, received };
-}
-
-async function deleteRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== "0");
-  redis.disconnect();
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -116,9 +58,9 @@ function newcomerPath(database: "postgres" | "pglite"): void {
   describe(`newcomer path (${database})`, { timeout: 300_000 }, () => {
     let dir: string;
     let env: NodeJS.ProcessEnv;
-    let echo: Awaited<ReturnType<typeof echoServer>>;
+    let echo: RecordingServer;
     let prefix: string;
-    let dbName: string | undefined;
+    let db: TestDatabase | undefined;
     const secret = `e2e-upstream-${randomBytes(12).toString("hex")}`;
     let namespace: string;
     let claimId: string;
@@ -127,7 +69,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), `sigilum-e2e-${database}-`));
       echo = await echoServer();
-      prefix = `test:${randomBytes(6).toString("hex")}:`;
+      prefix = randomPrefix();
       env = {
         PATH: process.env.PATH,
         HOME: dir,
@@ -140,39 +82,28 @@ function newcomerPath(database: "postgres" | "pglite"): void {
         // The verifier registers one access request per agent key and service per window (default 60 s); a short
         // window lets the test re-request access right after a revocation.
         VERIFIER_CLAIM_SUBMIT_DEDUPE_SECONDS: "2",
-        GATEWAY_ADDR: `127.0.0.1:${await freePort()}`,
-        VERIFIER_ADDR: `127.0.0.1:${await freePort()}`,
-        PROXY_ADDR: `127.0.0.1:${await freePort()}`,
-        CONTROL_PLANE_ADDR: `127.0.0.1:${await freePort()}`,
+        GATEWAY_ADDR: `127.0.0.1:${await unusedPort()}`,
+        VERIFIER_ADDR: `127.0.0.1:${await unusedPort()}`,
+        PROXY_ADDR: `127.0.0.1:${await unusedPort()}`,
+        CONTROL_PLANE_ADDR: `127.0.0.1:${await unusedPort()}`,
       };
       if (database === "postgres") {
-        dbName = `sigilum_e2e_${randomBytes(6).toString("hex")}`;
-        const admin = new pg.Client({ connectionString: PG_URL });
-        await admin.connect();
-        await admin.query(`CREATE DATABASE ${dbName}`);
-        await admin.end();
-        const url = new URL(PG_URL);
-        url.pathname = `/${dbName}`;
-        env.DATABASE_URL = url.toString();
+        db = await createTestDatabase("sigilum_e2e_");
+        env.DATABASE_URL = db.url;
       }
     });
 
     after(async () => {
       // Whatever happened, stop what this test started and remove what it created.
       await sigilum(["down"], env).catch(() => undefined);
-      echo.server.close();
-      await deleteRedisPrefix(prefix);
-      if (dbName) {
-        const admin = new pg.Client({ connectionString: PG_URL });
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-        await admin.end();
-      }
+      await echo.close();
+      await deletePrefix(prefix);
+      await db?.drop();
       await rm(dir, { recursive: true, force: true });
     });
 
     test("up starts the stack on the given ports and reports every address", async (t) => {
-      t.diagnostic(`redis prefix ${prefix}${dbName ? `, database ${dbName}` : ""}`);
+      t.diagnostic(`redis prefix ${prefix}${db ? `, database ${db.name}` : ""}`);
       const up = await sigilum(["up", "--json"], env);
       assert.equal(up.code, 0, up.stderr);
       const state = json<{
@@ -250,7 +181,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       assert.equal(answer.status, 403);
       assert.equal(answer.headers["x-sigilum-code"], "AUTH_CLAIM_REQUIRED");
       assert.match(answer.body, /Namespace owner approval is required now/);
-      assert.equal(echo.received.length, 0, "nothing reached the upstream");
+      assert.equal(echo.requests.length, 0, "nothing reached the upstream");
 
       const identity = await createSigilumClient({ namespace, homeDir: env.SIGILUM_HOME });
       const claim = await until("a pending claim", 15_000, async () => {
@@ -294,7 +225,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       });
       assert.equal(answer.run.code, 0);
       assert.deepEqual(JSON.parse(answer.out.body), { echoed: true, url: "/v1/ping" });
-      const upstream = echo.received.at(-1)!;
+      const upstream = echo.requests.at(-1)!;
       assert.equal(upstream.method, "POST");
       assert.equal(upstream.url, "/v1/ping");
       assert.equal(upstream.body, '"ping"');
@@ -315,7 +246,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       assert.doesNotMatch(set.stdout + set.stderr, new RegExp(secret));
       const run = await sigilum(["request", "GET", "/proxy/echo/v1/rotated", "--json"], env);
       assert.equal(run.code, 0, run.stderr);
-      assert.equal(echo.received.at(-1)?.headers.authorization, `Bearer ${rotated}`);
+      assert.equal(echo.requests.at(-1)?.headers.authorization, `Bearer ${rotated}`);
 
       const again = await sigilum(
         ["service", "add", "echo", "--upstream-base-url", echo.url, "--upstream-secret-stdin"],
@@ -347,7 +278,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       );
       const after = await sigilum(["request", "GET", "/proxy/echo/v1/recreated", "--json"], env);
       assert.equal(after.code, 0, after.stderr);
-      assert.equal(echo.received.at(-1)?.headers.authorization, `Bearer ${secret}`);
+      assert.equal(echo.requests.at(-1)?.headers.authorization, `Bearer ${secret}`);
     });
 
     test("after revocation the next request is denied within 1 s", async (t) => {
@@ -356,7 +287,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       const revoke = await sigilum(["approvals", "revoke", claimId, "--json"], env);
       assert.equal(revoke.code, 0, revoke.stderr);
       const revokedAt = Date.now();
-      const reachedBefore = echo.received.length;
+      const reachedBefore = echo.requests.length;
       let status = 0;
       while (Date.now() - revokedAt < 1000) {
         const response = await client.fetch(`${gateway}/proxy/echo/v1/after-revoke`);
@@ -376,7 +307,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
         json<{ headers: Record<string, string> }>(run).headers["x-sigilum-code"],
         "AUTH_CLAIM_REQUIRED",
       );
-      const allowedAfter = echo.received.slice(reachedBefore).filter((r) => r.url === "/v1/after-revoke");
+      const allowedAfter = echo.requests.slice(reachedBefore).filter((r) => r.url === "/v1/after-revoke");
       assert.ok(
         allowedAfter.length <= 1,
         "at most a request already in flight at the revocation got through",

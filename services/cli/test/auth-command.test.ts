@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { mintOwnerToken } from "@sigilum-gw/shared/owner-token";
+import { unusedPort } from "@sigilum-gw/testkit/network";
 import { runInProcess, tempDir } from "./support/run.ts";
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe("sigilum auth", () => {
   let dir: { path: string; cleanup: () => Promise<void> };
@@ -27,7 +19,7 @@ describe("sigilum auth", () => {
       OPENCLAW_HOME: `${dir.path}/openclaw`,
       SIGILUM_HOME: `${dir.path}/home`,
       SIGILUM_DATA_DIR: `${dir.path}/data`,
-      SIGILUM_API_URL: `http://127.0.0.1:${await closedPort()}`,
+      SIGILUM_API_URL: `http://127.0.0.1:${await unusedPort()}`,
     };
   });
   after(() => dir.cleanup());

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { unusedPort } from "@sigilum-gw/testkit/network";
 import { runInProcess, tempDir } from "./support/run.ts";
 
 /** Argument and session checks of `service` and `approvals` that must fail before any network call. */
@@ -10,10 +10,7 @@ describe("service and approvals refuse bad input before calling anything", () =>
 
   before(async () => {
     dir = await tempDir("sigilum-cli-owner-");
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const port = (probe.address() as { port: number }).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await unusedPort();
     env = {
       HOME: dir.path,
       OPENCLAW_HOME: `${dir.path}/openclaw`,

@@ -1,66 +1,45 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createSigilumVerifier } from "@sigilum-gw/shared/http-signatures";
+import { type RecordingServer, startRecordingServer, unusedPort } from "@sigilum-gw/testkit/network";
 import { parseHeaderOption, targetUrl } from "../src/commands/request.ts";
 import { runInProcess, tempDir } from "./support/run.ts";
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage["headers"];
-  body: string;
-}
-
 describe("sigilum request", () => {
   let dir: { path: string; cleanup: () => Promise<void> };
-  let server: Server;
+  let server: RecordingServer;
   let origin: string;
   let env: NodeJS.ProcessEnv;
-  const seen: Seen[] = [];
 
   before(async () => {
     dir = await tempDir("sigilum-cli-request-");
     env = { HOME: dir.path, SIGILUM_HOME: `${dir.path}/home`, SIGILUM_DATA_DIR: `${dir.path}/data` };
     const verifier = createSigilumVerifier();
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const body = Buffer.concat(chunks);
-        seen.push({
-          method: req.method ?? "",
-          url: req.url ?? "",
-          headers: req.headers,
-          body: body.toString(),
-        });
-        const result = verifier.verify({
-          method: req.method ?? "GET",
-          targetUri: `http://${req.headers.host}${req.url}`,
-          headers: req.headersDistinct,
-          body: body.length > 0 ? body : null,
-        });
-        if (!result.ok) {
-          res.writeHead(401, { "content-type": "application/json" });
-          return res.end(JSON.stringify({ code: result.code }));
-        }
-        res.writeHead(req.url?.startsWith("/missing") ? 404 : 200, {
-          "content-type": "application/json",
-          "x-seen": "1",
-        });
-        res.end(JSON.stringify({ subject: result.subject, namespace: result.namespace }));
+    server = await startRecordingServer((req, res, body) => {
+      const result = verifier.verify({
+        method: req.method ?? "GET",
+        targetUri: `http://${req.headers.host}${req.url}`,
+        headers: req.headersDistinct,
+        body: body.length > 0 ? body : null,
       });
+      if (!result.ok) {
+        res.writeHead(401, { "content-type": "application/json" });
+        return res.end(JSON.stringify({ code: result.code }));
+      }
+      res.writeHead(req.url?.startsWith("/missing") ? 404 : 200, {
+        "content-type": "application/json",
+        "x-seen": "1",
+      });
+      res.end(JSON.stringify({ subject: result.subject, namespace: result.namespace }));
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    origin = server.url;
     env.SIGILUM_GATEWAY_URL = origin;
     assert.equal((await runInProcess(["init", "alice"], { env })).code, 0);
   });
 
   after(async () => {
-    server.close();
+    await server.close();
     await dir.cleanup();
   });
 
@@ -70,7 +49,7 @@ describe("sigilum request", () => {
     assert.match(result.stdout, /^HTTP 200 OK\n/);
     assert.match(result.stdout, /\nx-seen: 1\n/);
     assert.match(result.stdout, /\n\n\{"subject":"alice","namespace":"alice"\}\n$/);
-    assert.equal(seen.at(-1)?.url, "/v1/ping?x=1");
+    assert.equal(server.requests.at(-1)?.url, "/v1/ping?x=1");
   });
 
   test("--json prints {status, headers, body}; --subject, --header and --data are signed and sent", async () => {
@@ -94,7 +73,7 @@ describe("sigilum request", () => {
     assert.deepEqual(Object.keys(out), ["status", "headers", "body"]);
     assert.equal(out.status, 200);
     assert.deepEqual(JSON.parse(out.body), { subject: "customer-1", namespace: "alice" });
-    const last = seen.at(-1)!;
+    const last = server.requests.at(-1)!;
     assert.equal(last.method, "POST");
     assert.equal(last.body, '{"amount":3}');
     assert.equal(last.headers["content-type"], "application/json");
@@ -108,8 +87,8 @@ describe("sigilum request", () => {
       env,
     });
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(seen.at(-1)?.url, "/v1/items");
-    assert.equal(seen.at(-1)?.body, "[1,2,3]");
+    assert.equal(server.requests.at(-1)?.url, "/v1/items");
+    assert.equal(server.requests.at(-1)?.body, "[1,2,3]");
   });
 
   test("--data @- reads the body from standard input", async () => {
@@ -118,7 +97,7 @@ describe("sigilum request", () => {
       stdin: "from stdin",
     });
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(seen.at(-1)?.body, "from stdin");
+    assert.equal(server.requests.at(-1)?.body, "from stdin");
   });
 
   test("an HTTP error status still prints the answer but exits 1", async () => {
@@ -128,10 +107,7 @@ describe("sigilum request", () => {
   });
 
   test("an unreachable server is an error on stderr with exit 1", async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await unusedPort();
     const result = await runInProcess(["request", "GET", `http://127.0.0.1:${port}/x`], { env });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /Request to http:\/\/127\.0\.0\.1:\d+\/x failed \(ECONNREFUSED\)/);
@@ -139,7 +115,7 @@ describe("sigilum request", () => {
   });
 
   test("bad input is refused before anything is sent", async () => {
-    const before = seen.length;
+    const before = server.requests.length;
     for (const argv of [
       ["request", "G E T", "/x"],
       ["request", "GET", "ftp://example.com/"],
@@ -154,7 +130,7 @@ describe("sigilum request", () => {
       assert.equal(result.code, 1, `${argv.join(" ")} should fail`);
       assert.match(result.stderr, /error/);
     }
-    assert.equal(seen.length, before);
+    assert.equal(server.requests.length, before);
   });
 });
 

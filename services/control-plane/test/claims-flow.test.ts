@@ -1,31 +1,18 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { eventsChannel, parseEvent } from "@sigilum-gw/shared/redis-keys";
+import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
 import {
-  claimBody,
-  createTestDatabase,
-  makeIdentity,
   rand,
   setupService,
-  signedFetch,
   startTestControlPlane,
   subscribe,
-  type TestControlPlane,
+  useTestControlPlane,
   waitFor,
 } from "./helpers.ts";
 
 describe("claims lifecycle on PostgreSQL + Redis", () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let t: TestControlPlane;
-
-  before(async () => {
-    db = await createTestDatabase();
-    t = await startTestControlPlane({ databaseUrl: db.url, redis: true });
-  });
-  after(async () => {
-    await t?.stop();
-    await db?.drop();
-  });
+  const t = useTestControlPlane({ freshDatabase: true, redis: true });
 
   test("submit → pending → approve → in feed → revoke → gone, with claims.changed published", async () => {
     const ns = `alice-${rand(3)}`;
@@ -351,7 +338,7 @@ describe("claims lifecycle on PostgreSQL + Redis", () => {
     const ns = `limits-${rand(3)}`;
     const slug = `svc-${rand(3)}`;
     const small = await startTestControlPlane({
-      databaseUrl: db.url,
+      databaseUrl: t.databaseUrl,
       redis: true,
       env: { MAX_PENDING_AUTHORIZATIONS: "2", MAX_APPROVED_AGENTS_PER_SERVICE: "1" },
     });

@@ -2,12 +2,12 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { signRequest } from "@sigilum-gw/shared/http-signatures";
-import { initIdentity, loadIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { createLogger } from "@sigilum-gw/shared/logger";
 import { mintOwnerToken } from "@sigilum-gw/shared/owner-token";
+import { createTestDatabase as createDatabase } from "@sigilum-gw/testkit/postgres";
+import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
+import { suiteFixture } from "@sigilum-gw/testkit/suite";
 import { Redis } from "ioredis";
-import pg from "pg";
 import { loadConfig } from "../src/config.ts";
 import { type RunningControlPlane, startControlPlane } from "../src/server.ts";
 
@@ -15,68 +15,52 @@ import { type RunningControlPlane, startControlPlane } from "../src/server.ts";
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
 export type Json = any;
 
-export const ADMIN_DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-
 export const rand = (n = 6) => randomBytes(n).toString("hex");
 
 /** A fresh PostgreSQL database for one test file; `drop()` removes it. */
-export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `cp_test_${rand()}`;
-  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_DATABASE_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
-/** Deletes only keys under this test's own prefix (never FLUSHDB). */
-export async function deleteRedisPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== "0");
-}
+export const createTestDatabase = () => createDatabase("cp_test_");
 
 export interface TestControlPlane {
   cp: RunningControlPlane;
   url: string;
   prefix: string;
   dataDir: string;
+  /** The PostgreSQL database it runs on; undefined on the embedded one. */
+  databaseUrl: string | undefined;
   token(namespace: string): Promise<string>;
   /** Owner-JWT JSON request. */
   owner(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }>;
   stop(): Promise<void>;
 }
 
-export async function startTestControlPlane(
-  opts: { databaseUrl?: string; redis?: boolean; env?: Record<string, string> } = {},
-): Promise<TestControlPlane> {
+export interface TestControlPlaneOptions {
+  /** Run on a PostgreSQL database of its own, dropped by `stop()`. */
+  freshDatabase?: boolean;
+  /** Run on this PostgreSQL database. Without either, the embedded one in the data directory. */
+  databaseUrl?: string;
+  redis?: boolean;
+  env?: Record<string, string>;
+}
+
+export async function startTestControlPlane(opts: TestControlPlaneOptions = {}): Promise<TestControlPlane> {
   const dataDir = mkdtempSync(join(tmpdir(), "cp-test-"));
-  const prefix = `test:${rand()}:`;
+  const prefix = randomPrefix();
+  const database = opts.freshDatabase ? await createTestDatabase() : undefined;
+  const databaseUrl = database?.url ?? opts.databaseUrl;
   const config = loadConfig({
     CONTROL_PLANE_ADDR: "127.0.0.1:0",
     CONTROL_PLANE_DATA_DIR: dataDir,
     REDIS_PREFIX: prefix,
     LOG_LEVEL: "silent",
-    ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...(opts.redis ? { REDIS_URL } : {}),
     ...opts.env,
   });
   const cp = await startControlPlane(config, {
     log: createLogger("control-plane-test", { level: "silent" }),
+  }).catch(async (error: unknown) => {
+    await database?.drop();
+    throw error;
   });
   const owner = async (token: string, method: string, path: string, body?: unknown) => {
     const res = await fetch(cp.url + path, {
@@ -95,66 +79,26 @@ export async function startTestControlPlane(
     url: cp.url,
     prefix,
     dataDir,
+    databaseUrl,
     token: (namespace) => mintOwnerToken({ namespace, secret: cp.deps.jwtSecret, ttlSeconds: 3600 }),
     owner,
     async stop() {
       // A test may swap in a restarted instance: close whichever is current.
-      if (handle.cp.redis?.status === "ready") await deleteRedisPrefix(handle.cp.redis, prefix);
+      if (handle.cp.redis?.status === "ready") await deletePrefix(prefix, handle.cp.redis);
       await handle.cp.close();
+      await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
   return handle;
 }
 
-const identityHome = mkdtempSync(join(tmpdir(), "cp-test-identities-"));
-process.on("exit", () => rmSync(identityHome, { recursive: true, force: true }));
-
-/** A Sigilum identity made and loaded the way an agent or gateway does it. */
-export async function makeIdentity(namespace: string): Promise<SigilumIdentity> {
-  await initIdentity({ namespace, homeDir: identityHome, force: true });
-  return loadIdentity({ namespace, homeDir: identityHome });
-}
-
-export interface SignedCall {
-  method?: string;
-  body?: unknown;
-  headers?: Record<string, string>;
-  nonce?: string;
-  created?: number;
-  /** Raw body text (not JSON-encoded). */
-  rawBody?: string;
-}
-
-/** A signed request exactly as the SDK sends it; returns status and parsed JSON. */
-export async function signedFetch(
-  identity: SigilumIdentity,
-  url: string,
-  call: SignedCall = {},
-): Promise<{ status: number; body: Json; headers: Headers }> {
-  const method = call.method ?? (call.body !== undefined || call.rawBody !== undefined ? "POST" : "GET");
-  const body = call.rawBody ?? (call.body === undefined ? undefined : JSON.stringify(call.body));
-  const signed = signRequest(identity, {
-    url,
-    method,
-    headers: body !== undefined ? { "content-type": "application/json" } : {},
-    body: body ?? null,
-    ...(call.nonce ? { nonce: call.nonce } : {}),
-    ...(call.created ? { created: call.created } : {}),
-  });
-  const res = await fetch(signed.url, {
-    method,
-    headers: { ...signed.headers, ...call.headers },
-    body: signed.body ?? undefined,
-  });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = text;
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
+/** A control plane for the calling suite: started before its tests, stopped (database and keys removed) after. */
+export function useTestControlPlane(opts: TestControlPlaneOptions = {}): TestControlPlane {
+  return suiteFixture(
+    () => startTestControlPlane(opts),
+    (t) => t.stop(),
+  );
 }
 
 /** Owner, service and one service key: what a gateway operator sets up first. */
@@ -174,17 +118,6 @@ export async function setupService(
   const key = await t.owner(token, "POST", `/v1/services/${svc.body.id}/keys`, { name: "gateway" });
   if (key.status !== 201) throw new Error(`key create failed: ${key.status} ${JSON.stringify(key.body)}`);
   return { token, serviceId: svc.body.id, apiKey: key.body.key, keyId: key.body.id };
-}
-
-export function claimBody(agent: SigilumIdentity, service: string, extra: Record<string, unknown> = {}) {
-  return {
-    namespace: agent.namespace,
-    public_key: agent.publicKey,
-    service,
-    agent_ip: "127.0.0.1",
-    nonce: crypto.randomUUID(),
-    ...extra,
-  };
 }
 
 /** Collects messages published on a Redis channel. */

@@ -1,29 +1,15 @@
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { readJwtSecret } from "@sigilum-gw/shared/owner-token";
 import { migrate } from "../src/db/migrate.ts";
-import {
-  claimBody,
-  makeIdentity,
-  rand,
-  setupService,
-  signedFetch,
-  startTestControlPlane,
-  type TestControlPlane,
-} from "./helpers.ts";
+import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
+import { rand, setupService, useTestControlPlane } from "./helpers.ts";
 
 /** The same control plane on the embedded PostgreSQL (no DATABASE_URL) and without Redis. */
 describe("embedded PGlite, no Redis", () => {
-  let t: TestControlPlane;
-
-  before(async () => {
-    t = await startTestControlPlane();
-  });
-  after(async () => {
-    await t?.stop();
-  });
+  const t = useTestControlPlane();
 
   test("data directory holds the database and a 0600 JWT secret", async () => {
     const secret = readJwtSecret(t.dataDir);

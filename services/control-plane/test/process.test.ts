@@ -5,14 +5,9 @@ import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import {
-  createTestDatabase,
-  makeIdentity,
-  rand,
-  setupService,
-  signedFetch,
-  startTestControlPlane,
-} from "./helpers.ts";
+import { unusedPort } from "@sigilum-gw/testkit/network";
+import { makeIdentity, signedFetch } from "./agents.ts";
+import { createTestDatabase, rand, setupService, startTestControlPlane } from "./helpers.ts";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
 
@@ -41,14 +36,6 @@ async function waitForLine(lines: string[], re: RegExp, timeoutMs = 30_000): Pro
     if (Date.now() - start > timeoutMs) throw new Error(`no line matching ${re}: ${lines.join("\n")}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 describe("the process (npm start) and failure modes", () => {
@@ -102,7 +89,7 @@ describe("the process (npm start) and failure modes", () => {
 
   test("Redis configured but down: signed requests fail closed with 503, owner routes still work", async () => {
     const t = await startTestControlPlane({
-      env: { REDIS_URL: `redis://127.0.0.1:${await closedPort()}` },
+      env: { REDIS_URL: `redis://127.0.0.1:${await unusedPort()}` },
     });
     try {
       const ns = `noredis-${rand(3)}`;

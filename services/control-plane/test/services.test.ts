@@ -1,31 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { eventsChannel, parseEvent } from "@sigilum-gw/shared/redis-keys";
-import {
-  claimBody,
-  createTestDatabase,
-  makeIdentity,
-  rand,
-  setupService,
-  signedFetch,
-  startTestControlPlane,
-  subscribe,
-  type TestControlPlane,
-  waitFor,
-} from "./helpers.ts";
+import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
+import { rand, setupService, subscribe, useTestControlPlane, waitFor } from "./helpers.ts";
 
 describe("services, keys and accounts (PostgreSQL + Redis)", () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let t: TestControlPlane;
-
-  before(async () => {
-    db = await createTestDatabase();
-    t = await startTestControlPlane({ databaseUrl: db.url, redis: true });
-  });
-  after(async () => {
-    await t?.stop();
-    await db?.drop();
-  });
+  const t = useTestControlPlane({ freshDatabase: true, redis: true });
 
   test("service CRUD, per-owner slugs and the service limit", async () => {
     const ns = `crud-${rand(3)}`;

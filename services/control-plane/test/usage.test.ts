@@ -1,21 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
-import {
-  claimBody,
-  createTestDatabase,
-  type Json,
-  makeIdentity,
-  rand,
-  setupService,
-  signedFetch,
-  startTestControlPlane,
-  type TestControlPlane,
-} from "./helpers.ts";
+import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
+import { type Json, rand, setupService, useTestControlPlane } from "./helpers.ts";
 
 describe("usage events and the namespace usage summary (PostgreSQL)", () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let t: TestControlPlane;
+  const t = useTestControlPlane({ freshDatabase: true, redis: true });
   let ns: string;
   let slug: string;
   let token: string;
@@ -40,8 +30,6 @@ describe("usage events and the namespace usage summary (PostgreSQL)", () => {
     signedFetch(signer, `${t.url}/v1/usage/events`, { body, headers: { authorization: `Bearer ${key}` } });
 
   before(async () => {
-    db = await createTestDatabase();
-    t = await startTestControlPlane({ databaseUrl: db.url, redis: true });
     ns = `usage-${rand(3)}`;
     slug = `svc-${rand(3)}`;
     ({ token, apiKey } = await setupService(t, ns, slug));
@@ -57,10 +45,6 @@ describe("usage events and the namespace usage summary (PostgreSQL)", () => {
       assert.equal(sub.status, 201, JSON.stringify(sub.body));
       assert.equal((await t.owner(token, "POST", `/v1/claims/${sub.body.claim_id}/approve`)).status, 200);
     }
-  });
-  after(async () => {
-    await t?.stop();
-    await db?.drop();
   });
 
   test("a gateway signing with its own identity reports events; duplicates are 200", async () => {

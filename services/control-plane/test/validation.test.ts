@@ -1,17 +1,8 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
-import {
-  claimBody,
-  createTestDatabase,
-  type Json,
-  makeIdentity,
-  rand,
-  setupService,
-  signedFetch,
-  startTestControlPlane,
-  type TestControlPlane,
-} from "./helpers.ts";
+import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
+import { type Json, rand, setupService, useTestControlPlane } from "./helpers.ts";
 
 type Res = { status: number; body: Json; headers: Headers };
 
@@ -40,8 +31,7 @@ const SQL_INJECTIONS = [
 ];
 
 describe("validation and hostile input (PostgreSQL)", () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let t: TestControlPlane;
+  const t = useTestControlPlane({ freshDatabase: true, env: { CONTROL_PLANE_MAX_BODY_BYTES: "4096" } });
   let ns: string;
   let slug: string;
   let token: string;
@@ -76,17 +66,11 @@ describe("validation and hostile input (PostgreSQL)", () => {
   });
 
   before(async () => {
-    db = await createTestDatabase();
-    t = await startTestControlPlane({ databaseUrl: db.url, env: { CONTROL_PLANE_MAX_BODY_BYTES: "4096" } });
     ns = `val-${rand(3)}`;
     slug = `svc-${rand(3)}`;
     ({ token, serviceId, apiKey } = await setupService(t, ns, slug));
     gateway = await makeIdentity(ns);
     agent = await makeIdentity(ns);
-  });
-  after(async () => {
-    await t?.stop();
-    await db?.drop();
   });
 
   test("health, unknown routes, request id and CORS", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { networkInterfaces } from "node:os";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { decideAdminAccess } from "@sigilum-gw/shared/admin-access";
 import { clientIp, createTrustedProxies, isLoopback } from "@sigilum-gw/shared/client-ip";
 import { GatewayError } from "@sigilum-gw/shared/errors";
@@ -11,9 +11,9 @@ import {
   type RunningProxy,
   rawRequest,
   startProxy,
-  startUpstream,
   testConfig,
-  type Upstream,
+  useProxy,
+  useUpstream,
 } from "./helpers.ts";
 
 /** Admin API over HTTP (spec §1.3-§1.6, §5, §7): shapes, errors, access modes, CORS, test and rotate. */
@@ -29,39 +29,29 @@ function externalAddress(): string | undefined {
 }
 
 describe("admin API", () => {
-  let gw: RunningProxy;
-  let upstream: Upstream;
+  const upstream = useUpstream((req, res) => {
+    if (req.url?.includes("/fail")) {
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({ error: `invalid token ${req.headers.authorization}`, padding: " ".repeat(50) }),
+      );
+      return;
+    }
+    if (req.url?.includes("/redirect")) {
+      res.writeHead(302, { location: "http://evil.example/" });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end("{}");
+  });
+  const gw = useProxy(() => testConfig({ maxBodyBytes: 20_000 }));
   const seen: string[] = [];
   const admin = async (method: string, path: string, body?: unknown, headers?: Record<string, string>) => {
     const res = await adminJson(gw.url, method, path, body, headers);
     seen.push(res.text);
     return res;
   };
-
-  before(async () => {
-    upstream = await startUpstream((req, res) => {
-      if (req.url?.includes("/fail")) {
-        res.writeHead(401, { "content-type": "application/json" });
-        res.end(
-          JSON.stringify({ error: `invalid token ${req.headers.authorization}`, padding: " ".repeat(50) }),
-        );
-        return;
-      }
-      if (req.url?.includes("/redirect")) {
-        res.writeHead(302, { location: "http://evil.example/" });
-        res.end();
-        return;
-      }
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end("{}");
-    });
-    gw = await startProxy(testConfig({ maxBodyBytes: 20_000 }));
-  });
-  after(async () => {
-    await gw.stop();
-    await upstream.close();
-    await deletePrefix(gw.config.redisPrefix);
-  });
 
   test("create → 201 connection JSON without secrets; duplicate → 409; get/list/patch/delete", async () => {
     const created = await admin("POST", "/api/admin/connections", {

@@ -1,24 +1,16 @@
 import { randomBytes } from "node:crypto";
-import {
-  createServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
-import type { AddressInfo } from "node:net";
+import { request as httpRequest } from "node:http";
 import { type AuthzClaims, createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
+import { type RecordingServer, type RequestHandler, startRecordingServer } from "@sigilum-gw/testkit/network";
+import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
+import { suiteFixture } from "@sigilum-gw/testkit/suite";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import type { ProxyConfig } from "../src/config.ts";
 import { createProxy, type ProxyInstance } from "../src/server.ts";
 
-export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export { deletePrefix, REDIS_URL, randomPrefix };
 export const INTERNAL_SECRET = "test-internal-secret-0123456789abcdef-xyz";
-
-export function randomPrefix(): string {
-  return `test:${randomBytes(6).toString("hex")}:`;
-}
 
 export function testConfig(overrides: Partial<ProxyConfig> = {}): ProxyConfig {
   return {
@@ -90,56 +82,45 @@ export async function startProxy(
   };
 }
 
-export interface Upstream {
-  server: Server;
-  url: string;
-  requests: {
-    method: string;
-    url: string;
-    headers: Record<string, string | string[] | undefined>;
-    body: string;
-  }[];
-  close(): Promise<void>;
+/** A proxy for the calling suite: started before its tests; stopped, and its Redis keys deleted, after them. */
+export function useProxy(
+  config: () => ProxyConfig,
+  opts: Parameters<typeof createProxy>[1] = {},
+): RunningProxy {
+  return suiteFixture(
+    () => startProxy(config(), opts),
+    async (gw) => {
+      await gw.stop();
+      await deletePrefix(gw.config.redisPrefix);
+    },
+  );
 }
 
-export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
+export type Upstream = RecordingServer;
 
 /** An echo server by default: answers 200 with the request it saw as JSON. */
-export async function startUpstream(handler?: UpstreamHandler): Promise<Upstream> {
-  const requests: Upstream["requests"] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      requests.push({
-        method: req.method ?? "",
-        url: req.url ?? "",
-        headers: req.headers,
-        body: body.toString(),
-      });
-      if (handler) return handler(req, res, body);
-      const text = JSON.stringify({
-        method: req.method,
-        url: req.url,
-        headers: req.headers,
-        body: body.toString(),
-      });
-      res.writeHead(200, { "content-type": "application/json", "x-upstream": "echo" });
-      res.end(text);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    server,
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+export function startUpstream(handler?: RequestHandler): Promise<Upstream> {
+  return startRecordingServer(
+    handler ??
+      ((req, res, body) => {
+        const text = JSON.stringify({
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          body: body.toString(),
+        });
+        res.writeHead(200, { "content-type": "application/json", "x-upstream": "echo" });
+        res.end(text);
+      }),
+  );
+}
+
+/** An upstream for the calling suite (see startUpstream), closed after its tests. */
+export function useUpstream(handler?: RequestHandler): Upstream {
+  return suiteFixture(
+    () => startUpstream(handler),
+    (upstream) => upstream.close(),
+  );
 }
 
 export const AGENT = {
@@ -157,6 +138,11 @@ export function mintToken(method: string, path: string, claims: Partial<AuthzCla
     ...AGENT,
     ...claims,
   });
+}
+
+/** A GET as Envoy forwards it once the verifier has allowed it: with an x-sigilum-authz token minted for it. */
+export function authorizedGet(base: string, path: string): Promise<RawResponse> {
+  return rawRequest(base, path, { headers: { "x-sigilum-authz": mintToken("GET", path) } });
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: test assertions index freely into response JSON
@@ -206,21 +192,6 @@ export async function dumpPrefix(prefix: string): Promise<string> {
       }
     } while (cursor !== "0");
     return out;
-  } finally {
-    redis.disconnect();
-  }
-}
-
-/** Deletes only this test's keys. */
-export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
   } finally {
     redis.disconnect();
   }

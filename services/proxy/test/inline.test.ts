@@ -1,27 +1,19 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
-import { createIdentity, initIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
-import { type ServiceProcess, spawnVerifier } from "./fixtures/processes.ts";
+import { type ServiceProcess, spawnGatewayVerifier } from "./fixtures/processes.ts";
 import {
   adminJson,
   captureLogger,
-  deletePrefix,
   dumpPrefix,
-  INTERNAL_SECRET,
   type RawResponse,
-  REDIS_URL,
-  type RunningProxy,
   randomPrefix,
   rawRequest,
-  startProxy,
-  startUpstream,
   testConfig,
-  type Upstream,
+  useProxy,
+  useUpstream,
 } from "./helpers.ts";
 
 /**
@@ -38,48 +30,45 @@ const SECRETS = {
 
 describe("inline mode with the verifier running", () => {
   const prefix = randomPrefix();
-  let home: string;
+  const agent = createIdentity("agent-inline");
   let controlPlane: ControlPlane;
   let verifier: ServiceProcess;
-  let upstream: Upstream;
-  let gw: RunningProxy;
-  let agent: SigilumIdentity;
-  let logs: string[];
   const outputs: string[] = [];
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), "proxy-inline-"));
-    await initIdentity({ namespace: "gateway-inline", homeDir: home });
-    agent = createIdentity("agent-inline");
     controlPlane = await startControlPlane({ apiKey: SERVICE_KEY });
     for (const service of ["bearer-conn", "header-conn", "query-conn"]) {
       controlPlane.approve(service, agent.namespace, agent.publicKey);
     }
-    verifier = await spawnVerifier({
-      VERIFIER_ADDR: "127.0.0.1:0",
-      REDIS_URL,
-      REDIS_PREFIX: prefix,
-      SIGILUM_REGISTRY_URL: controlPlane.url,
-      SIGILUM_SERVICE_API_KEY: SERVICE_KEY,
-      GATEWAY_SIGILUM_HOME: home,
-      GATEWAY_SIGILUM_NAMESPACE: "gateway-inline",
-      GATEWAY_INTERNAL_SECRET: INTERNAL_SECRET,
-      GATEWAY_TRUSTED_PROXY_CIDRS: "127.0.0.1/32",
-      VERIFIER_CLAIMS_COLD_START: "true",
-      GATEWAY_LOG_PROXY_REQUESTS: "false",
+    verifier = await spawnGatewayVerifier({
+      namespace: "gateway-inline",
+      prefix,
+      registryUrl: controlPlane.url,
+      serviceApiKey: SERVICE_KEY,
+      env: { GATEWAY_TRUSTED_PROXY_CIDRS: "127.0.0.1/32" },
     });
-    upstream = await startUpstream();
-    const captured = captureLogger();
-    logs = captured.lines;
-    gw = await startProxy(
+  });
+  // Hooks run in the order registered: this one before the proxy's, which deletes the shared prefix only once
+  // the verifier has stopped writing under it.
+  after(async () => {
+    await verifier?.stop();
+    await controlPlane?.close();
+  });
+  const upstream = useUpstream();
+  const captured = captureLogger();
+  const logs = captured.lines;
+  const gw = useProxy(
+    () =>
       testConfig({
         authzMode: "inline",
         listenVariable: "GATEWAY_ADDR",
         redisPrefix: prefix,
         verifierUrl: `http://127.0.0.1:${verifier.port}`,
       }),
-      { logger: captured.logger },
-    );
+    { logger: captured.logger },
+  );
+
+  before(async () => {
     for (const body of [
       { id: "bearer-conn", base_url: upstream.url, auth_secret_key: "t", secrets: { t: SECRETS.bearer } },
       {
@@ -103,15 +92,6 @@ describe("inline mode with the verifier running", () => {
       assert.equal(res.status, 201, res.text);
       outputs.push(res.text);
     }
-  });
-
-  after(async () => {
-    await gw?.stop();
-    await verifier?.stop();
-    await upstream?.close();
-    await controlPlane?.close();
-    await deletePrefix(prefix);
-    if (home) await rm(home, { recursive: true, force: true });
   });
 
   /** Signs with the SDK semantics and sends exactly the signed URL. */

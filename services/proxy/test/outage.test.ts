@@ -4,8 +4,8 @@ import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import {
   adminJson,
+  authorizedGet,
   deletePrefix,
-  mintToken,
   rawRequest,
   startProxy,
   startUpstream,
@@ -21,7 +21,7 @@ test("Redis unreachable: not ready, runtime fails closed with REDIS_UNAVAILABLE,
     assert.equal(ready.json().code, "NOT_READY");
     assert.equal((await rawRequest(gw.url, "/health/live")).status, 200);
     const path = "/proxy/any-conn/x";
-    const res = await rawRequest(gw.url, path, { headers: { "x-sigilum-authz": mintToken("GET", path) } });
+    const res = await authorizedGet(gw.url, path);
     assert.equal(res.status, 503);
     assert.equal(res.json().code, "REDIS_UNAVAILABLE");
     const admin = await adminJson(gw.url, "GET", "/api/admin/credential-variables");

@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, get, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
-import { createIdentity, initIdentity } from "@sigilum-gw/shared/identity";
+import { createIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
-import { type ServiceProcess, spawnProxy, spawnVerifier } from "./fixtures/processes.ts";
+import { type ServiceProcess, spawnGatewayVerifier, spawnProxy } from "./fixtures/processes.ts";
 import { adminJson, deletePrefix, INTERNAL_SECRET, REDIS_URL, randomPrefix, rawRequest } from "./helpers.ts";
 
 /**
@@ -42,7 +39,6 @@ async function rssOf(base: string): Promise<number> {
 
 describe("proxy process: 50 MB streamed response and graceful drain", () => {
   const prefix = randomPrefix();
-  let home: string;
   let controlPlane: ControlPlane;
   let verifier: ServiceProcess;
   let proxy: ServiceProcess;
@@ -53,8 +49,6 @@ describe("proxy process: 50 MB streamed response and graceful drain", () => {
   let upstreamWritten = 0;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), "proxy-process-"));
-    await initIdentity({ namespace: "gateway-stream", homeDir: home });
     controlPlane = await startControlPlane({ apiKey: SERVICE_KEY });
     controlPlane.approve("big-conn", agent.namespace, agent.publicKey);
     const digest = createHash("sha256");
@@ -85,17 +79,11 @@ describe("proxy process: 50 MB streamed response and graceful drain", () => {
     await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
 
-    verifier = await spawnVerifier({
-      VERIFIER_ADDR: "127.0.0.1:0",
-      REDIS_URL,
-      REDIS_PREFIX: prefix,
-      SIGILUM_REGISTRY_URL: controlPlane.url,
-      SIGILUM_SERVICE_API_KEY: SERVICE_KEY,
-      GATEWAY_SIGILUM_HOME: home,
-      GATEWAY_SIGILUM_NAMESPACE: "gateway-stream",
-      GATEWAY_INTERNAL_SECRET: INTERNAL_SECRET,
-      VERIFIER_CLAIMS_COLD_START: "true",
-      GATEWAY_LOG_PROXY_REQUESTS: "false",
+    verifier = await spawnGatewayVerifier({
+      namespace: "gateway-stream",
+      prefix,
+      registryUrl: controlPlane.url,
+      serviceApiKey: SERVICE_KEY,
     });
     proxy = await spawnProxy({
       AUTHZ_MODE: "inline",
@@ -125,7 +113,6 @@ describe("proxy process: 50 MB streamed response and graceful drain", () => {
     await new Promise<void>((r) => (upstream ? upstream.close(() => r()) : r()));
     await controlPlane?.close();
     await deletePrefix(prefix);
-    if (home) await rm(home, { recursive: true, force: true });
   });
 
   /** Downloads through the proxy at CLIENT_BYTES_PER_SECOND; samples the proxy's RSS and the in-flight gap. */

@@ -1,16 +1,6 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import {
-  adminJson,
-  deletePrefix,
-  mintToken,
-  type RunningProxy,
-  rawRequest,
-  startProxy,
-  startUpstream,
-  testConfig,
-  type Upstream,
-} from "./helpers.ts";
+import { describe, test } from "node:test";
+import { adminJson, authorizedGet, testConfig, useProxy, useUpstream } from "./helpers.ts";
 
 /**
  * Two proxy replicas on the same Redis: a connection created, rotated, changed or deleted through one is what
@@ -18,25 +8,11 @@ import {
  * here, so only the invalidation can make these pass).
  */
 describe("two proxy replicas", () => {
-  let upstream: Upstream;
-  let a: RunningProxy;
-  let b: RunningProxy;
+  const upstream = useUpstream();
+  const a = useProxy(() => testConfig());
+  const b = useProxy(() => testConfig({ redisPrefix: a.config.redisPrefix, masterKey: a.config.masterKey }));
 
-  before(async () => {
-    upstream = await startUpstream();
-    const first = testConfig();
-    a = await startProxy(first);
-    b = await startProxy(testConfig({ redisPrefix: first.redisPrefix, masterKey: first.masterKey }));
-  });
-  after(async () => {
-    await a.stop();
-    await b.stop();
-    await upstream.close();
-    await deletePrefix(a.config.redisPrefix);
-  });
-
-  const viaB = (path: string) =>
-    rawRequest(b.url, path, { headers: { "x-sigilum-authz": mintToken("GET", path) } });
+  const viaB = (path: string) => authorizedGet(b.url, path);
 
   test("an unknown connection, then created on A, is used by B on the next request", async () => {
     assert.equal((await viaB("/proxy/shared-conn/x")).status, 404, "B caches nothing for a miss");
@@ -70,7 +46,7 @@ describe("two proxy replicas", () => {
     });
     assert.equal(patched.status, 200);
     const path = "/proxy/shared-conn/y";
-    const res = await rawRequest(a.url, path, { headers: { "x-sigilum-authz": mintToken("GET", path) } });
+    const res = await authorizedGet(a.url, path);
     assert.equal(res.json().headers["x-key"], "replica-SECRET-v4");
     assert.equal(res.json().headers.authorization, undefined);
 

@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
+import { unusedPort } from "@sigilum-gw/testkit/network";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { createProxyKeys } from "../src/store/keys.ts";
@@ -10,18 +11,19 @@ import type { UsageBatch } from "../src/usage/queue.ts";
 import {
   AGENT,
   adminJson,
+  authorizedGet,
   captureLogger,
   deletePrefix,
   dumpPrefix,
   eventually,
   mintToken,
   REDIS_URL,
-  type RunningProxy,
   rawRequest,
   startProxy,
   startUpstream,
   testConfig,
-  type Upstream,
+  useProxy,
+  useUpstream,
 } from "./helpers.ts";
 
 /**
@@ -38,9 +40,35 @@ const SECRETS = {
 };
 
 describe("runtime proxy (envoy mode)", () => {
-  let upstream: Upstream;
-  let gw: RunningProxy;
-  let logs: string[];
+  const upstream = useUpstream((req, res, body) => {
+    const url = req.url ?? "";
+    if (url.includes("/status/201")) {
+      res.writeHead(201, "Created Here", [
+        ["content-type", "text/plain"],
+        ["set-cookie", "a=1"],
+        ["set-cookie", "b=2"],
+        ["x-custom", "kept"],
+        ["x-request-id", "upstream-own-id"],
+      ] as unknown as Record<string, string>);
+      res.end("created-body");
+      return;
+    }
+    if (url.includes("/status/500")) {
+      res.writeHead(500, { "content-type": "text/plain" });
+      res.end("boom");
+      return;
+    }
+    if (url.includes("/no-content")) {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ method: req.method, url, headers: req.headers, body: body.toString() }));
+  });
+  const captured = captureLogger();
+  const logs = captured.lines;
+  const gw = useProxy(() => testConfig({ maxBodyBytes: 1024 }), { logger: captured.logger });
   const collected: string[] = [];
 
   const call = async (
@@ -56,35 +84,6 @@ describe("runtime proxy (envoy mode)", () => {
   };
 
   before(async () => {
-    upstream = await startUpstream((req, res, body) => {
-      const url = req.url ?? "";
-      if (url.includes("/status/201")) {
-        res.writeHead(201, "Created Here", [
-          ["content-type", "text/plain"],
-          ["set-cookie", "a=1"],
-          ["set-cookie", "b=2"],
-          ["x-custom", "kept"],
-          ["x-request-id", "upstream-own-id"],
-        ] as unknown as Record<string, string>);
-        res.end("created-body");
-        return;
-      }
-      if (url.includes("/status/500")) {
-        res.writeHead(500, { "content-type": "text/plain" });
-        res.end("boom");
-        return;
-      }
-      if (url.includes("/no-content")) {
-        res.writeHead(204);
-        res.end();
-        return;
-      }
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ method: req.method, url, headers: req.headers, body: body.toString() }));
-    });
-    const captured = captureLogger();
-    logs = captured.lines;
-    gw = await startProxy(testConfig({ maxBodyBytes: 1024 }), { logger: captured.logger });
     const base = `${upstream.url}/base`;
     for (const body of [
       { id: "bearer-conn", base_url: base, auth_secret_key: "token", secrets: { token: SECRETS.bearer } },
@@ -123,12 +122,6 @@ describe("runtime proxy (envoy mode)", () => {
       assert.equal(created.status, 201, created.text);
       collected.push(created.text);
     }
-  });
-
-  after(async () => {
-    await gw.stop();
-    await upstream.close();
-    await deletePrefix(gw.config.redisPrefix);
   });
 
   test("bearer: credential injected, signing/identity headers and the agent's own credential removed", async () => {
@@ -399,7 +392,7 @@ describe("runtime proxy (envoy mode)", () => {
 });
 
 describe("upstream failures (down, slow, resetting) and socket hygiene", () => {
-  let gw: RunningProxy;
+  const gw = useProxy(() => testConfig({ proxyTimeoutMs: 1000 }));
   let slow: Server;
   let reset: Server;
   let midReset: Server;
@@ -419,10 +412,7 @@ describe("upstream failures (down, slow, resetting) and socket hygiene", () => {
       res.write("partial");
       setTimeout(() => res.socket?.destroy(), 20);
     });
-    const placeholder = createServer();
-    deadPort = await listen(placeholder);
-    await new Promise<void>((r) => placeholder.close(() => r()));
-    gw = await startProxy(testConfig({ proxyTimeoutMs: 1000 }));
+    deadPort = await unusedPort();
     const ports = {
       slow: await listen(slow),
       reset: await listen(reset),
@@ -440,16 +430,13 @@ describe("upstream failures (down, slow, resetting) and socket hygiene", () => {
   });
 
   after(async () => {
-    await gw.stop();
     for (const s of [slow, reset, midReset]) {
       s.closeAllConnections();
       await new Promise<void>((r) => s.close(() => r()));
     }
-    await deletePrefix(gw.config.redisPrefix);
   });
 
-  const get = (path: string) =>
-    rawRequest(gw.url, path, { headers: { "x-sigilum-authz": mintToken("GET", path) } });
+  const get = (path: string) => authorizedGet(gw.url, path);
 
   test("upstream down → 502 UPSTREAM_ERROR", async () => {
     const res = await get("/proxy/dead-up/x");
@@ -514,17 +501,13 @@ describe("rotation enforcement", () => {
       });
       assert.equal(created.status, 201);
       const path = "/proxy/rot-conn/x";
-      const warned = await rawRequest(warn.url, path, {
-        headers: { "x-sigilum-authz": mintToken("GET", path) },
-      });
+      const warned = await authorizedGet(warn.url, path);
       assert.equal(warned.status, 200);
       assert.match(
         String(warned.headers["x-sigilum-rotation-warning"]),
         /^connection "rot-conn" secret rotation is overdue/,
       );
-      const blocked = await rawRequest(block.url, path, {
-        headers: { "x-sigilum-authz": mintToken("GET", path) },
-      });
+      const blocked = await authorizedGet(block.url, path);
       assert.equal(blocked.status, 403);
       assert.equal(blocked.json().code, "ROTATION_REQUIRED");
       const rotated = await adminJson(block.url, "POST", "/api/admin/connections/rot-conn/rotate", {
@@ -532,9 +515,7 @@ describe("rotation enforcement", () => {
       });
       assert.equal(rotated.status, 200);
       // The rotation happened "now" in the block proxy's clock, so it is no longer overdue there.
-      const after = await rawRequest(block.url, path, {
-        headers: { "x-sigilum-authz": mintToken("GET", path) },
-      });
+      const after = await authorizedGet(block.url, path);
       assert.equal(after.status, 200);
       assert.equal(after.json().headers.authorization, "Bearer rotation-SECRET-2");
     } finally {

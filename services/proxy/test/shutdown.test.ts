@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  adminJson,
-  deletePrefix,
-  mintToken,
-  rawRequest,
-  startProxy,
-  startUpstream,
-  testConfig,
-} from "./helpers.ts";
+import { adminJson, authorizedGet, deletePrefix, startProxy, startUpstream, testConfig } from "./helpers.ts";
 
 test("graceful drain: success when idle; timeout (then forced close) when a request outlives the deadline", async () => {
   const upstream = await startUpstream((_req, _res) => {
@@ -31,9 +23,7 @@ test("graceful drain: success when idle; timeout (then forced close) when a requ
       secrets: { k: "v" },
     });
     const path = "/proxy/hang-conn/x";
-    const pending = rawRequest(busy.url, path, {
-      headers: { "x-sigilum-authz": mintToken("GET", path) },
-    }).then(
+    const pending = authorizedGet(busy.url, path).then(
       () => "answered",
       () => "cut",
     );

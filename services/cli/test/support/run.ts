@@ -1,17 +1,9 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { type RunResult, runScript, serviceMain } from "@sigilum-gw/testkit/process";
 import { runCli } from "../../src/cli.ts";
 import type { CliContext } from "../../src/context.ts";
-
-export const CLI_MAIN = resolve(import.meta.dirname, "..", "..", "src", "main.ts");
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs the CLI in this process with captured streams and only the given environment. */
 export async function runInProcess(
@@ -41,19 +33,10 @@ export function runChild(
   argv: string[],
   options: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...argv], {
-      env: options.env ?? process.env,
-      stdio: ["pipe", "pipe", "pipe"],
-      timeout: options.timeoutMs ?? 120_000,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d));
-    child.stderr.on("data", (d: Buffer) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.stdin ?? "");
+  return runScript(serviceMain("cli"), argv, {
+    env: options.env ?? process.env,
+    stdin: options.stdin,
+    timeoutMs: options.timeoutMs ?? 120_000,
   });
 }
 
