@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startControlPlane } from "@sigilum-gw/testkit/control-plane";
+import { deletePrefix } from "@sigilum-gw/testkit/redis";
 import { createAuthzTokenCodec } from "../../packages/shared/src/authz-token.ts";
 import { signRequest } from "../../packages/shared/src/http-signatures.ts";
 import { identityFromSeed, initIdentity } from "../../packages/shared/src/identity.ts";
@@ -219,21 +220,6 @@ async function measure(
   };
 }
 
-async function deletePrefix(redisUrl: string, prefix: string): Promise<void> {
-  const { Redis } = await import("ioredis");
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = "0";
-    do {
-      const [nextCursor, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      cursor = nextCursor;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<ProxyBenchResult> {
   const o: Required<ProxyBenchOptions> = {
     seconds: Number(process.env.BENCH_SECONDS ?? 5),
@@ -427,7 +413,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     pinnedCpu = undefined;
     for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
     await controlPlane.close();
-    await deletePrefix(o.redisUrl, prefix);
+    await deletePrefix(prefix, o.redisUrl);
     await rm(home, { recursive: true, force: true });
   }
 }

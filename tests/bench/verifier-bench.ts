@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startControlPlane } from "@sigilum-gw/testkit/control-plane";
+import { deletePrefix } from "@sigilum-gw/testkit/redis";
 import { defaultEd25519Backend } from "../../packages/shared/src/ed25519.ts";
 import { signRequest } from "../../packages/shared/src/http-signatures.ts";
 import { identityFromSeed, initIdentity } from "../../packages/shared/src/identity.ts";
-import { deleteKeys } from "../../services/verifier/test/helpers/harness.ts";
 import * as load from "./load.ts";
 import { fmt, opsPerSecond, ratio } from "./measure.ts";
 
@@ -311,7 +311,7 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill();
     await feed.close();
-    await deleteKeys(prefix, o.redisUrl);
+    await deletePrefix(prefix, o.redisUrl);
     await rm(home, { recursive: true, force: true });
   }
 }

@@ -8,17 +8,32 @@ export function randomPrefix(): string {
   return `test:${randomBytes(6).toString("hex")}:`;
 }
 
-/** Deletes only the keys under `prefix` (never FLUSHDB), through `redis` or else a connection of its own. */
-export async function deletePrefix(prefix: string, redis?: Redis): Promise<void> {
-  const client = redis ?? new Redis(REDIS_URL);
+/**
+ * Deletes only the keys under `prefix` (never FLUSHDB), through the given client or a connection of its own to a
+ * URL (default REDIS_URL). An own connection that cannot reach Redis (an outage test stopped it) cleans nothing.
+ */
+export async function deletePrefix(prefix: string, target: Redis | string = REDIS_URL): Promise<void> {
+  if (typeof target !== "string") return deleteMatching(target, prefix);
+  const client = new Redis(target, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on("error", () => undefined);
   try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await client.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    if (!redis) client.disconnect();
+    await client.connect();
+  } catch {
+    client.disconnect();
+    return;
   }
+  try {
+    await deleteMatching(client, prefix);
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function deleteMatching(client: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+    cursor = next;
+    if (keys.length > 0) await client.del(...keys);
+  } while (cursor !== "0");
 }

@@ -6,7 +6,7 @@ import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/contro
 import { Redis } from "ioredis";
 import { ClaimsCache } from "../src/claims/cache.ts";
 import { createFeedClient } from "../src/claims/feed-client.ts";
-import { deleteKeys, REDIS_URL, randomPrefix, SERVICE_API_KEY } from "./helpers/harness.ts";
+import { deletePrefix, REDIS_URL, randomPrefix, SERVICE_API_KEY } from "./helpers/harness.ts";
 
 /** The claims cache on its own, against the loopback feed and real Redis. */
 describe("ClaimsCache", () => {
@@ -21,7 +21,7 @@ describe("ClaimsCache", () => {
   after(async () => {
     redis.disconnect();
     await feed.close();
-    await deleteKeys(prefix);
+    await deletePrefix(prefix);
   });
 
   const cache = (extra: Partial<ConstructorParameters<typeof ClaimsCache>[0]> = {}) =>

@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import { RedisNonceStore } from "@sigilum-gw/shared/replay";
 import { Redis } from "ioredis";
 import { CorkedNonceStore } from "../src/pipeline/corked-nonces.ts";
-import { deleteKeys, REDIS_URL, randomPrefix } from "./helpers/harness.ts";
+import { deletePrefix, REDIS_URL, randomPrefix } from "./helpers/harness.ts";
 
 // Real Redis, the hot-path client options (no auto-pipelining, no offline queue).
 const prefix = randomPrefix();
@@ -21,7 +21,7 @@ before(async () => {
 });
 after(async () => {
   redis.disconnect();
-  await deleteKeys(prefix);
+  await deletePrefix(prefix);
 });
 
 /** Counts the socket writes Node makes for the Redis connection (one per write or writev call). */

@@ -7,7 +7,7 @@ import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity, initIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type AgentRequest, envelopeCode, envoyCheck, rawCheck } from "./helpers/envoy-check.ts";
-import { deleteKeys, randomPrefix, SERVICE_API_KEY, testEnv } from "./helpers/harness.ts";
+import { deletePrefix, randomPrefix, SERVICE_API_KEY, testEnv } from "./helpers/harness.ts";
 import { spawnVerifier, type VerifierProcess } from "./helpers/process.ts";
 
 /** Two verifier processes on one Redis: the replay window and the claims snapshot are shared. */
@@ -37,7 +37,7 @@ describe("two verifier processes on one Redis", () => {
     await a?.stop();
     await b?.stop();
     await feed?.close();
-    await deleteKeys(prefix);
+    await deletePrefix(prefix);
     await rm(home, { recursive: true, force: true });
   });
 
@@ -108,7 +108,7 @@ describe("VERIFIER_WORKERS=2 (cluster mode)", () => {
   after(async () => {
     await verifier?.stop();
     await feed?.close();
-    await deleteKeys(prefix);
+    await deletePrefix(prefix);
     await rm(home, { recursive: true, force: true });
   });
 

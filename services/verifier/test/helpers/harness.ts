@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
-import { Redis } from "ioredis";
+import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
 import { loadVerifierConfig } from "../../src/config.ts";
 import {
   createVerifierService,
@@ -9,10 +8,8 @@ import {
   type VerifierServiceOptions,
 } from "../../src/server.ts";
 
-export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export { deletePrefix, REDIS_URL, randomPrefix };
 export const SERVICE_API_KEY = "svc-key-for-tests";
-
-export const randomPrefix = () => `test:${randomBytes(6).toString("hex")}:`;
 
 export interface RunningVerifier {
   port: number;
@@ -61,28 +58,9 @@ export async function startVerifier(
     gateway,
     async stop() {
       await service.stop();
-      await deleteKeys(prefix);
+      await deletePrefix(prefix);
     },
   };
-}
-
-/** Deletes only this test's keys. */
-export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on("error", () => undefined);
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
-  } catch {
-    // Redis gone (outage tests): nothing left to clean there.
-  } finally {
-    redis.disconnect();
-  }
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
