@@ -1,6 +1,5 @@
 import { ConfigError } from "@sigilum-gw/shared/config";
-import { createLogger } from "@sigilum-gw/shared/logger";
-import { pino } from "pino";
+import { createLogger, flushLogs, stdoutDestination } from "@sigilum-gw/shared/logger";
 import { loadProxyConfig, type ProxyConfig } from "./config.ts";
 import { createProxy } from "./server.ts";
 
@@ -8,13 +7,13 @@ import { createProxy } from "./server.ts";
 
 // Buffered asynchronous stdout: decision lines are written ~16 KB at a time (one syscall for dozens of lines) and
 // at least every 250 ms, instead of one write per line, which cost more CPU than forwarding the request.
-const destination = pino.destination({ dest: 1, sync: false, minLength: 16_000 });
+const destination = stdoutDestination(16_000);
 setInterval(() => destination.flush(), 250).unref();
 const logger = createLogger("proxy", { destination });
-const exit = (code: number) => {
-  destination.flushSync();
+async function exit(code: number): Promise<never> {
+  await flushLogs(destination);
   process.exit(code);
-};
+}
 
 let config: ProxyConfig;
 try {
@@ -22,7 +21,7 @@ try {
 } catch (err) {
   if (err instanceof ConfigError) {
     logger.fatal({ issues: err.issues.map((i) => i.message) }, `invalid configuration: ${err.message}`);
-    exit(1);
+    await exit(1);
   }
   throw err;
 }
@@ -36,7 +35,7 @@ try {
   );
 } catch (err) {
   logger.fatal({ err }, (err as Error).message);
-  exit(1);
+  await exit(1);
 }
 
 let stopping = false;

@@ -211,3 +211,38 @@ describe("proxy process: 50 MB streamed response and graceful drain", () => {
     await assert.rejects(rawRequest(base, "/health"));
   });
 });
+
+describe("exit when the log reader is gone", () => {
+  const prefix = randomPrefix();
+  let controlPlane: ControlPlane;
+  after(async () => {
+    await controlPlane?.close();
+    await deletePrefix(prefix);
+  });
+
+  test("proxy and verifier still exit on SIGTERM after whoever read their stdout went away (EPIPE)", async () => {
+    controlPlane = await startControlPlane({ apiKey: SERVICE_KEY });
+    const verifier = await spawnGatewayVerifier({
+      namespace: "gateway-epipe",
+      prefix,
+      registryUrl: controlPlane.url,
+      serviceApiKey: SERVICE_KEY,
+    });
+    const proxy = await spawnProxy({
+      AUTHZ_MODE: "envoy",
+      GATEWAY_ADDR: "127.0.0.1:0",
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      GATEWAY_INTERNAL_SECRET: INTERNAL_SECRET,
+      GATEWAY_MASTER_KEY: randomBytes(16).toString("hex"),
+    });
+    for (const service of [verifier, proxy]) {
+      service.child.stdout?.destroy();
+      const started = Date.now();
+      const code = await Promise.race([service.stop("SIGTERM"), sleep(8000).then(() => "hung" as const)]);
+      if (code === "hung") service.child.kill("SIGKILL");
+      assert.notEqual(code, "hung", "the process hung in its exit path");
+      assert.ok(Date.now() - started < 8000);
+    }
+  });
+});

@@ -5,13 +5,19 @@ import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import type { Ed25519Backend } from "@sigilum-gw/shared/ed25519";
 import { type ErrorCode, errorEnvelope } from "@sigilum-gw/shared/errors";
 import { loadIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
-import { createLogger, type DecisionEvent, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
+import {
+  createLogger,
+  type DecisionEvent,
+  decisionLog,
+  flushLogs,
+  type Logger,
+  stdoutDestination,
+} from "@sigilum-gw/shared/logger";
 import { createRedisKeys, parseEvent } from "@sigilum-gw/shared/redis-keys";
 import { RedisNonceStore } from "@sigilum-gw/shared/replay";
 import { generateRequestId } from "@sigilum-gw/shared/request-id";
 import type { Worker } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
-import { pino } from "pino";
 import { createApp } from "./app.ts";
 import { createAuthzMinter } from "./authz.ts";
 import { CHECK_PREFIX, createCheckHandler } from "./check/http-handler.ts";
@@ -83,9 +89,7 @@ export async function createVerifierService(
 ): Promise<VerifierService> {
   // Asynchronous stdout: under load, lines written while a write is in flight go out together (one syscall), and
   // the hot path never blocks on a slow log pipe. Flushed on stop.
-  const logDestination = options.logger
-    ? undefined
-    : pino.destination({ dest: 1, sync: false, minLength: 0 });
+  const logDestination = options.logger ? undefined : stdoutDestination();
   const logger =
     options.logger ??
     createLogger("verifier", {
@@ -389,7 +393,7 @@ export async function createVerifierService(
       await submitter.close();
       await Promise.all(clients.map((client) => client.quit().catch(() => client.disconnect())));
       logger.info({ outcome }, "verifier stopped");
-      logDestination?.flushSync();
+      if (logDestination) await flushLogs(logDestination);
     },
   };
 }
