@@ -1,6 +1,6 @@
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
 
@@ -226,6 +226,14 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 // ------------------------------------------------------------------------------------------ parent side
+
+/** Whether processes can be pinned to a CPU here (util-linux taskset). */
+export function tasksetAvailable(): Promise<boolean> {
+  return access("/usr/bin/taskset").then(
+    () => true,
+    () => false,
+  );
+}
 
 export interface ChildOptions {
   env?: NodeJS.ProcessEnv;

@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, Agent as HttpAgent } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -474,11 +474,7 @@ export function printProxyBench(r: ProxyBenchResult): void {
 export async function runProxyBench(options: ProxyBenchOptions = {}): Promise<ProxyBenchResult> {
   const result = await runProxyBenchOnce(options);
   if (options.pinCpu !== undefined) return result;
-  const canPin = await access("/usr/bin/taskset").then(
-    () => true,
-    () => false,
-  );
-  if (!canPin) return result;
+  if (!(await load.tasksetAvailable())) return result;
   return {
     ...result,
     oneCore: await runProxyBenchOnce({ ...options, pinCpu: process.env.BENCH_PIN_CPU ?? "0" }),

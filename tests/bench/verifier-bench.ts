@@ -20,7 +20,9 @@ import { fmt, opsPerSecond, ratio } from "./measure.ts";
  * sends Envoy-shaped check requests. First a closed-loop saturation run, then an open-loop run at half that rate for
  * p50/p99 (latency counted from the scheduled send time, so a stall is not hidden).
  *
- * Run alone: `node tests/bench/verifier-bench.ts [--workers=N] [--seconds=S] [--no-express] [--no-logs]`
+ * Run alone: `node tests/bench/verifier-bench.ts [--workers=N] [--seconds=S] [--no-express] [--no-logs]
+ * [--separate-cpus]` (servers on CPU 1, load generator on CPU 0: the latency of the server, not of two processes
+ * taking turns on one core).
  * (tests/bench/run.ts calls runVerifierBench). Profile the verifier under this load with
  * `BENCH_VERIFIER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node tests/bench/verifier-bench.ts`.
  */
@@ -28,6 +30,8 @@ import { fmt, opsPerSecond, ratio } from "./measure.ts";
 const SELF = fileURLToPath(import.meta.url);
 const VERIFIER_MAIN = fileURLToPath(new URL("../../services/verifier/src/main.ts", import.meta.url));
 const SERVICE_KEY = "bench-service-key";
+const SERVER_CPU = "1";
+const LOAD_CPU = "0";
 const TARGET_URL = "http://127.0.0.1:38100/proxy/bench/v1/items?limit=10";
 const FORWARDED_FOR = "198.51.100.9";
 
@@ -46,11 +50,14 @@ export interface VerifierBenchOptions {
   /** VERIFIER_WORKERS of the verifier under test (default 1: one core, comparable to the one-core verify rate). */
   workers?: number;
   quiet?: boolean;
+  /** Servers pinned to CPU 1 and the load generator to CPU 0 (taskset), instead of both floating. */
+  separateCpus?: boolean;
 }
 
 export interface VerifierBenchResult {
   backend: string;
   workers: number;
+  separateCpus: boolean;
   rawVerifiesPerSecond: number;
   bare: { saturation: load.LoadResult; half: load.LoadResult; cpuPerRequestUs?: number };
   express?: { saturation: load.LoadResult; cpuPerRequestUs?: number };
@@ -174,26 +181,36 @@ async function measureServer(
   };
   // Long enough for the JIT to settle: in the first seconds under load TurboFan compiles on another thread, which
   // /proc counts as the server's CPU (~10 % of it in the verifier), though a long-running service never pays it.
-  const { saturation: warm } = await load.saturate(SELF, {
-    ...common,
-    seconds: o.warmupSeconds,
-    budget: signed ? 25_000 * o.warmupSeconds : 200_000 * o.warmupSeconds,
-  });
+  const loadCpu = o.separateCpus ? LOAD_CPU : undefined;
+  const { saturation: warm } = await load.saturate(
+    SELF,
+    {
+      ...common,
+      seconds: o.warmupSeconds,
+      budget: signed ? 25_000 * o.warmupSeconds : 200_000 * o.warmupSeconds,
+    },
+    [],
+    loadCpu,
+  );
   const budget = signed ? Math.min(300_000, Math.ceil(warm.rps * 2 * o.seconds) + 1000) : 100_000 * o.seconds;
   const {
     saturation,
     cpuUs: [cpuPerRequestUs],
-  } = await load.saturate(SELF, { ...common, seconds: o.seconds, budget }, [pid]);
+  } = await load.saturate(SELF, { ...common, seconds: o.seconds, budget }, [pid], loadCpu);
   const histogramBefore = signed ? await decisionHistogram(port) : undefined;
   const runtimeBefore = signed ? await runtimeFigures(port) : undefined;
-  const half = await load.runLoad(SELF, {
-    ...common,
-    concurrency: o.concurrency * 2,
-    mode: "rate",
-    seconds: o.seconds,
-    rate: Math.max(1, Math.floor(saturation.rps / 2)),
-    budget: 0,
-  });
+  const half = await load.runLoad(
+    SELF,
+    {
+      ...common,
+      concurrency: o.concurrency * 2,
+      mode: "rate",
+      seconds: o.seconds,
+      rate: Math.max(1, Math.floor(saturation.rps / 2)),
+      budget: 0,
+    },
+    loadCpu,
+  );
   const histogramAfter = signed ? await decisionHistogram(port) : undefined;
   const runtimeAfter = signed ? await runtimeFigures(port) : undefined;
   const inside =
@@ -219,9 +236,11 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
     compareExpress: false,
     workers: 1,
     quiet: false,
+    separateCpus: false,
     ...options,
   };
   const say = (line: string) => (o.quiet ? undefined : console.log(line));
+  const serverCpu = o.separateCpus ? { cpu: SERVER_CPU } : {};
   const backend = defaultEd25519Backend();
   const seed = randomBytes(32);
   const raw = backend.importPublicKey(backend.publicKeyFromSeed(seed));
@@ -235,7 +254,7 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
   const feed = await startControlPlane({ apiKey: SERVICE_KEY });
   try {
     say("bare node:http ...");
-    const bare = await load.spawnListening([SELF, "--role=bare"]);
+    const bare = await load.spawnListening([SELF, "--role=bare"], serverCpu);
     children.push(bare.child);
     const bareResult = await measureServer(bare.port, bare.child.pid, undefined, o);
     bare.child.kill();
@@ -243,7 +262,7 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
     let expressResult: { saturation: load.LoadResult; cpuPerRequestUs?: number } | undefined;
     if (o.compareExpress) {
       say("bare express ...");
-      const ex = await load.spawnListening([SELF, "--role=express"]);
+      const ex = await load.spawnListening([SELF, "--role=express"], serverCpu);
       children.push(ex.child);
       const target = { port: ex.port, concurrency: o.concurrency };
       await load.saturate(SELF, { ...target, seconds: 1, budget: 200_000 });
@@ -264,6 +283,7 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
     feed.approve("bench", agent.namespace, agent.publicKey);
     const nodeArgs = process.env.BENCH_VERIFIER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
     const verifier = await load.spawnListening([...nodeArgs, VERIFIER_MAIN], {
+      ...serverCpu,
       env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "",
@@ -299,6 +319,7 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
     return {
       backend: backend.name,
       workers: o.workers,
+      separateCpus: o.separateCpus,
       rawVerifiesPerSecond,
       bare: bareResult,
       ...(expressResult ? { express: expressResult } : {}),
@@ -319,7 +340,7 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
 export function printVerifierBench(r: VerifierBenchResult): void {
   const ms = (n: number) => `${n.toFixed(2)} ms`;
   console.log(
-    `\n== Verifier: ext_authz decisions (approved agent, cached certificate, Redis nonce; ${r.workers} worker${r.workers > 1 ? "s" : ""}) ==`,
+    `\n== Verifier: ext_authz decisions (approved agent, cached certificate, Redis nonce; ${r.workers} worker${r.workers > 1 ? "s" : ""}${r.separateCpus ? "; servers on CPU 1, load generator on CPU 0" : ""}) ==`,
   );
   console.log(`  raw Ed25519 verify (${r.backend}, 1 core)   ${fmt(r.rawVerifiesPerSecond).padStart(9)} /s`);
   console.log(`  bare node:http 200                       ${fmt(r.bare.saturation.rps).padStart(9)} /s`);
@@ -373,6 +394,7 @@ if (import.meta.main) {
       decisionLogs: !process.argv.includes("--no-logs"),
       workers: Number(load.cliArg("workers") ?? "1"),
       seconds: Number(load.cliArg("seconds") ?? "5"),
+      separateCpus: process.argv.includes("--separate-cpus"),
     });
     printVerifierBench(result);
     process.exit(0);
