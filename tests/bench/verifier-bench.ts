@@ -32,6 +32,7 @@ const VERIFIER_MAIN = fileURLToPath(new URL("../../services/verifier/src/main.ts
 const SERVICE_KEY = "bench-service-key";
 const SERVER_CPU = "1";
 const LOAD_CPU = "0";
+const loadCpuOf = (o: VerifierBenchOptions) => (o.separateCpus ? LOAD_CPU : undefined);
 const TARGET_URL = "http://127.0.0.1:38100/proxy/bench/v1/items?limit=10";
 const FORWARDED_FOR = "198.51.100.9";
 
@@ -181,7 +182,7 @@ async function measureServer(
   };
   // Long enough for the JIT to settle: in the first seconds under load TurboFan compiles on another thread, which
   // /proc counts as the server's CPU (~10 % of it in the verifier), though a long-running service never pays it.
-  const loadCpu = o.separateCpus ? LOAD_CPU : undefined;
+  const loadCpu = loadCpuOf(o);
   const { saturation: warm } = await load.saturate(
     SELF,
     {
@@ -265,13 +266,16 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
       const ex = await load.spawnListening([SELF, "--role=express"], serverCpu);
       children.push(ex.child);
       const target = { port: ex.port, concurrency: o.concurrency };
-      await load.saturate(SELF, { ...target, seconds: 1, budget: 200_000 });
+      await load.saturate(SELF, { ...target, seconds: 1, budget: 200_000 }, [], loadCpuOf(o));
       const {
         saturation,
         cpuUs: [cpuPerRequestUs],
-      } = await load.saturate(SELF, { ...target, seconds: o.seconds, budget: 100_000 * o.seconds }, [
-        ex.child.pid,
-      ]);
+      } = await load.saturate(
+        SELF,
+        { ...target, seconds: o.seconds, budget: 100_000 * o.seconds },
+        [ex.child.pid],
+        loadCpuOf(o),
+      );
       expressResult = { saturation, ...(cpuPerRequestUs !== undefined ? { cpuPerRequestUs } : {}) };
       ex.child.kill();
     }

@@ -238,11 +238,9 @@ describe("exit when the log reader is gone", () => {
     });
     for (const service of [verifier, proxy]) {
       service.child.stdout?.destroy();
-      const started = Date.now();
       const code = await Promise.race([service.stop("SIGTERM"), sleep(8000).then(() => "hung" as const)]);
       if (code === "hung") service.child.kill("SIGKILL");
       assert.notEqual(code, "hung", "the process hung in its exit path");
-      assert.ok(Date.now() - started < 8000);
     }
   });
 });
