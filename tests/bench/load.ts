@@ -349,3 +349,16 @@ async function cpuSeconds(pid: number | undefined): Promise<number | undefined> 
     return undefined;
   }
 }
+
+/**
+ * SIGTERM and wait for the exit (bounded), so a server run with BENCH_VERIFIER_NODE_ARGS or BENCH_PROXY_NODE_ARGS="--cpu-prof ..." gets to
+ * write its profile before the bench exits.
+ */
+export async function stopChild(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  await exited;
+  clearTimeout(timer);
+}

@@ -249,7 +249,9 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     // Decision logs on by default (production default); BENCH_DECISION_LOGS=false measures without them.
     GATEWAY_LOG_PROXY_REQUESTS: process.env.BENCH_DECISION_LOGS ?? "true",
   };
-  const kill = (c: load.Listening) => c.child.kill("SIGTERM");
+  const stop = (c: load.Listening) => load.stopChild(c.child);
+  // BENCH_PROXY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the proxy (envoy and inline mode).
+  const proxyNodeArgs = process.env.BENCH_PROXY_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
   const host = (port: number) => `127.0.0.1:${port}`;
   try {
     const upstream = await spawnServer([SELF, "--role=upstream"], process.env);
@@ -271,7 +273,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
         o,
         { pids: [engine.child.pid], unloaded: false },
       );
-      kill(engine);
+      await stop(engine);
       return measured;
     };
     const undici = await measureEngine("undici");
@@ -280,7 +282,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     say("proxy alone (envoy mode, valid x-sigilum-authz) ...");
     const masterKey = randomBytes(24).toString("hex");
     const proxyEnvoy = await spawnServer(
-      [PROXY_MAIN],
+      [...proxyNodeArgs, PROXY_MAIN],
       { ...baseEnv, AUTHZ_MODE: "envoy", PROXY_ADDR: "127.0.0.1:0", GATEWAY_MASTER_KEY: masterKey },
       "proxy listening",
     );
@@ -308,7 +310,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
       o,
       { pids: [proxyEnvoy.child.pid], unloaded: true },
     );
-    kill(proxyEnvoy);
+    await stop(proxyEnvoy);
 
     const proxyToDirect = proxy.saturation.rps / direct.saturation.rps;
     const hpmToUndici = hpm.saturation.rps / undici.saturation.rps;
@@ -353,7 +355,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     children.push(verifierProc.child);
     // The agent signs the gateway's address; the verifier rebuilds it from Host, whoever sends the check.
     const gatewayProc = await spawnServer(
-      [PROXY_MAIN],
+      [...proxyNodeArgs, PROXY_MAIN],
       {
         ...baseEnv,
         AUTHZ_MODE: "inline",
@@ -378,8 +380,8 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
       o,
       { pids: [gatewayProc.child.pid, verifierProc.child.pid], unloaded: true },
     );
-    kill(gatewayProc);
-    kill(verifierProc);
+    await stop(gatewayProc);
+    await stop(verifierProc);
 
     const [proxyCpuUs, verifierCpuUs] = gateway.perPidCpuUs;
     const proxyCoreToVerifierCore =

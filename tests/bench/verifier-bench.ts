@@ -106,19 +106,6 @@ function buildChecks(spec: CheckLoad, count: number): Buffer[] {
 
 // ---------------------------------------------------------------- orchestration
 
-/**
- * SIGTERM and wait for the exit (bounded), so a verifier run with BENCH_VERIFIER_NODE_ARGS="--cpu-prof ..." gets to
- * write its profile before the bench exits.
- */
-async function stopChild(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  await exited;
-  clearTimeout(timer);
-}
-
 /** Cumulative allow-decision histogram buckets (le seconds → count) from the verifier's own /metrics. */
 async function decisionHistogram(port: number): Promise<Map<number, number> | undefined> {
   try {
@@ -316,7 +303,7 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
       { seed: seed.toString("base64"), namespace: agentNamespace },
       o,
     );
-    await stopChild(verifier.child);
+    await load.stopChild(verifier.child);
 
     const verifierToRawVerify = verifierResult.saturation.rps / rawVerifiesPerSecond;
     const perCore = verifierResult.cpuPerRequestUs ? 1e6 / verifierResult.cpuPerRequestUs : undefined;
