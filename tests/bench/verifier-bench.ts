@@ -61,7 +61,9 @@ export interface VerifierBenchResult {
   separateCpus: boolean;
   rawVerifiesPerSecond: number;
   bare: { saturation: load.LoadResult; half: load.LoadResult; cpuPerRequestUs?: number };
-  express?: { saturation: load.LoadResult; cpuPerRequestUs?: number };
+  express?: Saturated;
+  /** The least a node:http verifier does per check (roleFloor): verify alone, then verify + Redis nonce. */
+  floor: { verify: Saturated; verifyAndNonce: Saturated };
   verifier: {
     saturation: load.LoadResult;
     half: load.LoadResult;
@@ -84,6 +86,38 @@ async function roleExpress(): Promise<void> {
     res.status(200).end();
   });
   load.listenAndAnnounce(createServer(app));
+}
+
+/**
+ * The least any node:http verifier must do per check: answer over node:http and verify one Ed25519 signature (a
+ * fixed one: same cost), plus, with `--redis=<url>`, record one nonce with `SET NX EX` (ioredis, auto-pipelined).
+ * No parsing, claims, token, metrics or logs: its CPU per request bounds what the real verifier can reach.
+ */
+async function roleFloor(): Promise<void> {
+  const backend = defaultEd25519Backend();
+  const seed = randomBytes(32);
+  const key = backend.importPublicKey(backend.publicKeyFromSeed(seed));
+  const message = randomBytes(600);
+  const signature = backend.sign(seed, message);
+  const redisUrl = load.cliArg("redis");
+  const { Redis } = await import("ioredis");
+  const redis = redisUrl ? new Redis(redisUrl, { enableAutoPipelining: true }) : undefined;
+  const prefix = load.cliArg("prefix") ?? "bench:floor:";
+  let n = 0;
+  const answer = (res: import("node:http").ServerResponse, ok: boolean) => {
+    res.writeHead(ok ? 200 : 403, { "content-length": 0 });
+    res.end();
+  };
+  const server = createServer((req, res) => {
+    req.resume();
+    const ok = backend.verify(key, message, signature);
+    if (!redis) return answer(res, ok);
+    redis.set(`${prefix}${n++}`, "1", "EX", 60, "NX").then(
+      (set) => answer(res, ok && set === "OK"),
+      () => answer(res, false),
+    );
+  });
+  load.listenAndAnnounce(server);
 }
 
 interface CheckLoad extends load.LoadRun {
@@ -214,6 +248,35 @@ async function measureServer(
   };
 }
 
+interface Saturated {
+  saturation: load.LoadResult;
+  cpuPerRequestUs?: number;
+}
+
+/** Starts `--role=...` of this file, saturates it with unsigned checks (after a 1 s warm-up), stops it. */
+async function saturateRole(
+  args: string[],
+  serverCpu: { cpu?: string },
+  o: Required<VerifierBenchOptions>,
+  children: ChildProcess[],
+): Promise<Saturated> {
+  const server = await load.spawnListening([SELF, ...args], serverCpu);
+  children.push(server.child);
+  const target = { port: server.port, concurrency: o.concurrency };
+  await load.saturate(SELF, { ...target, seconds: 1, budget: 200_000 }, [], loadCpuOf(o));
+  const {
+    saturation,
+    cpuUs: [cpuPerRequestUs],
+  } = await load.saturate(
+    SELF,
+    { ...target, seconds: o.seconds, budget: 100_000 * o.seconds },
+    [server.child.pid],
+    loadCpuOf(o),
+  );
+  await load.stopChild(server.child);
+  return { saturation, ...(cpuPerRequestUs !== undefined ? { cpuPerRequestUs } : {}) };
+}
+
 export async function runVerifierBench(options: VerifierBenchOptions = {}): Promise<VerifierBenchResult> {
   const o: Required<VerifierBenchOptions> = {
     seconds: 5,
@@ -247,25 +310,21 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
     const bareResult = await measureServer(bare.port, bare.child.pid, undefined, o);
     bare.child.kill();
 
-    let expressResult: { saturation: load.LoadResult; cpuPerRequestUs?: number } | undefined;
+    let expressResult: Saturated | undefined;
     if (o.compareExpress) {
       say("bare express ...");
-      const ex = await load.spawnListening([SELF, "--role=express"], serverCpu);
-      children.push(ex.child);
-      const target = { port: ex.port, concurrency: o.concurrency };
-      await load.saturate(SELF, { ...target, seconds: 1, budget: 200_000 }, [], loadCpuOf(o));
-      const {
-        saturation,
-        cpuUs: [cpuPerRequestUs],
-      } = await load.saturate(
-        SELF,
-        { ...target, seconds: o.seconds, budget: 100_000 * o.seconds },
-        [ex.child.pid],
-        loadCpuOf(o),
-      );
-      expressResult = { saturation, ...(cpuPerRequestUs !== undefined ? { cpuPerRequestUs } : {}) };
-      ex.child.kill();
+      expressResult = await saturateRole(["--role=express"], serverCpu, o, children);
     }
+    say("floor: node:http + one Ed25519 verify, then + one Redis SET NX ...");
+    const floor = {
+      verify: await saturateRole(["--role=floor"], serverCpu, o, children),
+      verifyAndNonce: await saturateRole(
+        ["--role=floor", `--redis=${o.redisUrl}`, `--prefix=${prefix}floor:`],
+        serverCpu,
+        o,
+        children,
+      ),
+    };
 
     say("verifier ...");
     await initIdentity({ namespace: "gateway-bench", homeDir: home });
@@ -314,6 +373,7 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
       rawVerifiesPerSecond,
       bare: bareResult,
       ...(expressResult ? { express: expressResult } : {}),
+      floor,
       verifier: verifierResult,
       verifierToRawVerify,
       ...(perCore ? { verifierPerCoreCapacity: perCore } : {}),
@@ -370,6 +430,15 @@ export function printVerifierBench(r: VerifierBenchResult): void {
     console.log(
       `  bare express CPU per request             ${r.express.cpuPerRequestUs.toFixed(1).padStart(9)} us`,
     );
+  const floorLine = (label: string, f: Saturated) =>
+    console.log(
+      `  ${label.padEnd(40)} ${fmt(f.saturation.rps).padStart(9)} /s` +
+        (f.cpuPerRequestUs
+          ? `, CPU ${f.cpuPerRequestUs.toFixed(0)} us = ${ratio(1e6 / f.cpuPerRequestUs, r.rawVerifiesPerSecond)} of raw verify per core`
+          : ""),
+    );
+  floorLine("floor: node:http + 1 verify", r.floor.verify);
+  floorLine("floor: node:http + 1 verify + SET NX", r.floor.verifyAndNonce);
   const errors = r.verifier.saturation.errors + r.verifier.half.errors;
   if (errors) console.log(`  !! ${errors} verifier requests were not allowed`);
 }
@@ -377,6 +446,7 @@ export function printVerifierBench(r: VerifierBenchResult): void {
 if (import.meta.main) {
   const role = load.cliArg("role");
   if (role === "bare") load.serveBare("");
+  else if (role === "floor") await roleFloor();
   else if (role === "express") await roleExpress();
   else if (role === "load") await load.serveLoadRole(buildChecks);
   else {
