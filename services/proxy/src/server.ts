@@ -19,6 +19,7 @@ import { createProxyMetrics, type ProxyMetrics } from "./metrics.ts";
 import { type Authorizer, createEnvoyAuthorizer, createInlineAuthorizer } from "./pipeline/authorize.ts";
 import { Forwarder } from "./pipeline/forward.ts";
 import { handleProxyRequest, type RuntimeDeps } from "./pipeline/proxy-request.ts";
+import { ConnectionResolver } from "./pipeline/resolve.ts";
 import { parseRuntimeRoute } from "./pipeline/route.ts";
 import { ConnectionCache } from "./store/cache.ts";
 import { ConnectionStore } from "./store/connections.ts";
@@ -159,13 +160,12 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
 
   const runtime: RuntimeDeps = {
     authorizer,
-    cache,
-    forwarder,
-    resolve: {
+    resolver: new ConnectionResolver(cache, {
       rotationEnforcement: config.rotationEnforcement,
       rotationGraceDays: config.rotationGraceDays,
       now,
-    },
+    }),
+    forwarder,
     metrics,
     usage,
     logger,

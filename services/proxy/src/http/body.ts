@@ -7,14 +7,8 @@ import { GatewayError } from "@sigilum-gw/shared/errors";
  * Resolves null when the request has no body.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  if (finishBodyless(req)) return Promise.resolve(null);
   const declared = req.headers["content-length"];
-  const chunked = req.headers["transfer-encoding"] !== undefined;
-  if (!chunked && (declared === undefined || declared === "0")) {
-    // No body framing: Node's parser delivers nothing, so there is nothing to wait for.
-    if (req.readableEnded) return Promise.resolve(null);
-    req.resume();
-    return Promise.resolve(null);
-  }
   if (declared !== undefined && Number(declared) > limit) {
     return Promise.reject(tooLarge());
   }
@@ -51,6 +45,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
     req.on("error", onError);
     req.on("aborted", onAborted);
   });
+}
+
+/**
+ * True when the request has no body framing (no Transfer-Encoding, no or zero Content-Length): Node's parser
+ * delivers nothing, so there is nothing to wait for; the stream is resumed so it ends. Lets the hot path skip a
+ * promise for the common bodyless request.
+ */
+export function finishBodyless(req: IncomingMessage): boolean {
+  const declared = req.headers["content-length"];
+  if (req.headers["transfer-encoding"] !== undefined || (declared !== undefined && declared !== "0"))
+    return false;
+  if (!req.readableEnded) req.resume();
+  return true;
 }
 
 function tooLarge(): GatewayError {

@@ -48,7 +48,8 @@ export type AuthorizeOutcome =
   | { ok: false; code: string; tokenFailure?: AuthzTokenFailure; respond: (res: ServerResponse) => void };
 
 export interface Authorizer {
-  authorize(input: AuthorizeInput): Promise<AuthorizeOutcome>;
+  /** Envoy mode answers synchronously (no promise on the hot path); inline mode waits for the verifier. */
+  authorize(input: AuthorizeInput): AuthorizeOutcome | Promise<AuthorizeOutcome>;
   close(): Promise<void>;
 }
 
@@ -105,7 +106,7 @@ function checkToken(
 
 export function createEnvoyAuthorizer(codec: AuthzTokenCodec): Authorizer {
   return {
-    async authorize({ req, method, target, requestId }) {
+    authorize({ req, method, target, requestId }) {
       return checkToken(codec, req.headers[AUTHZ_TOKEN_HEADER], method, target, requestId);
     },
     async close() {},

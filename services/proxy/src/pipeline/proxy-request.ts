@@ -3,15 +3,14 @@ import { clientIp, forwardedScheme, peerIp, type TrustedProxies } from "@sigilum
 import { type ErrorCode, GatewayError, sendError } from "@sigilum-gw/shared/errors";
 import { type DecisionEvent, type DecisionFields, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { recordAuthReject, recordUpstream } from "@sigilum-gw/shared/metrics";
-import { readBody } from "../http/body.ts";
+import { finishBodyless, readBody } from "../http/body.ts";
 import type { ProxyMetrics } from "../metrics.ts";
-import type { ConnectionCache } from "../store/cache.ts";
 import { asStoreError } from "../store/redis-errors.ts";
 import type { UsageEvent, UsageSink } from "../usage/queue.ts";
 import type { AuthorizedIdentity, Authorizer } from "./authorize.ts";
 import type { Forwarder } from "./forward.ts";
 import { buildUpstreamHeaders, buildUpstreamTarget } from "./inject.ts";
-import { type ResolvedConnection, type ResolveOptions, resolveConnection } from "./resolve.ts";
+import type { ConnectionResolver, ResolvedConnection } from "./resolve.ts";
 import type { RuntimeRoute } from "./route.ts";
 
 /**
@@ -22,9 +21,8 @@ import type { RuntimeRoute } from "./route.ts";
 
 export interface RuntimeDeps {
   authorizer: Authorizer;
-  cache: ConnectionCache;
+  resolver: ConnectionResolver;
   forwarder: Forwarder;
-  resolve: ResolveOptions;
   metrics: ProxyMetrics;
   usage: UsageSink | undefined;
   logger: Logger;
@@ -71,16 +69,19 @@ export async function handleProxyRequest(
   const fail = (code: ErrorCode, message?: string, headers?: Record<string, string>) =>
     sendError(res, code, { requestId, ...(message ? { message } : {}), ...(headers ? { headers } : {}) });
 
-  let body: Buffer | null;
-  try {
-    body = await readBody(req, deps.maxBodyBytes);
-  } catch (err) {
-    if (err instanceof GatewayError) fail(err.code, err.message, err.headers as Record<string, string>);
-    else fail("INVALID_REQUEST", "failed to read request body");
-    return;
+  // The common bodyless, envoy-mode, cached-connection request goes through without a promise until the forward.
+  let body: Buffer | null = null;
+  if (!finishBodyless(req)) {
+    try {
+      body = await readBody(req, deps.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof GatewayError) fail(err.code, err.message, err.headers as Record<string, string>);
+      else fail("INVALID_REQUEST", "failed to read request body");
+      return;
+    }
   }
 
-  const authz = await deps.authorizer.authorize({
+  const authorizing = deps.authorizer.authorize({
     req,
     method,
     scheme: forwardedScheme(req, deps.trustedProxies),
@@ -89,6 +90,7 @@ export async function handleProxyRequest(
     requestId,
     clientIp: ip,
   });
+  const authz = authorizing instanceof Promise ? await authorizing : authorizing;
   if (!authz.ok) {
     if (authz.code.startsWith("AUTH_")) recordAuthReject(deps.metrics.auth, authz.code);
     log("proxy_auth_denied", {
@@ -126,7 +128,8 @@ export async function handleProxyRequest(
 
   let resolved: ResolvedConnection;
   try {
-    resolved = await resolveConnection(deps.cache, route.connectionId, "http", deps.resolve);
+    const resolving = deps.resolver.resolve(route.connectionId, "http");
+    resolved = resolving instanceof Promise ? await resolving : resolving;
   } catch (raw) {
     const err = asStoreError(raw);
     if (err instanceof GatewayError) {

@@ -120,24 +120,74 @@ export function credentialOf(record: ConnectionRecord, secrets: SecretMap): stri
   return credential;
 }
 
-export async function resolveConnection(
-  cache: ConnectionCache,
-  connectionId: string,
+/** The per-request part of a resolution: protocol of the route, rotation policy at this moment. */
+function finishResolution(
+  record: ConnectionRecord,
+  credential: string,
   route: Protocol,
   opts: ResolveOptions,
-): Promise<ResolvedConnection> {
-  const { record, secrets } = await loadConnection(cache, connectionId);
+): ResolvedConnection {
   if (route === "http" && record.protocol === "mcp") {
     throw new GatewayError("INVALID_REQUEST", "connection protocol is mcp; use /mcp/{connection_id}/...");
   }
   if (route === "mcp" && record.protocol !== "mcp") {
     throw new GatewayError("INVALID_REQUEST", "connection protocol is not mcp");
   }
-  const credential = credentialOf(record, secrets);
   const overdue = rotationOverdueMessage(record, opts, (opts.now ?? Date.now)());
   if (overdue !== undefined) {
     if (opts.rotationEnforcement === "block") throw new GatewayError("ROTATION_REQUIRED", overdue);
     return { record, credential, rotationWarning: overdue };
   }
   return { record, credential };
+}
+
+interface Memo {
+  record: ConnectionRecord;
+  credential: string;
+  revision: number;
+  expiresAt: number;
+}
+
+/**
+ * Connection resolution for the runtime path, with each successful load memoized (record and normalized
+ * credential) for as long as the cache entries it came from are current: same cache revision (no connection or
+ * variable event, no resubscribe since), cache live, within the TTL. A hit answers synchronously, with no
+ * promise and no secret re-resolution; the protocol and rotation checks still run on every request, failures
+ * are never memoized.
+ */
+export class ConnectionResolver {
+  readonly #cache: ConnectionCache;
+  readonly #opts: ResolveOptions;
+  readonly #memo = new Map<string, Memo>();
+  readonly #maxEntries: number;
+
+  constructor(cache: ConnectionCache, opts: ResolveOptions, maxEntries = 10_000) {
+    this.#cache = cache;
+    this.#opts = opts;
+    this.#maxEntries = maxEntries;
+  }
+
+  resolve(connectionId: string, route: Protocol): ResolvedConnection | Promise<ResolvedConnection> {
+    const cache = this.#cache;
+    const hit = this.#memo.get(connectionId);
+    if (hit !== undefined) {
+      if (cache.live && hit.revision === cache.revision && hit.expiresAt > cache.now())
+        return finishResolution(hit.record, hit.credential, route, this.#opts);
+      this.#memo.delete(connectionId);
+    }
+    return this.#load(connectionId, route);
+  }
+
+  async #load(connectionId: string, route: Protocol): Promise<ResolvedConnection> {
+    const cache = this.#cache;
+    const revision = cache.revision;
+    const { record, secrets } = await loadConnection(cache, connectionId);
+    const credential = credentialOf(record, secrets);
+    // Only what was loaded from a live cache with nothing changed meanwhile.
+    if (cache.live && revision === cache.revision) {
+      if (this.#memo.size >= this.#maxEntries) this.#memo.clear();
+      this.#memo.set(connectionId, { record, credential, revision, expiresAt: cache.derivedExpiry() });
+    }
+    return finishResolution(record, credential, route, this.#opts);
+  }
 }

@@ -84,13 +84,18 @@ export class ConnectionCache {
   readonly #variables: VariableStore;
   readonly #connectionEntries: ReadThrough<VersionedConnection>;
   readonly #variableEntries: ReadThrough<string>;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
   /** True while the events subscription is established; until then (and while it is down) nothing is cached. */
   #live = false;
+  #revision = 0;
 
   constructor(opts: ConnectionCacheOptions) {
     const ttl = opts.ttlMs ?? 30_000;
     const max = opts.maxEntries ?? 10_000;
     const now = opts.now ?? Date.now;
+    this.#ttlMs = ttl;
+    this.#now = now;
     this.#connections = opts.connections;
     this.#variables = opts.variables;
     this.#connectionEntries = new ReadThrough(ttl, max, now);
@@ -99,6 +104,23 @@ export class ConnectionCache {
 
   get live(): boolean {
     return this.#live;
+  }
+
+  /**
+   * Changes on every event and every change of liveness: a value derived from cached entries (a resolved
+   * connection) is current only while the revision it was derived at is, the cache is live, and within the TTL.
+   */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /** When a value derived now must be derived again at the latest (same TTL as the entries). */
+  derivedExpiry(): number {
+    return this.#now() + this.#ttlMs;
+  }
+
+  now(): number {
+    return this.#now();
   }
 
   connection(id: string): Promise<VersionedConnection | null> {
@@ -114,12 +136,14 @@ export class ConnectionCache {
 
   /** The events subscription went up or down. */
   setLive(live: boolean): void {
+    this.#revision++;
     this.#live = live;
     this.#connectionEntries.clear();
     this.#variableEntries.clear();
   }
 
   handle(event: StoreEventOrResync): void {
+    this.#revision++;
     switch (event.type) {
       case "connection.changed":
       case "connection.deleted":
