@@ -136,12 +136,17 @@ export function createAuthzTokenCodec(
     // Several header lines: a smuggling attempt or a broken hop, never legitimate.
     if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH)
       return { ok: false, reason: "malformed" };
-    const parts = token.split(".");
-    if (parts.length !== 3 || parts[0] !== VERSION) return { ok: false, reason: "malformed" };
-    const [, body, sig] = parts as [string, string, string];
-    if (!B64URL.test(body) || !B64URL.test(sig)) return { ok: false, reason: "malformed" };
+    // v1.<body>.<sig>: the signing input is the token up to the last dot, so it is not rebuilt.
+    const bodyStart = VERSION.length + 1;
+    const sigDot = token.lastIndexOf(".");
+    if (!token.startsWith(`${VERSION}.`) || sigDot <= bodyStart || token.indexOf(".", bodyStart) !== sigDot)
+      return { ok: false, reason: "malformed" };
+    const body = token.slice(bodyStart, sigDot);
+    const sig = token.slice(sigDot + 1);
+    // The body is checked by the MAC before it is decoded; the signature must be canonical base64url.
+    if (!B64URL.test(sig)) return { ok: false, reason: "malformed" };
     const given = Buffer.from(sig, "base64url");
-    const wanted = mac(`${VERSION}.${body}`);
+    const wanted = mac(token.slice(0, sigDot));
     if (given.length !== wanted.length || !timingSafeEqual(given, wanted))
       return { ok: false, reason: "bad_signature" };
 
