@@ -2,7 +2,12 @@ import { type DestinationStream, type Logger, type LoggerOptions, pino } from "p
 import { sanitizeObject } from "./logger/sanitize.ts";
 
 export type { Logger } from "pino";
-export { flushLogs, type LogDestination, stdoutDestination } from "./logger/destination.ts";
+export {
+  BatchedDestination,
+  flushLogs,
+  type LogDestination,
+  stdoutDestination,
+} from "./logger/destination.ts";
 export { fingerprint, maskIp, sanitizeObject, sanitizeValue } from "./logger/sanitize.ts";
 
 const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
