@@ -170,7 +170,7 @@ describe("proxy process: 50 MB streamed response and graceful drain", () => {
     await rssOf(base);
     const baseline = await rssOf(base);
     const peaks: number[] = [];
-    for (let round = 1; round <= 3; round++) {
+    for (let round = 1; round <= 4; round++) {
       const run = await download();
       assert.equal(run.status, 200);
       assert.equal(run.bytes, TOTAL);
@@ -189,11 +189,12 @@ describe("proxy process: 50 MB streamed response and graceful drain", () => {
     }
     // The in-flight bound above is the proof that nothing is buffered. RSS is noisier: it rises by what V8 lets
     // garbage chunks pile up before a GC (tens of MB, independent of the body size) and pages are not always
-    // returned, so the first round may lift the plateau. What must not happen is growth per body: once warm, a
-    // further 50 MB adds less than half a body, and the peak never reaches the 150 MB streamed in all (V8 lets up
-    // to 64 MB of dead external buffers wait for a GC, so the margin below that is what RSS can prove).
+    // returned, so the first round may lift the plateau, and a GC that comes late can lift one more. What must
+    // not happen is growth per body: once warm, two further bodies (100 MB) add less than one, and the peak never
+    // reaches the 150 MB of three bodies (V8 lets up to 64 MB of dead external buffers wait for a GC, so the margin
+    // below that is what RSS can prove).
     const trail = `baseline ${mb(baseline)}, peaks ${peaks.map(mb).join(" → ")}`;
-    assert.ok(peaks[2]! - peaks[1]! < TOTAL / 2, `RSS kept growing: ${trail}`);
+    assert.ok(peaks[3]! - peaks[1]! < TOTAL, `RSS kept growing: ${trail}`);
     assert.ok(Math.max(...peaks) - baseline < 3 * TOTAL, `RSS followed the bodies: ${trail}`);
   });
 
