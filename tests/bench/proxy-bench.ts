@@ -62,6 +62,10 @@ export interface ProxyBenchResult {
   pinnedCpu?: string;
   derived: {
     proxyToDirect: number;
+    /** proxy/direct req/s of each paired round (alternating bursts, same minute): robust to the machine's phases. */
+    proxyToDirectRounds: number[];
+    /** Median of proxyToDirectRounds: the figure the target is judged on. */
+    proxyToDirectPaired: number;
     hpmToUndici: number;
     gatewayToVerifier?: number;
     /** Per-core capacity of the proxy in inline mode vs the verifier's (each on its own core). */
@@ -80,6 +84,8 @@ export interface ProxyBenchOptions {
   unloadedRate?: number;
   redisUrl?: string;
   quiet?: boolean;
+  /** Paired direct/proxy rounds for the proxy-alone ratio (default 6). */
+  pairedRounds?: number;
   /**
    * Pin every process (servers and load generator) to this CPU with taskset, as the issue's reference figures
    * ("measured on one core"): ratios then compare the CPU cost of the paths. Only the forwarding part runs.
@@ -220,6 +226,37 @@ async function measure(
   };
 }
 
+/**
+ * `rounds` pairs of short saturation bursts, A then B (order reversed every round), each pair in the same few
+ * seconds: the ratio of B's to A's req/s per round. Sequential 5 s runs half a minute apart are at the mercy of a
+ * shared machine's phases (the same proxy build measured 125–285 µs per request within an hour); pairs are not.
+ */
+async function pairedRounds(
+  a: Omit<LoadSpec, "mode" | "seconds" | "rate" | "budget">,
+  b: Omit<LoadSpec, "mode" | "seconds" | "rate" | "budget">,
+  rounds: number,
+  seconds = 2,
+): Promise<number[]> {
+  const burst = async (spec: typeof a) =>
+    (await load.saturate(SELF, { ...spec, seconds, budget: 10_000_000 }, [], pinnedCpu)).saturation.rps;
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const [first, second] = round % 2 === 0 ? [a, b] : [b, a];
+    const firstRps = await burst(first);
+    const secondRps = await burst(second);
+    ratios.push(round % 2 === 0 ? secondRps / firstRps : firstRps / secondRps);
+  }
+  return ratios;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
 async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<ProxyBenchResult> {
   const o: Required<ProxyBenchOptions> = {
     seconds: Number(process.env.BENCH_SECONDS ?? 5),
@@ -228,6 +265,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     quiet: false,
     pinCpu: "",
+    pairedRounds: Number(process.env.BENCH_PAIRED_ROUNDS ?? 6),
     ...options,
   };
   pinnedCpu = o.pinCpu || undefined;
@@ -310,6 +348,19 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
       o,
       { pids: [proxyEnvoy.child.pid], unloaded: true },
     );
+    say("proxy alone vs direct, paired rounds ...");
+    const proxyToDirectRounds = await pairedRounds(
+      { port: upstream.port, kind: "plain", host: host(upstream.port), concurrency: o.concurrency },
+      {
+        port: proxyEnvoy.port,
+        kind: "envoy",
+        host: host(proxyEnvoy.port),
+        concurrency: o.concurrency,
+        secret,
+      },
+      o.pairedRounds,
+    );
+    const proxyToDirectPaired = median(proxyToDirectRounds);
     await stop(proxyEnvoy);
 
     const proxyToDirect = proxy.saturation.rps / direct.saturation.rps;
@@ -328,8 +379,15 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
       return {
         ...forwarding,
         ...(pinnedCpu ? { pinnedCpu } : {}),
-        derived: { proxyToDirect, hpmToUndici, addedP50UnloadedMs, chosenEngine },
-        targets: { proxyToDirect: proxyToDirect >= 0.2, addedP50: addedP50UnloadedMs <= 2 },
+        derived: {
+          proxyToDirect,
+          proxyToDirectRounds,
+          proxyToDirectPaired,
+          hpmToUndici,
+          addedP50UnloadedMs,
+          chosenEngine,
+        },
+        targets: { proxyToDirect: proxyToDirectPaired >= 0.2, addedP50: addedP50UnloadedMs <= 2 },
       };
     }
 
@@ -397,6 +455,8 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
       },
       derived: {
         proxyToDirect,
+        proxyToDirectRounds,
+        proxyToDirectPaired,
         hpmToUndici,
         gatewayToVerifier,
         ...(proxyCoreToVerifierCore !== undefined ? { proxyCoreToVerifierCore } : {}),
@@ -404,7 +464,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
         chosenEngine,
       },
       targets: {
-        proxyToDirect: proxyToDirect >= 0.2,
+        proxyToDirect: proxyToDirectPaired >= 0.2,
         // Verifier and proxy are separate processes (separate cores or pods in production): the forward is not
         // the bottleneck when one proxy core keeps up with 80% of one verifier core.
         gatewayToVerifier: gatewayToVerifier >= 0.8 || (proxyCoreToVerifierCore ?? 0) >= 0.8,
@@ -449,7 +509,7 @@ export function printProxyBench(r: ProxyBenchResult): void {
   const d = r.derived;
   const ok = (met: boolean | undefined) => (met ? "OK" : "MISSED");
   console.log(
-    `  proxy alone / direct                     ${pct(d.proxyToDirect)} (target >= 20%) ${ok(r.targets.proxyToDirect)}`,
+    `  proxy alone / direct                     ${pct(d.proxyToDirectPaired)} median of ${d.proxyToDirectRounds.length} paired rounds (${d.proxyToDirectRounds.map(pct).join(" ")}); ${pct(d.proxyToDirect)} from the runs above (target >= 20%) ${ok(r.targets.proxyToDirect)}`,
   );
   console.log(
     `  http-proxy-middleware / undici           ${pct(d.hpmToUndici)} (use it if >= 80%) -> ${d.chosenEngine}`,
