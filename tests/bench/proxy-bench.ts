@@ -257,6 +257,40 @@ const median = (values: number[]): number => {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
+/**
+ * Starts a proxy (`main`: its entry point, so another tree can be compared) in envoy mode on a free port and
+ * creates the bench connection to the upstream through its admin API. `env` carries Redis, the internal secret
+ * and the master key.
+ */
+export async function startEnvoyProxy(opts: {
+  main: string;
+  nodeArgs?: string[];
+  env: NodeJS.ProcessEnv;
+  upstreamPort: number;
+  cpu?: string | undefined;
+}): Promise<load.Listening> {
+  const proxy = await load.spawnListening([...(opts.nodeArgs ?? []), opts.main], {
+    env: { ...opts.env, AUTHZ_MODE: "envoy", PROXY_ADDR: "127.0.0.1:0" },
+    marker: "proxy listening",
+    cpu: opts.cpu,
+  });
+  const created = await fetch(`http://127.0.0.1:${proxy.port}/api/admin/connections`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      id: CONNECTION,
+      base_url: `http://127.0.0.1:${opts.upstreamPort}`,
+      auth_secret_key: "token",
+      secrets: { token: "bench-upstream-token" },
+    }),
+  });
+  if (created.status !== 201) {
+    proxy.child.kill("SIGKILL");
+    throw new Error(`cannot create the bench connection: ${await created.text()}`);
+  }
+  return proxy;
+}
+
 async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<ProxyBenchResult> {
   const o: Required<ProxyBenchOptions> = {
     seconds: Number(process.env.BENCH_SECONDS ?? 5),
@@ -319,24 +353,14 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
 
     say("proxy alone (envoy mode, valid x-sigilum-authz) ...");
     const masterKey = randomBytes(24).toString("hex");
-    const proxyEnvoy = await spawnServer(
-      [...proxyNodeArgs, PROXY_MAIN],
-      { ...baseEnv, AUTHZ_MODE: "envoy", PROXY_ADDR: "127.0.0.1:0", GATEWAY_MASTER_KEY: masterKey },
-      "proxy listening",
-    );
-    children.push(proxyEnvoy.child);
-    const created = await fetch(`http://${host(proxyEnvoy.port)}/api/admin/connections`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        id: CONNECTION,
-        base_url: `http://${host(upstream.port)}`,
-        auth_secret_key: "token",
-        secrets: { token: "bench-upstream-token" },
-      }),
+    const proxyEnvoy = await startEnvoyProxy({
+      main: PROXY_MAIN,
+      nodeArgs: proxyNodeArgs,
+      env: { ...baseEnv, GATEWAY_MASTER_KEY: masterKey },
+      upstreamPort: upstream.port,
+      cpu: pinnedCpu,
     });
-    if (created.status !== 201)
-      throw new Error(`cannot create the bench connection: ${await created.text()}`);
+    children.push(proxyEnvoy.child);
     const proxy = await measure(
       {
         port: proxyEnvoy.port,
