@@ -78,8 +78,8 @@ export class UsageRecorder implements UsageSink {
     });
     // Connection errors are retried by ioredis; without a listener bullmq would print each one.
     this.#queue.on("error", (err) => this.#onError(err));
-    // Each bullmq add costs far more than the events in it (paired A/B: 50 ms / 200-event batches cost the
-    // proxy ~30 µs per request more than 250 ms / 1,000), so batches are large; usage may arrive 250 ms late.
+    // Fewer, larger bullmq adds: against 50 ms / 200-event batches, three paired A/B runs gave -30, 0 and -6 µs
+    // per proxied request (docs/decisions.md). Usage may arrive up to 250 ms late.
     this.#flushIntervalMs = opts.flushIntervalMs ?? 250;
     this.#maxBatch = opts.maxBatch ?? 1000;
     this.#maxBuffered = opts.maxBuffered ?? 10_000;
