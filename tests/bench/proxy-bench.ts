@@ -258,22 +258,28 @@ const median = (values: number[]): number => {
 };
 
 /**
- * Starts a proxy (`main`: its entry point, so another tree can be compared) in envoy mode on a free port and
- * creates the bench connection to the upstream through its admin API. `env` carries Redis, the internal secret
- * and the master key.
+ * Starts a proxy (`main`: its entry point, so another tree can be compared) on a free port: in envoy mode, or in
+ * inline mode when `verifierUrl` is given. Unless `createConnection` is false, it then creates the bench connection
+ * to the upstream through its admin API. `env` carries Redis, the internal secret and the master key.
  */
-export async function startEnvoyProxy(opts: {
+export async function startProxy(opts: {
   main: string;
   nodeArgs?: string[];
   env: NodeJS.ProcessEnv;
   upstreamPort: number;
+  verifierUrl?: string;
+  createConnection?: boolean;
   cpu?: string | undefined;
 }): Promise<load.Listening> {
+  const modeEnv = opts.verifierUrl
+    ? { AUTHZ_MODE: "inline", GATEWAY_ADDR: "127.0.0.1:0", VERIFIER_URL: opts.verifierUrl }
+    : { AUTHZ_MODE: "envoy", PROXY_ADDR: "127.0.0.1:0" };
   const proxy = await load.spawnListening([...(opts.nodeArgs ?? []), opts.main], {
-    env: { ...opts.env, AUTHZ_MODE: "envoy", PROXY_ADDR: "127.0.0.1:0" },
+    env: { ...opts.env, ...modeEnv },
     marker: "proxy listening",
     cpu: opts.cpu,
   });
+  if (opts.createConnection === false) return proxy;
   const created = await fetch(`http://127.0.0.1:${proxy.port}/api/admin/connections`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -290,6 +296,45 @@ export async function startEnvoyProxy(opts: {
   }
   return proxy;
 }
+
+export interface BenchAgent {
+  agentSeed: string;
+  agentNamespace: string;
+}
+
+/**
+ * Starts a verifier against `controlPlane` with a gateway identity in `home` and a new agent approved for the bench
+ * connection (claims preloaded, so every check is decided from the cache as in steady state).
+ */
+export async function startVerifier(opts: {
+  env: NodeJS.ProcessEnv;
+  controlPlane: { url: string; approve(service: string, namespace: string, publicKey: string): void };
+  home: string;
+  cpu?: string | undefined;
+}): Promise<{ verifier: load.Listening; agent: BenchAgent }> {
+  await initIdentity({ namespace: "gateway-bench", homeDir: opts.home });
+  const seed = randomBytes(32);
+  const agent = identityFromSeed("bench-agent", seed);
+  opts.controlPlane.approve(CONNECTION, agent.namespace, agent.publicKey);
+  const verifier = await load.spawnListening([VERIFIER_MAIN], {
+    env: {
+      ...opts.env,
+      VERIFIER_ADDR: "127.0.0.1:0",
+      SIGILUM_REGISTRY_URL: opts.controlPlane.url,
+      SIGILUM_SERVICE_API_KEY: SERVICE_KEY,
+      GATEWAY_SIGILUM_HOME: opts.home,
+      GATEWAY_SIGILUM_NAMESPACE: "gateway-bench",
+      GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "300",
+      VERIFIER_CLAIMS_PRELOAD_SERVICES: CONNECTION,
+    },
+    marker: "verifier listening",
+    cpu: opts.cpu,
+  });
+  return { verifier, agent: { agentSeed: seed.toString("base64"), agentNamespace: agent.namespace } };
+}
+
+/** The bench's control plane, with the service key the verifier presents. */
+export const startBenchControlPlane = () => startControlPlane({ apiKey: SERVICE_KEY });
 
 async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<ProxyBenchResult> {
   const o: Required<ProxyBenchOptions> = {
@@ -309,7 +354,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
   const children: ChildProcess[] = [];
   const prefix = `bench:${randomBytes(4).toString("hex")}:`;
   const home = await mkdtemp(join(tmpdir(), "proxy-bench-"));
-  const controlPlane = await startControlPlane({ apiKey: SERVICE_KEY });
+  const controlPlane = await startBenchControlPlane();
   const secret = randomBytes(32).toString("hex");
   const baseEnv = {
     PATH: process.env.PATH ?? "",
@@ -353,7 +398,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
 
     say("proxy alone (envoy mode, valid x-sigilum-authz) ...");
     const masterKey = randomBytes(24).toString("hex");
-    const proxyEnvoy = await startEnvoyProxy({
+    const proxyEnvoy = await startProxy({
       main: PROXY_MAIN,
       nodeArgs: proxyNodeArgs,
       env: { ...baseEnv, GATEWAY_MASTER_KEY: masterKey },
@@ -416,40 +461,26 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     }
 
     say("verifier alone (Envoy-shaped signed checks) ...");
-    await initIdentity({ namespace: "gateway-bench", homeDir: home });
-    const seed = randomBytes(32);
-    const agent = identityFromSeed("bench-agent", seed);
-    controlPlane.approve(CONNECTION, agent.namespace, agent.publicKey);
-    const verifierProc = await spawnServer(
-      [VERIFIER_MAIN],
-      {
-        ...baseEnv,
-        VERIFIER_ADDR: "127.0.0.1:0",
-        SIGILUM_REGISTRY_URL: controlPlane.url,
-        SIGILUM_SERVICE_API_KEY: SERVICE_KEY,
-        GATEWAY_SIGILUM_HOME: home,
-        GATEWAY_SIGILUM_NAMESPACE: "gateway-bench",
-        GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "300",
-        VERIFIER_CLAIMS_PRELOAD_SERVICES: CONNECTION,
-      },
-      "verifier listening",
-    );
+    const { verifier: verifierProc, agent: agentSpec } = await startVerifier({
+      env: baseEnv,
+      controlPlane,
+      home,
+      cpu: pinnedCpu,
+    });
     children.push(verifierProc.child);
     // The agent signs the gateway's address; the verifier rebuilds it from Host, whoever sends the check.
-    const gatewayProc = await spawnServer(
-      [...proxyNodeArgs, PROXY_MAIN],
-      {
-        ...baseEnv,
-        AUTHZ_MODE: "inline",
-        GATEWAY_ADDR: "127.0.0.1:0",
-        GATEWAY_MASTER_KEY: masterKey,
-        VERIFIER_URL: `http://${host(verifierProc.port)}`,
-      },
-      "proxy listening",
-    );
+    const gatewayProc = await startProxy({
+      main: PROXY_MAIN,
+      nodeArgs: proxyNodeArgs,
+      env: { ...baseEnv, GATEWAY_MASTER_KEY: masterKey },
+      upstreamPort: upstream.port,
+      verifierUrl: `http://${host(verifierProc.port)}`,
+      // The envoy-mode proxy above created it under the same Redis prefix.
+      createConnection: false,
+      cpu: pinnedCpu,
+    });
     children.push(gatewayProc.child);
     const gatewayHost = host(gatewayProc.port);
-    const agentSpec = { agentSeed: seed.toString("base64"), agentNamespace: agent.namespace };
     const verifier = await measure(
       { port: verifierProc.port, kind: "check", host: gatewayHost, concurrency: o.concurrency, ...agentSpec },
       o,

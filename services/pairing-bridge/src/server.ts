@@ -1,16 +1,8 @@
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { sendError } from "@sigilum-gw/shared/errors";
 import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
-import {
-  createMetricsRegistry,
-  lifecycleMetrics,
-  metricsHandler,
-  recordShutdownDrain,
-  trackInFlight,
-} from "@sigilum-gw/shared/metrics";
-import { requestIdFrom } from "@sigilum-gw/shared/request-id";
-import { drainServer, listenOn } from "@sigilum-gw/shared/server-lifecycle";
+import { createMetricsRegistry } from "@sigilum-gw/shared/metrics";
+import { createOpsServer } from "@sigilum-gw/shared/ops-server";
 import type { BridgeConfig } from "./config.ts";
 
 export interface PairingBridge {
@@ -26,56 +18,20 @@ export interface PairingBridge {
  */
 export function createPairingBridge(config: BridgeConfig): PairingBridge {
   const logger = createLogger("pairing-bridge", { level: config.logLevel });
-  const registry = createMetricsRegistry({ service: "pairing-bridge" });
-  const lifecycle = lifecycleMetrics(registry);
-  const metrics = metricsHandler(registry);
-  let inFlight = 0;
-
-  const server = createServer((req, res) => {
-    inFlight++;
-    res.once("close", () => inFlight--);
-    trackInFlight(lifecycle, res);
-    const requestId = requestIdFrom(req.headers);
-    const path = (req.url ?? "/").split("?")[0];
-    if (path === "/metrics") {
-      void metrics(req, res);
-      return;
-    }
-    if (path === "/health" || path === "/health/live" || path === "/health/ready") {
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        sendError(res, "METHOD_NOT_ALLOWED", { requestId, headers: { allow: "GET, HEAD" } });
-        return;
-      }
-      const body = JSON.stringify({
-        status: "ok",
-        service: "pairing-bridge",
-        timestamp: new Date().toISOString(),
-      });
-      res.writeHead(200, {
-        "content-type": "application/json",
-        "x-request-id": requestId,
-        "cache-control": "no-store",
-      });
-      res.end(body);
-      return;
-    }
-    sendError(res, "NOT_FOUND", { requestId });
+  const ops = createOpsServer({
+    service: "pairing-bridge",
+    registry: createMetricsRegistry({ service: "pairing-bridge" }),
   });
-  server.headersTimeout = 5_000;
-  server.requestTimeout = 60_000;
-
   return {
-    server,
+    server: ops.server,
     logger,
     async start() {
-      const address = await listenOn(server, config.listen, "BRIDGE_ADDR");
+      const address = await ops.listen(config.listen, "BRIDGE_ADDR");
       logger.info({ port: address.port }, "pairing bridge listening");
       return address;
     },
     async stop() {
-      const started = performance.now();
-      const outcome = await drainServer(server, () => inFlight, config.shutdownTimeoutMs);
-      recordShutdownDrain(lifecycle, outcome, (performance.now() - started) / 1000);
+      const outcome = await ops.stop(config.shutdownTimeoutMs);
       logger.info({ outcome }, "pairing bridge stopped");
     },
   };

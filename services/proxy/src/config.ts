@@ -3,6 +3,7 @@ import {
   claimsEnv,
   composeEnv,
   type Env,
+  envEnum,
   envGroup,
   envSeconds,
   envSecret,
@@ -25,11 +26,18 @@ import {
  * service with a message naming the variable, never echoing a secret).
  */
 
+export const USAGE_DELIVERY_MODES = ["embedded", "separate"] as const;
+
 const proxyOwnEnv = envGroup({
   /** The master key before the last rotation: records sealed with it stay readable and are re-sealed at start-up. */
   GATEWAY_MASTER_KEY_PREVIOUS: envSecret({ default: "" }),
   /** Deadline for the inline ext_authz call to the verifier. */
   GATEWAY_AUTHZ_TIMEOUT_SECONDS: envSeconds({ default: 10 }),
+  /**
+   * Who delivers queued usage events to the control plane (when a registry is configured): the proxy itself, or a
+   * separate `usage-worker` process, so that signing and posting each event does not compete with forwarding.
+   */
+  GATEWAY_USAGE_DELIVERY: envEnum(USAGE_DELIVERY_MODES, { default: "embedded" }),
 });
 
 export const proxyEnvSchema = composeEnv(
@@ -77,6 +85,7 @@ export interface ProxyConfig {
   shutdownTimeoutMs: number;
   /** Set only when SIGILUM_REGISTRY_URL (or SIGILUM_API_URL) is given explicitly: usage events are delivered. */
   registryUrl: string | undefined;
+  usageDelivery: (typeof USAGE_DELIVERY_MODES)[number];
   identity: { namespace: string | undefined; home: string | undefined };
 }
 
@@ -111,6 +120,7 @@ export function loadProxyConfig(env: Env = process.env): ProxyConfig {
     rotationGraceDays: c.GATEWAY_ROTATION_GRACE_DAYS,
     shutdownTimeoutMs: c.GATEWAY_SHUTDOWN_TIMEOUT_SECONDS * 1000,
     registryUrl: registryExplicit ? c.SIGILUM_REGISTRY_URL : undefined,
+    usageDelivery: c.GATEWAY_USAGE_DELIVERY,
     identity: { namespace: c.GATEWAY_SIGILUM_NAMESPACE, home: c.GATEWAY_SIGILUM_HOME },
   };
 }

@@ -20,13 +20,18 @@ export function createProxyMetrics(registry: Registry = createMetricsRegistry({ 
       help: "Usage events dropped because the queue could not take them.",
       registers: [registry],
     }),
-    usageSubmitFailed: new Counter({
-      name: "sigilum_gateway_usage_submit_failed_total",
-      help: "Usage event deliveries to the control plane that failed, by finality.",
-      labelNames: ["final"],
-      registers: [registry],
-    }),
+    usageSubmitFailed: usageSubmitFailedCounter(registry),
   };
+}
+
+/** Registered by whichever process delivers usage events: the proxy (embedded) or the usage worker. */
+export function usageSubmitFailedCounter(registry: Registry): Counter<"final"> {
+  return new Counter({
+    name: "sigilum_gateway_usage_submit_failed_total",
+    help: "Usage event deliveries to the control plane that failed, by finality.",
+    labelNames: ["final"],
+    registers: [registry],
+  });
 }
 
 export type ProxyMetrics = ReturnType<typeof createProxyMetrics>;

@@ -5,11 +5,9 @@ import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
 import { clientIp, createTrustedProxies } from "@sigilum-gw/shared/client-ip";
 import { formatListenAddress } from "@sigilum-gw/shared/config";
 import { GatewayError, sendError } from "@sigilum-gw/shared/errors";
-import { type IdentityError, loadIdentity } from "@sigilum-gw/shared/identity";
 import { createLogger, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { type DrainOutcome, metricsHandler, recordShutdownDrain } from "@sigilum-gw/shared/metrics";
 import { requestIdFrom } from "@sigilum-gw/shared/request-id";
-import type { Worker } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
 import { createAdminApp } from "./admin/router.ts";
 import { CatalogStore } from "./catalog/store.ts";
@@ -27,8 +25,8 @@ import { createSecretBox } from "./store/crypto.ts";
 import { RedisEventPublisher, RedisEventSubscriber } from "./store/events.ts";
 import { createProxyKeys } from "./store/keys.ts";
 import { VariableStore } from "./store/variables.ts";
+import { startUsageDelivery } from "./usage/delivery.ts";
 import { UsageRecorder } from "./usage/queue.ts";
-import { startUsageSubmitter } from "./usage/submitter.ts";
 
 /**
  * Wiring only: builds the stores, stages and routes from the configuration and serves them on one HTTP server
@@ -117,36 +115,19 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     onDropped: (n) => metrics.usageEventsDropped.inc(n),
     onError: (err) => logger.warn({ err }, "usage events could not be queued"),
   });
-  let submitter: Worker | undefined;
-  if (config.registryUrl) {
-    const registryUrl = config.registryUrl;
-    loadIdentity({ namespace: config.identity.namespace, homeDir: config.identity.home })
-      .then((identity) => {
-        submitter = startUsageSubmitter({
+  // Embedded delivery only: with GATEWAY_USAGE_DELIVERY=separate a usage-worker process consumes the queue.
+  const delivery =
+    config.registryUrl && config.usageDelivery === "embedded"
+      ? startUsageDelivery({
+          registryUrl: config.registryUrl,
+          identity: config.identity,
           connection: queueConnection.duplicate(),
           prefix: keys.bullmq,
-          registryUrl,
-          identity,
-          onFailed: (event, error, final) => {
-            metrics.usageSubmitFailed.inc({ final: String(final) });
-            if (config.logDecisions) {
-              decisionLog(logger, "usage_submit_failed", {
-                service: event.service,
-                namespace: event.namespace,
-                subject: event.subject,
-                protocol: event.protocol,
-                action: event.action,
-                final,
-                error,
-              });
-            }
-          },
-        });
-      })
-      .catch((err: IdentityError) =>
-        logger.warn({ err }, "gateway identity unavailable: usage events stay queued and are not delivered"),
-      );
-  }
+          logger,
+          logDecisions: config.logDecisions,
+          submitFailed: metrics.usageSubmitFailed,
+        })
+      : undefined;
 
   if (config.previousMasterKey) {
     Promise.all([connections.reencryptStale(), variables.reencryptStale()])
@@ -337,7 +318,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
   /** Every step is bounded: Redis or an upstream may be gone, and shutdown must still finish. */
   async function releaseResources(): Promise<void> {
     await usage.close();
-    await settleWithin(submitter?.close(), 2000);
+    await settleWithin(delivery?.close(), 2000);
     await settleWithin(authorizer.close(), 2000);
     await settleWithin(forwarder.close(), 2000);
     await forwarder.destroy().catch(() => {});

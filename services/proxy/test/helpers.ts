@@ -40,6 +40,7 @@ export function testConfig(overrides: Partial<ProxyConfig> = {}): ProxyConfig {
     rotationGraceDays: 0,
     shutdownTimeoutMs: 5000,
     registryUrl: undefined,
+    usageDelivery: "embedded",
     identity: { namespace: undefined, home: undefined },
     ...overrides,
   };

@@ -30,6 +30,8 @@ export const gatewayAddrEnv = listenAddr("GATEWAY_ADDR", ":38100");
 export const verifierAddrEnv = listenAddr("VERIFIER_ADDR", ":38110");
 export const proxyAddrEnv = listenAddr("PROXY_ADDR", ":38120");
 export const bridgeAddrEnv = listenAddr("BRIDGE_ADDR", ":38130");
+/** The usage worker's health and metrics listener (it serves nothing else). */
+export const usageWorkerAddrEnv = listenAddr("USAGE_WORKER_ADDR", ":38125");
 export const controlPlaneAddrEnv = listenAddr("CONTROL_PLANE_ADDR", ":8787");
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;

@@ -1,0 +1,82 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
+import { createMetricsRegistry } from "@sigilum-gw/shared/metrics";
+import { createOpsServer } from "@sigilum-gw/shared/ops-server";
+import { Redis } from "ioredis";
+import { usageSubmitFailedCounter } from "../metrics.ts";
+import { createProxyKeys } from "../store/keys.ts";
+import { startUsageDelivery } from "../usage/delivery.ts";
+import type { UsageWorkerConfig } from "./config.ts";
+
+/**
+ * The usage worker: delivers the events the proxies queue (`GATEWAY_USAGE_DELIVERY=separate`) to the control plane,
+ * in a process of its own so that signing and posting every event never competes with forwarding. Scales on its own
+ * (bullmq workers share the queue); serves health, readiness and metrics only.
+ */
+
+export interface UsageWorker {
+  server: Server;
+  logger: Logger;
+  start(): Promise<AddressInfo>;
+  stop(): Promise<void>;
+}
+
+export function createUsageWorker(config: UsageWorkerConfig, opts: { logger?: Logger } = {}): UsageWorker {
+  const logger = opts.logger ?? createLogger("usage-worker", { level: config.logLevel });
+  const registry = createMetricsRegistry({ service: "usage-worker" });
+  const submitFailed = usageSubmitFailedCounter(registry);
+  // The bullmq worker blocks on its connection; readiness pings on another one that never waits for Redis.
+  const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectTimeout: 5000 });
+  const probe = new Redis(config.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+    connectTimeout: 5000,
+  });
+  for (const [name, conn] of [
+    ["queue", queueConnection],
+    ["probe", probe],
+  ] as const) {
+    conn.on("error", (err: Error) => logger.warn({ err, connection: name }, "redis connection error"));
+  }
+
+  const delivery = startUsageDelivery({
+    registryUrl: config.registryUrl,
+    identity: config.identity,
+    connection: queueConnection,
+    prefix: createProxyKeys(config.redisPrefix).bullmq,
+    logger,
+    logDecisions: config.logDecisions,
+    submitFailed,
+  });
+  let delivering = false;
+  void delivery.started.then((started) => {
+    delivering = started;
+  });
+
+  const ops = createOpsServer({
+    service: "usage-worker",
+    registry,
+    ready: async () => delivering && (await probe.ping()) === "PONG",
+  });
+
+  return {
+    server: ops.server,
+    logger,
+    async start() {
+      const address = await ops.listen(config.listen, "USAGE_WORKER_ADDR");
+      logger.info(
+        { port: address.port, registry: config.registryUrl },
+        `usage worker listening on ${address.address}:${address.port}`,
+      );
+      return address;
+    },
+    async stop() {
+      const outcome = await ops.stop(config.shutdownTimeoutMs);
+      await delivery.close(config.shutdownTimeoutMs);
+      probe.disconnect();
+      logger.info({ outcome }, "usage worker stopped");
+    },
+  };
+}
