@@ -36,6 +36,14 @@ EXPOSE 38120
 HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:38120/health/live"]
 CMD ["node", "services/proxy/src/main.ts"]
 
+# Delivers the usage events the proxies queue (GATEWAY_USAGE_DELIVERY=separate): signing and posting each event
+# costs more CPU than forwarding the request, so it runs beside the proxies, never inside them.
+FROM runtime AS usage-worker
+ENV USAGE_WORKER_ADDR=:38125
+EXPOSE 38125
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:38125/health/ready"]
+CMD ["node", "services/proxy/src/usage-worker/main.ts"]
+
 FROM runtime AS pairing-bridge
 ENV BRIDGE_ADDR=:38130
 EXPOSE 38130

@@ -333,7 +333,7 @@ export async function saturate(
 }
 
 /** CPU seconds (user + system) used so far by a process and its children (cluster workers). */
-async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
+export async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
   if (!pid) return undefined;
   const one = async (p: number) => {
     const stat = await readFile(`/proc/${p}/stat`, "utf8");

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { loadConfig as loadControlPlaneConfig } from "../../services/control-plane/src/config.ts";
 import { loadBridgeConfig } from "../../services/pairing-bridge/src/config.ts";
 import { loadProxyConfig } from "../../services/proxy/src/config.ts";
+import { loadUsageWorkerConfig } from "../../services/proxy/src/usage-worker/config.ts";
 import { loadVerifierConfig } from "../../services/verifier/src/config.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -106,6 +107,19 @@ describe("docker-compose.yml", () => {
     const controlPlane = loadControlPlaneConfig(envOf("control-plane"));
     assert.equal(controlPlane.DATABASE_URL, "postgres://sigilum:pw@postgres:5432/sigilum");
     assert.equal(loadBridgeConfig(envOf("pairing-bridge")).listen.port, 38130);
+    const usageWorker = loadUsageWorkerConfig(envOf("usage-worker"));
+    assert.equal(usageWorker.listen.port, 38125);
+    assert.equal(usageWorker.registryUrl, proxy.registryUrl, "delivers to the registry the proxy reports to");
+    assert.equal(usageWorker.redisPrefix, proxy.redisPrefix, "consumes the proxies' queue");
+  });
+
+  test("usage events are delivered by the usage worker, not inside the proxies", () => {
+    assert.equal(loadProxyConfig(envOf("proxy")).usageDelivery, "separate");
+    assert.equal(compose.services["usage-worker"]?.build?.target, "usage-worker");
+    assert.match(
+      dockerfile,
+      /FROM runtime AS usage-worker[\s\S]*?CMD \["node", "services\/proxy\/src\/usage-worker\/main\.ts"\]/,
+    );
   });
 });
 

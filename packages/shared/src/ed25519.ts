@@ -55,13 +55,13 @@ function loadSodium(): SodiumNative | null {
 }
 
 function sodiumBackend(sodium: SodiumNative): Ed25519Backend {
-  const keypair = (seed: Uint8Array) => {
+  const keypair = memoBySeed((seed) => {
     assertLength(seed, SEED_BYTES, "seed");
     const publicKey = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES);
     const secretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES);
     sodium.crypto_sign_seed_keypair(publicKey, secretKey, seed);
     return { publicKey, secretKey };
-  };
+  });
   return {
     name: "sodium-native",
     importPublicKey(raw) {
@@ -81,12 +81,29 @@ function sodiumBackend(sodium: SodiumNative): Ed25519Backend {
   };
 }
 
-function nodePrivateKey(seed: Uint8Array): KeyObject {
+/**
+ * Per-seed memo of derived key material: a signer (the gateway signing every usage event, an agent every request)
+ * keeps one seed for its life, and deriving the key costs as much as the signature. Keyed by the seed array, whose
+ * bytes callers never change.
+ */
+function memoBySeed<T>(derive: (seed: Uint8Array) => T): (seed: Uint8Array) => T {
+  const derived = new WeakMap<Uint8Array, T>();
+  return (seed) => {
+    let value = derived.get(seed);
+    if (value === undefined) {
+      value = derive(seed);
+      derived.set(seed, value);
+    }
+    return value;
+  };
+}
+
+const nodePrivateKey = memoBySeed((seed): KeyObject => {
   assertLength(seed, SEED_BYTES, "seed");
   // PKCS#8 prefix for an Ed25519 private key followed by the 32-byte seed.
   const der = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]);
   return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
-}
+});
 
 function nodeCryptoBackend(): Ed25519Backend {
   return {

@@ -65,11 +65,22 @@ export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBa
     USAGE_QUEUE,
     async (job) => {
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      // Looked up once per service and batch (the lookup reads key files); a rotated key applies from the next one.
+      const keys = new Map<string, string>();
+      const lookup = opts.serviceKeyFor ?? ((service: string) => serviceApiKeyFor(service));
+      const serviceKeyFor = (service: string) => {
+        let key = keys.get(service);
+        if (key === undefined) {
+          key = lookup(service);
+          keys.set(service, key);
+        }
+        return key;
+      };
       const retry: UsageEvent[] = [];
       let lastError = "";
       for (const event of job.data.events) {
         try {
-          await submitUsageEvent(event, opts);
+          await submitUsageEvent(event, { ...opts, serviceKeyFor });
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
           const final = err instanceof UnrecoverableError || lastAttempt;
