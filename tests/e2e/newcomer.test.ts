@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -85,6 +85,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
         GATEWAY_ADDR: `127.0.0.1:${await unusedPort()}`,
         VERIFIER_ADDR: `127.0.0.1:${await unusedPort()}`,
         PROXY_ADDR: `127.0.0.1:${await unusedPort()}`,
+        USAGE_WORKER_ADDR: `127.0.0.1:${await unusedPort()}`,
         CONTROL_PLANE_ADDR: `127.0.0.1:${await unusedPort()}`,
       };
       if (database === "postgres") {
@@ -121,7 +122,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       assert.match(up.stderr, /control-plane is healthy/);
       namespace = state.gateway_namespace;
       pids = Object.values(state.services).map((s) => s.pid);
-      assert.equal(pids.length, 3);
+      assert.equal(pids.length, 4, "control plane, verifier, proxy, usage worker");
 
       const status = json<{ running: boolean; healthy: boolean }>(await sigilum(["status", "--json"], env));
       assert.deepEqual([status.running, status.healthy], [true, true]);
@@ -232,6 +233,23 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       assert.equal(upstream.headers.authorization, `Bearer ${secret}`);
       const leaked = Object.keys(upstream.headers).filter((h) => SIGILUM_HEADER_RE.test(h));
       assert.deepEqual(leaked, [], "no signing or Sigilum header reaches the upstream");
+    });
+
+    test("the allowed request is reported as usage to the control plane (through the usage worker)", async () => {
+      const token = (
+        await readFile(join(env.OPENCLAW_HOME as string, ".sigilum", `owner-token-${namespace}.jwt`), "utf8")
+      ).trim();
+      const usage = await until("a usage event in the control plane", 15_000, async () => {
+        const response = await fetch(`http://${env.CONTROL_PLANE_ADDR}/v1/namespaces/${namespace}/usage`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        assert.equal(response.status, 200);
+        const body = (await response.json()) as {
+          rows: Array<{ provider: string; subject: string; success_calls: number }>;
+        };
+        return body.rows.find((row) => row.provider === "echo" && row.success_calls >= 1);
+      });
+      assert.ok(usage.subject, "attributed to the agent's subject");
     });
 
     test("service secret set replaces the injected credential; service add again needs --force", async () => {

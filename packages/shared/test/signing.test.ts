@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { defaultEd25519Backend } from "../src/ed25519.ts";
+import { availableEd25519Backends, defaultEd25519Backend } from "../src/ed25519.ts";
 import { createSigilumVerifier, signRequest } from "../src/http-signatures.ts";
 import {
   certificatePayload,
@@ -228,4 +228,19 @@ test("a request with a body must sign content-digest; without a body it must not
     body: null,
   });
   assert.ok(!noBody.ok && noBody.code === "AUTH_SIGNED_COMPONENTS_INVALID");
+});
+
+test("every backend signs with each seed's own key, also when one signer keeps signing (memoized key material)", () => {
+  const seeds = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+  const message = Buffer.from("usage event");
+  for (const backend of availableEd25519Backends()) {
+    const keys = seeds.map((seed) => backend.importPublicKey(backend.publicKeyFromSeed(seed)));
+    for (let round = 0; round < 2; round++) {
+      for (const [i, seed] of seeds.entries()) {
+        const signature = backend.sign(seed, message);
+        assert.ok(backend.verify(keys[i]!, message, signature), `${backend.name}: seed ${i} round ${round}`);
+        assert.ok(!backend.verify(keys[1 - i]!, message, signature), `${backend.name}: not the other key`);
+      }
+    }
+  }
 });

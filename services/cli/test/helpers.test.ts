@@ -57,12 +57,24 @@ describe("stack plan", () => {
   });
   const byName = Object.fromEntries(plans.map((p) => [p.name, p]));
 
-  test("three services started from their own main.ts", () => {
+  test("four services started from their own entry points", () => {
     assert.deepEqual(
       plans.map((p) => p.name),
-      ["control-plane", "verifier", "proxy"],
+      ["control-plane", "verifier", "proxy", "usage-worker"],
     );
-    for (const plan of plans) assert.ok(plan.entry.endsWith(`services/${plan.name}/src/main.ts`));
+    for (const plan of plans.filter((p) => p.name !== "usage-worker"))
+      assert.ok(plan.entry.endsWith(`services/${plan.name}/src/main.ts`));
+    assert.ok(byName["usage-worker"]?.entry.endsWith("services/proxy/src/usage-worker/main.ts"));
+  });
+
+  test("the proxy only queues usage events; the usage worker delivers them to the local control plane", () => {
+    assert.equal(byName.proxy?.env.GATEWAY_USAGE_DELIVERY, "separate");
+    const worker = byName["usage-worker"];
+    assert.equal(worker?.env.SIGILUM_REGISTRY_URL, "http://127.0.0.1:5002");
+    assert.equal(worker?.env.GATEWAY_SIGILUM_HOME, byName.proxy?.env.GATEWAY_SIGILUM_HOME);
+    assert.equal(worker?.env.GATEWAY_SIGILUM_NAMESPACE, "alice");
+    assert.equal(worker?.env.USAGE_WORKER_ADDR, "127.0.0.1:38125");
+    assert.equal(worker?.url, "http://127.0.0.1:38125");
   });
 
   test("the proxy runs inline on GATEWAY_ADDR and calls the verifier; the verifier reads the control plane", () => {

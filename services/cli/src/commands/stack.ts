@@ -16,7 +16,7 @@ import {
 } from "../stack/addresses.ts";
 import { probeHealth, waitForHealth } from "../stack/health.ts";
 import { logFile, pidFile, type StackLayout, stackLayout } from "../stack/layout.ts";
-import { STACK_SERVICES, type StackService } from "../stack/plan.ts";
+import { entryPathOf, STACK_SERVICES, type StackService } from "../stack/plan.ts";
 import { canListen } from "../stack/ports.ts";
 import { checkPostgresReachable } from "../stack/postgres-check.ts";
 import {
@@ -35,7 +35,7 @@ import { Supervisor } from "../stack/supervisor.ts";
 
 /** `sigilum up | down | status`: the local stack as processes on this machine (DESIGN.md §1, "Local, no Docker"). */
 
-const serviceMarker = (service: StackService) => join("services", service, "src", "main.ts");
+const serviceMarker = (service: StackService) => entryPathOf(service);
 
 function seconds(ctx: CliContext, name: string, fallback: number): number {
   const raw = ctx.env[name]?.trim();
@@ -132,6 +132,7 @@ async function preflight(prepared: {
     ["CONTROL_PLANE_ADDR", prepared.addresses.controlPlane],
     ["VERIFIER_ADDR", prepared.addresses.verifier],
     ["GATEWAY_ADDR", prepared.addresses.gateway],
+    ["USAGE_WORKER_ADDR", prepared.addresses.usageWorker],
   ];
   for (const [variable, address] of checks) {
     if (!(await canListen(address))) {

@@ -7,11 +7,12 @@ export interface ListenAddress {
   port: number;
 }
 
-/** The four addresses of the local stack, each overridable by the variable the service itself reads. */
+/** The addresses of the local stack, each overridable by the variable the service itself reads. */
 export const ADDRESS_DEFAULTS = {
   GATEWAY_ADDR: "127.0.0.1:38100",
   VERIFIER_ADDR: "127.0.0.1:38110",
   PROXY_ADDR: "127.0.0.1:38120",
+  USAGE_WORKER_ADDR: "127.0.0.1:38125",
   CONTROL_PLANE_ADDR: "127.0.0.1:8787",
 } as const;
 
@@ -44,6 +45,7 @@ export interface StackAddresses {
   gateway: ListenAddress;
   verifier: ListenAddress;
   proxy: ListenAddress;
+  usageWorker: ListenAddress;
   controlPlane: ListenAddress;
 }
 
@@ -54,6 +56,7 @@ export function stackAddresses(env: NodeJS.ProcessEnv): StackAddresses {
     gateway: read("GATEWAY_ADDR"),
     verifier: read("VERIFIER_ADDR"),
     proxy: read("PROXY_ADDR"),
+    usageWorker: read("USAGE_WORKER_ADDR"),
     controlPlane: read("CONTROL_PLANE_ADDR"),
   };
 }

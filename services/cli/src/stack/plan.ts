@@ -3,7 +3,7 @@ import { REPO_ROOT } from "../lib/paths.ts";
 import { localUrl, type StackAddresses } from "./addresses.ts";
 import type { StackLayout } from "./layout.ts";
 
-export const STACK_SERVICES = ["control-plane", "verifier", "proxy"] as const;
+export const STACK_SERVICES = ["control-plane", "verifier", "proxy", "usage-worker"] as const;
 export type StackService = (typeof STACK_SERVICES)[number];
 
 export interface ServicePlan {
@@ -23,14 +23,22 @@ export interface StackPlanInput {
   redisUrl: string;
 }
 
+/** Each service's entry point, relative to the repository (also how `down`/`status` recognise its process). */
+export function entryPathOf(service: StackService): string {
+  return service === "usage-worker"
+    ? join("services", "proxy", "src", "usage-worker", "main.ts")
+    : join("services", service, "src", "main.ts");
+}
+
 export function entryOf(service: StackService): string {
-  return join(REPO_ROOT, "services", service, "src", "main.ts");
+  return join(REPO_ROOT, entryPathOf(service));
 }
 
 /**
- * The local stack: the control plane, the verifier and the proxy in inline mode (the proxy serves agents and
- * its admin API on GATEWAY_ADDR and calls the verifier itself, as Envoy would). Pure: the same input gives the
- * same plan, so it is unit-tested without starting anything.
+ * The local stack: the control plane, the verifier, the proxy in inline mode (the proxy serves agents and its
+ * admin API on GATEWAY_ADDR and calls the verifier itself, as Envoy would) and the usage worker, which delivers the
+ * proxy's usage events to the control plane. Pure: the same input gives the same plan, so it is unit-tested
+ * without starting anything.
  */
 export function buildStackPlan(input: StackPlanInput): ServicePlan[] {
   const { layout, addresses } = input;
@@ -79,12 +87,25 @@ export function buildStackPlan(input: StackPlanInput): ServicePlan[] {
         VERIFIER_URL: verifierUrl,
         GATEWAY_MASTER_KEY_FILE: layout.masterKeyFile,
         GATEWAY_DATA_DIR: layout.proxyDataDir,
+        GATEWAY_USAGE_DELIVERY: "separate",
         ...gatewayIdentity,
         ...internal,
         ...admin,
       },
       addr: addresses.gateway.addr,
       url: localUrl(addresses.gateway),
+    },
+    {
+      name: "usage-worker",
+      entry: entryOf("usage-worker"),
+      env: {
+        REDIS_URL: input.redisUrl,
+        USAGE_WORKER_ADDR: addresses.usageWorker.addr,
+        SIGILUM_REGISTRY_URL: controlPlaneUrl,
+        ...gatewayIdentity,
+      },
+      addr: addresses.usageWorker.addr,
+      url: localUrl(addresses.usageWorker),
     },
   ];
 }
