@@ -36,7 +36,7 @@ describe("sigilum up / down / status without a running stack", () => {
     assert.equal(out.healthy, false);
     assert.deepEqual(
       out.services.map((s: { name: string }) => s.name),
-      ["control-plane", "verifier", "proxy"],
+      ["control-plane", "verifier", "proxy", "usage-worker"],
     );
   });
 
