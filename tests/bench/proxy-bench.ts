@@ -656,8 +656,13 @@ export function printProxyBench(r: ProxyBenchResult): void {
   if (r.gateway) row("whole gateway (inline: proxy+verifier)", r.gateway);
   const d = r.derived;
   const ok = (met: boolean | undefined) => (met ? "OK" : "MISSED");
+  // Unpinned, the proxy is one thread while the direct path (load generator, upstream) spreads over both cores, so
+  // that ratio is about half the per-core one; the target is judged like the issue's reference figures, on one core.
+  const proxyVerdict = r.oneCore
+    ? "(informational: one proxy thread vs a direct path on two cores; target judged on one core, below)"
+    : `(target >= 20%) ${ok(r.targets.proxyToDirect)}`;
   console.log(
-    `  proxy alone / direct                     ${pct(d.proxyToDirectPaired)} median of ${d.proxyToDirectRounds.length} paired rounds (${d.proxyToDirectRounds.map(pct).join(" ")}); ${pct(d.proxyToDirect)} from the runs above (target >= 20%) ${ok(r.targets.proxyToDirect)}`,
+    `  proxy alone / direct                     ${pct(d.proxyToDirectPaired)} median of ${d.proxyToDirectRounds.length} paired rounds (${d.proxyToDirectRounds.map(pct).join(" ")}); ${pct(d.proxyToDirect)} from the runs above ${proxyVerdict}`,
   );
   console.log(
     `  http-proxy-middleware / undici           ${pct(d.hpmToUndici)} (use it if >= 80%) -> ${d.chosenEngine}`,
@@ -695,9 +700,11 @@ export async function runProxyBench(options: ProxyBenchOptions = {}): Promise<Pr
   const result = await runProxyBenchOnce(options);
   if (options.pinCpu !== undefined) return result;
   if (!(await load.tasksetAvailable())) return result;
+  const oneCore = await runProxyBenchOnce({ ...options, pinCpu: process.env.BENCH_PIN_CPU ?? "0" });
   return {
     ...result,
-    oneCore: await runProxyBenchOnce({ ...options, pinCpu: process.env.BENCH_PIN_CPU ?? "0" }),
+    targets: { ...result.targets, proxyToDirect: oneCore.targets.proxyToDirect },
+    oneCore,
   };
 }
 
