@@ -97,6 +97,21 @@ describe("usage events: queue → worker → control plane", () => {
     assert.match(nokey.error, /service API key not configured/);
   });
 
+  test("a slow control plane: the events of a batch are posted several at a time", async () => {
+    const before = controlPlane.usageEvents.length;
+    controlPlane.delayMs = 200;
+    try {
+      const started = Date.now();
+      for (let i = 0; i < 20; i++) recorder.record(event(`ev-slow-${i}`));
+      await recorder.flush();
+      await eventually(() => controlPlane.usageEvents.length >= before + 20, 10_000);
+      // One at a time, 20 posts answered after 200 ms each take at least 4 s.
+      assert.ok(Date.now() - started < 2500, `delivered in ${Date.now() - started} ms`);
+    } finally {
+      controlPlane.delayMs = 0;
+    }
+  });
+
   test("batching: many events are queued in few round trips and all delivered", async () => {
     const before = controlPlane.usageEvents.length;
     for (let i = 0; i < 50; i++) recorder.record(event(`ev-batch-${i}`));

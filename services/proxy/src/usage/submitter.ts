@@ -22,11 +22,15 @@ export interface UsageSubmitterOptions {
   /** Reads per-connection service API keys; defaults to the process environment. */
   serviceKeyFor?: (service: string) => string;
   timeoutMs?: number;
+  /** Batches (bullmq jobs) processed at once. */
   concurrency?: number;
+  /** Event POSTs in flight per batch. */
+  postsInFlight?: number;
   onFailed: (event: UsageEvent, error: string, final: boolean) => void;
 }
 
 const MAX_ERROR_BODY = 4096;
+const POSTS_IN_FLIGHT = 16;
 
 export async function submitUsageEvent(
   event: UsageEvent,
@@ -78,7 +82,7 @@ export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBa
       };
       const retry: UsageEvent[] = [];
       let lastError = "";
-      for (const event of job.data.events) {
+      const deliver = async (event: UsageEvent) => {
         try {
           await submitUsageEvent(event, { ...opts, serviceKeyFor });
         } catch (err) {
@@ -90,7 +94,17 @@ export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBa
             lastError = message;
           }
         }
-      }
+      };
+      // One POST per event (spec §4.5), several in flight: one at a time, a registry 50 ms away would take 80
+      // events/s per worker, far below what a proxy forwards.
+      const events = job.data.events;
+      let next = 0;
+      const lanes = Math.min(opts.postsInFlight ?? POSTS_IN_FLIGHT, events.length);
+      await Promise.all(
+        Array.from({ length: lanes }, async () => {
+          while (next < events.length) await deliver(events[next++] as UsageEvent);
+        }),
+      );
       if (retry.length > 0) {
         await job.updateData({ events: retry });
         throw new Error(`${retry.length} usage event(s) will be retried: ${lastError}`);
