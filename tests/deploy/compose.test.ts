@@ -116,6 +116,10 @@ describe("docker-compose.yml", () => {
   test("usage events are delivered by the usage worker, not inside the proxies", () => {
     assert.equal(loadProxyConfig(envOf("proxy")).usageDelivery, "separate");
     assert.equal(compose.services["usage-worker"]?.build?.target, "usage-worker");
+    assert.ok(
+      (compose.services["usage-worker"]?.deploy?.replicas ?? 1) >= 2,
+      "delivery keeps up with two proxies",
+    );
     assert.match(
       dockerfile,
       /FROM runtime AS usage-worker[\s\S]*?CMD \["node", "services\/proxy\/src\/usage-worker\/main\.ts"\]/,

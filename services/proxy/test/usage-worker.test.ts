@@ -115,6 +115,7 @@ describe("usage worker: delivers what a separate-mode proxy queues", () => {
     await eventually(async () => (await fetch(`${base}/health/ready`)).status === 200, 5000);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /sigilum_gateway_usage_submit_failed_total/);
+    assert.match(metrics, /^sigilum_gateway_usage_batches_waiting\{[^}]*\} 0$/m, "the backlog is empty");
     assert.match(metrics, /service="usage-worker"/);
     assert.doesNotMatch(metrics, /upstream-token/);
 
@@ -129,7 +130,7 @@ describe("usage worker: delivers what a separate-mode proxy queues", () => {
     worker = undefined;
   });
 
-  test("without the gateway identity it stays live but never ready, and delivers nothing", async () => {
+  test("without the gateway identity it stays live but never ready, delivers nothing, and shows the backlog", async () => {
     const empty = await mkdtemp(join(tmpdir(), "usage-worker-empty-"));
     const lonely = await spawnWorker(empty);
     try {
@@ -139,6 +140,11 @@ describe("usage worker: delivers what a separate-mode proxy queues", () => {
       assert.equal(ready.status, 503);
       assert.equal(((await ready.json()) as { code: string }).code, "NOT_READY");
       assert.match(lonely.output(), /gateway identity unavailable/);
+      // What nobody delivers shows as backlog.
+      assert.equal((await authorizedGet(gw.url, "/proxy/metered/v1/waiting")).status, 200);
+      await gw.proxy.usage.flush();
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      assert.match(metrics, /^sigilum_gateway_usage_batches_waiting\{[^}]*\} 1$/m);
     } finally {
       await lonely.stop();
       await rm(empty, { recursive: true, force: true });

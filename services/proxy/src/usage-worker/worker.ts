@@ -3,10 +3,13 @@ import type { AddressInfo } from "node:net";
 import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
 import { createMetricsRegistry } from "@sigilum-gw/shared/metrics";
 import { createOpsServer } from "@sigilum-gw/shared/ops-server";
+import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { Gauge } from "prom-client";
 import { usageSubmitFailedCounter } from "../metrics.ts";
 import { createProxyKeys } from "../store/keys.ts";
 import { startUsageDelivery } from "../usage/delivery.ts";
+import { USAGE_QUEUE } from "../usage/queue.ts";
 import type { UsageWorkerConfig } from "./config.ts";
 
 /**
@@ -41,11 +44,24 @@ export function createUsageWorker(config: UsageWorkerConfig, opts: { logger?: Lo
     conn.on("error", (err: Error) => logger.warn({ err, connection: name }, "redis connection error"));
   }
 
+  const prefix = createProxyKeys(config.redisPrefix).bullmq;
+  // The backlog, read at each scrape: when it keeps growing, run more workers.
+  const backlog = new Queue(USAGE_QUEUE, { connection: probe, prefix });
+  new Gauge({
+    name: "sigilum_gateway_usage_batches_waiting",
+    help: "Usage event batches queued and not yet taken by a usage worker.",
+    registers: [registry],
+    async collect() {
+      const waiting = await backlog.getWaitingCount().catch(() => undefined);
+      if (waiting !== undefined) this.set(waiting);
+    },
+  });
+
   const delivery = startUsageDelivery({
     registryUrl: config.registryUrl,
     identity: config.identity,
     connection: queueConnection,
-    prefix: createProxyKeys(config.redisPrefix).bullmq,
+    prefix,
     logger,
     logDecisions: config.logDecisions,
     submitFailed,
@@ -75,6 +91,7 @@ export function createUsageWorker(config: UsageWorkerConfig, opts: { logger?: Lo
     async stop() {
       const outcome = await ops.stop(config.shutdownTimeoutMs);
       await delivery.close(config.shutdownTimeoutMs);
+      await backlog.close().catch(() => {});
       probe.disconnect();
       logger.info({ outcome }, "usage worker stopped");
     },
