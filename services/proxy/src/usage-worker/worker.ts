@@ -47,6 +47,8 @@ export function createUsageWorker(config: UsageWorkerConfig, opts: { logger?: Lo
   const prefix = createProxyKeys(config.redisPrefix).bullmq;
   // The backlog, read at each scrape: when it keeps growing, run more workers.
   const backlog = new Queue(USAGE_QUEUE, { connection: probe, prefix });
+  // Its connection's errors are logged above; an unhandled "error" event would end the process.
+  backlog.on("error", () => {});
   new Gauge({
     name: "sigilum_gateway_usage_batches_waiting",
     help: "Usage event batches queued and not yet taken by a usage worker.",
