@@ -5,7 +5,7 @@ import {
   type AuthzTokenFailure,
 } from "@sigilum-gw/shared/authz-token";
 import { type ErrorCode, sendError } from "@sigilum-gw/shared/errors";
-import { type CheckAnswer, VerifierClient } from "./verifier-client.ts";
+import { type Answer, AnswerClient } from "../http/answer-client.ts";
 
 /**
  * Authorization stage. The proxy serves a runtime request only with a valid `x-sigilum-authz` token minted by
@@ -145,7 +145,7 @@ export interface InlineAuthorizerOptions {
 export function createInlineAuthorizer(opts: InlineAuthorizerOptions): Authorizer {
   const url = new URL(opts.verifierUrl);
   const basePath = url.pathname.replace(/\/+$/, "");
-  const verifier = new VerifierClient(url.origin, {
+  const verifier = new AnswerClient(url.origin, {
     timeoutMs: opts.timeoutMs,
     maxBodyBytes: MAX_DENY_BODY_BYTES,
     ...(opts.connections ? { connections: opts.connections } : {}),
@@ -168,9 +168,9 @@ export function createInlineAuthorizer(opts: InlineAuthorizerOptions): Authorize
       headers.push("x-forwarded-proto", scheme, "x-forwarded-for", clientIp, "x-request-id", requestId);
       headers.push("x-envoy-auth-partial-body", "false", "content-length", String(body?.length ?? 0));
 
-      let answer: CheckAnswer;
+      let answer: Answer;
       try {
-        answer = await verifier.check({ path: `${basePath}/check${target}`, method, headers, body });
+        answer = await verifier.send({ path: `${basePath}/check${target}`, method, headers, body });
       } catch {
         return failClosed(requestId);
       }

@@ -3,7 +3,7 @@ import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { request } from "undici";
+import { AnswerClient } from "../http/answer-client.ts";
 import { USAGE_QUEUE, type UsageBatch, type UsageEvent } from "./queue.ts";
 
 /**
@@ -30,41 +30,61 @@ export interface UsageSubmitterOptions {
 }
 
 const MAX_ERROR_BODY = 4096;
+/** An answer is `{accepted: true}` or an error envelope; anything larger is a wrong endpoint. */
+const MAX_ANSWER_BYTES = 64 * 1024;
 const POSTS_IN_FLIGHT = 16;
+
+/** Where events go: the registry's `/v1/usage/events` and a client bound to its origin. */
+export interface UsageEndpoint {
+  url: string;
+  path: string;
+  client: AnswerClient;
+}
+
+export function usageEndpoint(registryUrl: string, timeoutMs = 5000, connections = 64): UsageEndpoint {
+  const url = new URL(`${registryUrl.replace(/\/+$/, "")}/v1/usage/events`);
+  return {
+    url: url.href,
+    path: `${url.pathname}${url.search}`,
+    client: new AnswerClient(url.origin, { timeoutMs, maxBodyBytes: MAX_ANSWER_BYTES, connections }),
+  };
+}
 
 export async function submitUsageEvent(
   event: UsageEvent,
-  opts: Pick<UsageSubmitterOptions, "registryUrl" | "identity" | "serviceKeyFor" | "timeoutMs">,
+  endpoint: UsageEndpoint,
+  opts: Pick<UsageSubmitterOptions, "identity" | "serviceKeyFor">,
 ): Promise<void> {
   const key = (opts.serviceKeyFor ?? ((s) => serviceApiKeyFor(s)))(event.service);
   if (key === "")
     throw new UnrecoverableError(`service API key not configured for service "${event.service}"`);
   const body = JSON.stringify(event);
   const signed = signRequest(opts.identity, {
-    url: `${opts.registryUrl.replace(/\/+$/, "")}/v1/usage/events`,
+    url: endpoint.url,
     method: "POST",
     headers: { "content-type": "application/json" },
     body,
     subject: event.subject,
   });
-  const response = await request(signed.url, {
+  const headers: string[] = ["authorization", `Bearer ${key}`];
+  for (const name in signed.headers) headers.push(name, signed.headers[name] as string);
+  const answer = await endpoint.client.send({
+    path: endpoint.path,
     method: "POST",
-    headers: { ...signed.headers, authorization: `Bearer ${key}` },
-    body: signed.body ?? body,
-    headersTimeout: opts.timeoutMs ?? 5000,
-    bodyTimeout: opts.timeoutMs ?? 5000,
+    headers,
+    body: signed.body ?? Buffer.from(body),
   });
-  if (response.statusCode >= 200 && response.statusCode < 300) {
-    await response.body.dump();
-    return;
-  }
-  const text = (await response.body.text().catch(() => "")).slice(0, MAX_ERROR_BODY);
-  const message = `usage submit failed: HTTP ${response.statusCode}: ${text.replace(/\s+/g, " ").trim()}`;
-  const retryable = response.statusCode >= 500 || response.statusCode === 408 || response.statusCode === 429;
+  if (answer.status >= 200 && answer.status < 300) return;
+  const text = answer.body.toString("utf8", 0, MAX_ERROR_BODY);
+  const message = `usage submit failed: HTTP ${answer.status}: ${text.replace(/\s+/g, " ").trim()}`;
+  const retryable = answer.status >= 500 || answer.status === 408 || answer.status === 429;
   throw retryable ? new Error(message) : new UnrecoverableError(message);
 }
 
 export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBatch> {
+  const concurrency = opts.concurrency ?? 4;
+  const postsInFlight = opts.postsInFlight ?? POSTS_IN_FLIGHT;
+  const endpoint = usageEndpoint(opts.registryUrl, opts.timeoutMs, concurrency * postsInFlight);
   const worker = new Worker<UsageBatch>(
     USAGE_QUEUE,
     async (job) => {
@@ -84,7 +104,7 @@ export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBa
       let lastError = "";
       const deliver = async (event: UsageEvent) => {
         try {
-          await submitUsageEvent(event, { ...opts, serviceKeyFor });
+          await submitUsageEvent(event, endpoint, { identity: opts.identity, serviceKeyFor });
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
           const final = err instanceof UnrecoverableError || lastAttempt;
@@ -99,7 +119,7 @@ export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBa
       // events/s per worker, far below what a proxy forwards.
       const events = job.data.events;
       let next = 0;
-      const lanes = Math.min(opts.postsInFlight ?? POSTS_IN_FLIGHT, events.length);
+      const lanes = Math.min(postsInFlight, events.length);
       await Promise.all(
         Array.from({ length: lanes }, async () => {
           while (next < events.length) await deliver(events[next++] as UsageEvent);
@@ -110,9 +130,10 @@ export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBa
         throw new Error(`${retry.length} usage event(s) will be retried: ${lastError}`);
       }
     },
-    { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency ?? 4 },
+    { connection: opts.connection, prefix: opts.prefix, concurrency },
   );
   // Connection errors are retried by ioredis; the listener keeps them from crashing the process.
   worker.on("error", () => {});
+  worker.once("closed", () => void endpoint.client.close().catch(() => {}));
   return worker;
 }

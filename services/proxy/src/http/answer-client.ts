@@ -2,18 +2,18 @@ import type { IncomingHttpHeaders } from "node:http";
 import { type Dispatcher, Pool } from "undici";
 
 /**
- * The ext_authz HTTP call to the verifier, on undici's dispatcher API: the answer (status, headers, a small body)
- * is collected directly, without the per-request stream objects of `Pool.request`, since this call sits on the
- * hot path of every inline-mode request.
+ * An HTTP client for calls whose answer is small (status, headers, a bounded body), on undici's dispatcher API: the
+ * answer is collected directly, without the per-request stream objects of `request()`. It makes the inline ext_authz
+ * call to the verifier (on every inline-mode request) and the usage worker's event posts (one per forwarded request).
  */
 
-export interface CheckAnswer {
+export interface Answer {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
 }
 
-export class VerifierClient {
+export class AnswerClient {
   readonly #pool: Pool;
   readonly #maxBodyBytes: number;
 
@@ -28,15 +28,10 @@ export class VerifierClient {
     });
   }
 
-  /** Rejects when the verifier cannot be reached, times out, or sends more than maxBodyBytes. */
-  check(request: {
-    path: string;
-    method: string;
-    headers: string[];
-    body: Buffer | null;
-  }): Promise<CheckAnswer> {
+  /** Rejects when the origin cannot be reached, times out, or answers more than maxBodyBytes. */
+  send(request: { path: string; method: string; headers: string[]; body: Uint8Array | null }): Promise<Answer> {
     const limit = this.#maxBodyBytes;
-    return new Promise<CheckAnswer>((resolve, reject) => {
+    return new Promise<Answer>((resolve, reject) => {
       let status = 0;
       let headers: IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
@@ -52,7 +47,7 @@ export class VerifierClient {
         onResponseData(ctrl, chunk) {
           size += chunk.length;
           if (size > limit) {
-            ctrl.abort(new Error("verifier answer too large"));
+            ctrl.abort(new Error(`answer larger than ${limit} bytes`));
             return;
           }
           chunks.push(chunk);
