@@ -29,7 +29,12 @@ export class AnswerClient {
   }
 
   /** Rejects when the origin cannot be reached, times out, or answers more than maxBodyBytes. */
-  send(request: { path: string; method: string; headers: string[]; body: Uint8Array | null }): Promise<Answer> {
+  send(request: {
+    path: string;
+    method: string;
+    headers: string[];
+    body: Uint8Array | null;
+  }): Promise<Answer> {
     const limit = this.#maxBodyBytes;
     return new Promise<Answer>((resolve, reject) => {
       let status = 0;
