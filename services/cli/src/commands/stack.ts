@@ -81,7 +81,10 @@ function summary(state: StackState, layout: StackLayout, redisUrl: string): stri
       ["gateway", `${state.urls.gateway}   (agents call /proxy/<service>/...; admin API /api/admin/*)`],
       ["control plane", state.urls.control_plane],
       ["verifier", state.urls.verifier],
-      ["usage worker", `${state.services["usage-worker"]?.url ?? "-"}   (reports usage to the control plane)`],
+      [
+        "usage worker",
+        `${state.services["usage-worker"]?.url ?? "-"}   (reports usage to the control plane)`,
+      ],
       [
         "database",
         state.database === "postgres"
