@@ -44,8 +44,9 @@ export interface BatchedDestinationOptions {
  * Buffered asynchronous stdout for high-volume decision lines: lines are kept as an array and leave as one buffer
  * of about `batchBytes`, joined once per write. sonic-boom's `minLength` mode instead measures its growing buffer
  * string on every line (`Buffer.byteLength`, which flattens it): this destination saved the proxy ~8 µs of CPU per
- * request in paired runs (docs/decisions.md). Never blocks and never throws: a full pipe (EAGAIN) is retried after a pause, a short write
- * continues where it stopped, a reader gone (EPIPE) or any other error drops the logs, never the process.
+ * request in paired runs (docs/decisions.md). Never blocks and never throws: a full pipe (EAGAIN) is retried after a
+ * pause, a short write continues where it stopped, a reader gone (EPIPE) or any other error drops the logs, never
+ * the process.
  */
 export class BatchedDestination implements LogDestination {
   readonly #fd: number;

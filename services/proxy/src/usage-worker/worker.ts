@@ -37,17 +37,12 @@ export function createUsageWorker(config: UsageWorkerConfig, opts: { logger?: Lo
     commandTimeout: 1000,
     connectTimeout: 5000,
   });
-  for (const [name, conn] of [
-    ["queue", queueConnection],
-    ["probe", probe],
-  ] as const) {
-    conn.on("error", (err: Error) => logger.warn({ err, connection: name }, "redis connection error"));
-  }
+  probe.on("error", (err: Error) => logger.warn({ err, connection: "probe" }, "redis connection error"));
 
   const prefix = createProxyKeys(config.redisPrefix).bullmq;
   // The backlog, read at each scrape: when it keeps growing, run more workers.
   const backlog = new Queue(USAGE_QUEUE, { connection: probe, prefix });
-  // Its connection's errors are logged above; an unhandled "error" event would end the process.
+  // Its connection's errors are logged above; an unheard "error" event would end the process.
   backlog.on("error", () => {});
   new Gauge({
     name: "sigilum_gateway_usage_batches_waiting",

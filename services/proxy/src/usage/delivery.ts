@@ -34,6 +34,10 @@ export interface UsageDelivery {
 
 export function startUsageDelivery(opts: UsageDeliveryOptions): UsageDelivery {
   const { logger } = opts;
+  // Owned here whichever process runs delivery (ioredis retries; an unheard "error" event would only be printed).
+  opts.connection.on("error", (err: Error) =>
+    logger.warn({ err, connection: "usage-delivery" }, "redis connection error"),
+  );
   let worker: Worker | undefined;
   let closed = false;
   const started = loadIdentity({ namespace: opts.identity.namespace, homeDir: opts.identity.home }).then(

@@ -35,13 +35,13 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 const POSTS_IN_FLIGHT = 16;
 
 /** Where events go: the registry's `/v1/usage/events` and a client bound to its origin. */
-export interface UsageEndpoint {
+interface UsageEndpoint {
   url: string;
   path: string;
   client: AnswerClient;
 }
 
-export function usageEndpoint(registryUrl: string, timeoutMs = 5000, connections = 64): UsageEndpoint {
+function usageEndpoint(registryUrl: string, timeoutMs = 5000, connections = 64): UsageEndpoint {
   const url = new URL(`${registryUrl.replace(/\/+$/, "")}/v1/usage/events`);
   return {
     url: url.href,
@@ -50,7 +50,7 @@ export function usageEndpoint(registryUrl: string, timeoutMs = 5000, connections
   };
 }
 
-export async function submitUsageEvent(
+async function submitUsageEvent(
   event: UsageEvent,
   endpoint: UsageEndpoint,
   opts: Pick<UsageSubmitterOptions, "identity" | "serviceKeyFor">,
