@@ -42,6 +42,13 @@ export interface ControlPlane {
   usageEvents: RecordedUsageEvent[];
   /** Status to answer usage events with (to test retries). */
   usageStatus: number;
+  /**
+   * Whether `POST /v1/usage/events/batch` exists (the gateway control plane has it; the reference API answers
+   * 404, and the gateway falls back to one post per event). Each event of a batch is recorded in usageEvents.
+   */
+  batchRoute: boolean;
+  /** Batch posts received. */
+  usageBatches: number;
   /** Why each refused call was refused: a wrong API key or a bad signature. */
   rejected: string[];
   close(): Promise<void>;
@@ -73,6 +80,8 @@ export async function startControlPlane(options: { apiKey: string }): Promise<Co
     submissions: [],
     usageEvents: [],
     usageStatus: 201,
+    batchRoute: true,
+    usageBatches: 0,
     rejected: [],
     async close() {
       server.closeAllConnections();
@@ -135,6 +144,16 @@ export async function startControlPlane(options: { apiKey: string }): Promise<Co
         status: state.usageStatus,
       });
       return json(state.usageStatus, { accepted: state.usageStatus < 300 });
+    }
+    if (req.method === "POST" && url.pathname === "/v1/usage/events/batch" && state.batchRoute) {
+      const { events } = JSON.parse(body.toString("utf8")) as { events: Record<string, unknown>[] };
+      state.usageBatches++;
+      const status = state.usageStatus < 300 ? 201 : state.usageStatus;
+      for (const event of events) {
+        state.usageEvents.push({ headers: req.headers, body: event, signer: signed.namespace, status });
+      }
+      if (state.usageStatus >= 300) return json(state.usageStatus, { error: "refused" });
+      return json(200, { accepted: events.length, duplicates: 0, rejected: [] });
     }
     json(404, { error: "not found" });
   });

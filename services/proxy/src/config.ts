@@ -5,6 +5,7 @@ import {
   type Env,
   envEnum,
   envGroup,
+  envInt,
   envSeconds,
   envSecret,
   forwardingEnv,
@@ -27,6 +28,7 @@ import {
  */
 
 export const USAGE_DELIVERY_MODES = ["embedded", "separate"] as const;
+export const USAGE_DURABILITIES = ["buffered", "durable"] as const;
 
 const proxyOwnEnv = envGroup({
   /** The master key before the last rotation: records sealed with it stay readable and are re-sealed at start-up. */
@@ -38,6 +40,13 @@ const proxyOwnEnv = envGroup({
    * separate `usage-worker` process, so that signing and posting each event does not compete with forwarding.
    */
   GATEWAY_USAGE_DELIVERY: envEnum(USAGE_DELIVERY_MODES, { default: "embedded" }),
+  /**
+   * buffered: usage events leave in batches every 250 ms (a proxy crash loses up to 250 ms of them); durable: a
+   * response ends only once its event is in Redis (nothing lost on a proxy crash; costs a Redis write per group).
+   */
+  GATEWAY_USAGE_DURABILITY: envEnum(USAGE_DURABILITIES, { default: "buffered" }),
+  /** Usage batches waiting in Redis beyond which new events are dropped (buffered) or answers cut (durable). */
+  GATEWAY_USAGE_QUEUE_MAX_BATCHES: envInt({ default: 20_000, min: 1, max: 10_000_000 }),
 });
 
 export const proxyEnvSchema = composeEnv(
@@ -86,6 +95,8 @@ export interface ProxyConfig {
   /** Set only when SIGILUM_REGISTRY_URL (or SIGILUM_API_URL) is given explicitly: usage events are delivered. */
   registryUrl: string | undefined;
   usageDelivery: (typeof USAGE_DELIVERY_MODES)[number];
+  usageDurability: (typeof USAGE_DURABILITIES)[number];
+  usageQueueMaxBatches: number;
   identity: { namespace: string | undefined; home: string | undefined };
 }
 
@@ -121,6 +132,8 @@ export function loadProxyConfig(env: Env = process.env): ProxyConfig {
     shutdownTimeoutMs: c.GATEWAY_SHUTDOWN_TIMEOUT_SECONDS * 1000,
     registryUrl: registryExplicit ? c.SIGILUM_REGISTRY_URL : undefined,
     usageDelivery: c.GATEWAY_USAGE_DELIVERY,
+    usageDurability: c.GATEWAY_USAGE_DURABILITY,
+    usageQueueMaxBatches: c.GATEWAY_USAGE_QUEUE_MAX_BATCHES,
     identity: { namespace: c.GATEWAY_SIGILUM_NAMESPACE, home: c.GATEWAY_SIGILUM_HOME },
   };
 }

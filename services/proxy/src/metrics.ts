@@ -4,7 +4,7 @@ import {
   lifecycleMetrics,
   upstreamMetrics,
 } from "@sigilum-gw/shared/metrics";
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 
 /** The proxy's Prometheus series (spec §10 names, plus usage-event accounting). */
 export function createProxyMetrics(registry: Registry = createMetricsRegistry({ service: "proxy" })) {
@@ -17,7 +17,13 @@ export function createProxyMetrics(registry: Registry = createMetricsRegistry({ 
     lifecycle,
     usageEventsDropped: new Counter({
       name: "sigilum_gateway_usage_events_dropped_total",
-      help: "Usage events dropped because the queue could not take them.",
+      help: "Usage events not queued: buffer_full (Redis away), queue_full (bound reached), shutdown, not_stored (durable mode: the answer was cut).",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    usageQueueDepth: new Gauge({
+      name: "sigilum_gateway_usage_batches_waiting",
+      help: "Usage event batches queued and not yet taken by a usage worker (read by the proxy at most once a second).",
       registers: [registry],
     }),
     usageSubmitFailed: usageSubmitFailedCounter(registry),

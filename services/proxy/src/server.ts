@@ -112,8 +112,10 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
   const usage = new UsageRecorder({
     connection: queueConnection,
     prefix: keys.bullmq,
-    onDropped: (n) => metrics.usageEventsDropped.inc(n),
+    maxQueuedBatches: config.usageQueueMaxBatches,
+    onDropped: (n, reason) => metrics.usageEventsDropped.inc({ reason }, n),
     onError: (err) => logger.warn({ err }, "usage events could not be queued"),
+    onDepth: (batches) => metrics.usageQueueDepth.set(batches),
   });
   // Embedded delivery only: with GATEWAY_USAGE_DELIVERY=separate a usage-worker process consumes the queue.
   const delivery =
@@ -149,6 +151,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     forwarder,
     metrics,
     usage,
+    usageDurable: config.usageDurability === "durable",
     logger,
     logDecisions: config.logDecisions,
     trustedProxies: createTrustedProxies(config.trustedProxyCidrs),

@@ -41,6 +41,8 @@ export function testConfig(overrides: Partial<ProxyConfig> = {}): ProxyConfig {
     shutdownTimeoutMs: 5000,
     registryUrl: undefined,
     usageDelivery: "embedded",
+    usageDurability: "buffered",
+    usageQueueMaxBatches: 20_000,
     identity: { namespace: undefined, home: undefined },
     ...overrides,
   };

@@ -65,12 +65,13 @@ describe("usage events: queue → worker → control plane", () => {
     await deletePrefix(prefix);
   });
 
-  test("delivered signed by the gateway, with the service key and the spec body", async () => {
+  test("delivered in a batch post signed by the gateway, with the service key and the spec body", async () => {
     recorder.record(event("ev-1"));
     await eventually(() => controlPlane.usageEvents.length === 1, 5000);
     const [delivered] = controlPlane.usageEvents;
+    assert.equal(controlPlane.usageBatches, 1);
     assert.equal(delivered!.signer, "gateway-usage", "signed with the gateway identity");
-    assert.equal(delivered!.headers["sigilum-subject"], "alice", "sigilum-subject is the caller's subject");
+    assert.equal(delivered!.headers["sigilum-subject"], "gateway-usage", "a batch is the gateway's own call");
     assert.equal(delivered!.headers.authorization, "Bearer svc-usage-key");
     assert.deepEqual(delivered!.body, event("ev-1"));
     assert.deepEqual(controlPlane.rejected, []);
@@ -97,7 +98,30 @@ describe("usage events: queue → worker → control plane", () => {
     assert.match(nokey.error, /service API key not configured/);
   });
 
+  test("batching: many events are queued in few round trips and all delivered", async () => {
+    const before = controlPlane.usageEvents.length;
+    const batchesBefore = controlPlane.usageBatches;
+    for (let i = 0; i < 50; i++) recorder.record(event(`ev-batch-${i}`));
+    for (let i = 0; i < 5; i++) recorder.record(event(`ev-other-${i}`, "other-service"));
+    await recorder.flush();
+    await eventually(() => controlPlane.usageEvents.length >= before + 55, 8000);
+    // One post per service of the queued batch.
+    assert.equal(controlPlane.usageBatches - batchesBefore, 2);
+    const other = controlPlane.usageEvents.filter((e) => e.body.service === "other-service");
+    assert.equal(other.length, 5);
+  });
+
+  test("a registry without the batch route (404, the reference API): one signed post per event", async () => {
+    controlPlane.batchRoute = false;
+    recorder.record(event("ev-single"));
+    await eventually(() => controlPlane.usageEvents.some((e) => e.body.event_id === "ev-single"), 5000);
+    const delivered = controlPlane.usageEvents.find((e) => e.body.event_id === "ev-single")!;
+    assert.equal(delivered.headers["sigilum-subject"], "alice", "sigilum-subject is the caller's subject");
+    assert.deepEqual(delivered.body, event("ev-single"));
+  });
+
   test("a slow control plane: the events of a batch are posted several at a time", async () => {
+    assert.equal(controlPlane.batchRoute, false, "per-event posts (the previous test)");
     const before = controlPlane.usageEvents.length;
     controlPlane.delayMs = 200;
     try {
@@ -110,12 +134,5 @@ describe("usage events: queue → worker → control plane", () => {
     } finally {
       controlPlane.delayMs = 0;
     }
-  });
-
-  test("batching: many events are queued in few round trips and all delivered", async () => {
-    const before = controlPlane.usageEvents.length;
-    for (let i = 0; i < 50; i++) recorder.record(event(`ev-batch-${i}`));
-    await recorder.flush();
-    await eventually(() => controlPlane.usageEvents.length >= before + 50, 8000);
   });
 });

@@ -3,6 +3,7 @@ import { requireServiceKey } from "../auth/service-key-auth.ts";
 import { consumeNonce, verifySignature } from "../auth/signed-request.ts";
 import type { AppDeps } from "../deps.ts";
 import { jsonBody } from "../http/validate.ts";
+import { recordUsageBatch } from "../usage/batch.ts";
 import { recordUsageEvent } from "../usage/events.ts";
 
 /**
@@ -18,6 +19,13 @@ export function usageRouter(deps: AppDeps): Router {
     await consumeNonce(deps.signed, signer);
     const result = await recordUsageEvent(deps.db, key, jsonBody(req));
     res.status(result.status).json(result.body);
+  });
+  // The same checks for many events at once (what the gateway's usage worker sends): one signature, one INSERT.
+  r.post("/v1/usage/events/batch", async (req, res) => {
+    const signer = verifySignature(req, deps.signed);
+    const key = await requireServiceKey(req, deps.db, "submit");
+    await consumeNonce(deps.signed, signer);
+    res.status(200).json(await recordUsageBatch(deps.db, key, jsonBody(req)));
   });
   return r;
 }

@@ -27,6 +27,11 @@ export interface ForwardRequest {
   res: ServerResponse;
   /** Added to the client response (x-request-id when the upstream has none, rotation warning). */
   responseHeaders: readonly (readonly [string, string])[];
+  /**
+   * Called when the upstream response is complete, before the client's response is ended: the client sees the
+   * end only after it resolves, and a cut response when it rejects (durable usage events).
+   */
+  beforeEnd?: (status: number, responseBytes: number, durationMs: number) => Promise<void>;
 }
 
 export type ForwardFailure = "timeout" | "unreachable" | "client_closed";
@@ -140,13 +145,15 @@ export class Forwarder {
           }
         },
         onResponseEnd() {
-          res.end();
-          finish({
-            kind: "response",
-            status,
-            responseBytes,
-            complete: true,
-            durationMs: performance.now() - started,
+          const durationMs = performance.now() - started;
+          const done = () => {
+            res.end();
+            finish({ kind: "response", status, responseBytes, complete: true, durationMs });
+          };
+          if (!request.beforeEnd) return done();
+          request.beforeEnd(status, responseBytes, durationMs).then(done, (error: Error) => {
+            res.destroy(error);
+            finish({ kind: "response", status, responseBytes, complete: false, durationMs });
           });
         },
         onResponseError(_ctrl, error) {

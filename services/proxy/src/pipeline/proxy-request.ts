@@ -25,6 +25,8 @@ export interface RuntimeDeps {
   forwarder: Forwarder;
   metrics: ProxyMetrics;
   usage: UsageSink | undefined;
+  /** GATEWAY_USAGE_DURABILITY=durable: a forwarded response ends only once its usage event is in Redis. */
+  usageDurable: boolean;
   logger: Logger;
   logDecisions: boolean;
   trustedProxies: TrustedProxies;
@@ -106,7 +108,7 @@ export async function handleProxyRequest(
   }
   const identity = authz.identity;
 
-  const finish = (status: number, responseBytes: number) => {
+  const finish = (status: number, responseBytes: number, recorded = false) => {
     const durationMs = Math.round(performance.now() - started);
     log("proxy_request_end", {
       method,
@@ -119,7 +121,7 @@ export async function handleProxyRequest(
       duration_ms: durationMs,
       response_bytes: responseBytes,
     });
-    if (identity && deps.usage) {
+    if (identity && deps.usage && !recorded) {
       deps.usage.record(
         usageEvent(identity, route, method, ip, requestId, status, durationMs, responseBytes),
       );
@@ -160,6 +162,27 @@ export async function handleProxyRequest(
   if (resolved.rotationWarning)
     responseHeaders.push(["x-sigilum-rotation-warning", resolved.rotationWarning]);
 
+  // Durable usage: the event is stored before the agent sees the end of the answer; if it cannot be, the answer
+  // is cut (the agent sees a broken response, never a complete one whose usage was lost).
+  const usage = deps.usage;
+  let durable: Promise<void> | undefined;
+  const beforeEnd =
+    deps.usageDurable && identity && usage
+      ? (status: number, responseBytes: number, durationMs: number) => {
+          const event = usageEvent(
+            identity,
+            route,
+            method,
+            ip,
+            requestId,
+            status,
+            Math.round(durationMs),
+            responseBytes,
+          );
+          durable = usage.recordDurable(event);
+          return durable;
+        }
+      : undefined;
   const outcome = await deps.forwarder.forward({
     target: upstreamTarget,
     method,
@@ -167,6 +190,7 @@ export async function handleProxyRequest(
     body,
     res,
     responseHeaders,
+    ...(beforeEnd ? { beforeEnd } : {}),
   });
   const seconds = outcome.durationMs / 1000;
 
@@ -179,7 +203,11 @@ export async function handleProxyRequest(
       seconds,
       outcome.status >= 500 ? `http_${outcome.status}` : outcome.complete ? undefined : "upstream_error",
     );
-    finish(outcome.status, outcome.responseBytes);
+    if (durable) {
+      // Stored, or the answer was cut and the event counted as not stored.
+      await durable.catch(() => deps.metrics.usageEventsDropped.inc({ reason: "not_stored" }));
+    }
+    finish(outcome.status, outcome.responseBytes, durable !== undefined);
     return;
   }
 

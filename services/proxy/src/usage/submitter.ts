@@ -3,15 +3,18 @@ import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { AnswerClient } from "../http/answer-client.ts";
+import { z } from "zod";
+import { type Answer, AnswerClient } from "../http/answer-client.ts";
 import { USAGE_QUEUE, type UsageBatch, type UsageEvent } from "./queue.ts";
 
 /**
- * Delivers queued usage events to the control plane: `POST {registry}/v1/usage/events`, signed with the gateway's
- * own Sigilum identity (sigilum-subject = the caller's subject) and `Authorization: Bearer <service API key>`
- * (spec §4.5). Each job is a batch; events that fail transiently stay in the job (its data is narrowed to them)
- * and bullmq retries it with backoff; a 4xx other than 408/429, or a missing service key, is final for that event.
- * Every failure is reported as `usage_submit_failed`.
+ * Delivers queued usage events to the control plane, signed with the gateway's own Sigilum identity and
+ * `Authorization: Bearer <service API key>` (spec §4.5): up to 500 events of one service per signed
+ * `POST {registry}/v1/usage/events/batch` (one signature and one multi-row INSERT per batch); a registry without that
+ * route (404: the reference API) gets one `POST /v1/usage/events` per event. Events that fail transiently stay in
+ * the job (its data is narrowed to them) and bullmq retries it with backoff; an event the control plane rejects, a
+ * 4xx other than 408/429 or a missing service key is final for that event. Every failure is reported as
+ * `usage_submit_failed`.
  */
 
 export interface UsageSubmitterOptions {
@@ -33,52 +36,123 @@ const MAX_ERROR_BODY = 4096;
 /** An answer is `{accepted: true}` or an error envelope; anything larger is a wrong endpoint. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 const POSTS_IN_FLIGHT = 16;
+/** Events per batch post: ~200 KB of JSON, well under the control plane's 1 MB body limit. */
+const EVENTS_PER_POST = 500;
 
-/** Where events go: the registry's `/v1/usage/events` and a client bound to its origin. */
+/** Where events go: the registry's usage routes and a client bound to its origin. */
 interface UsageEndpoint {
-  url: string;
-  path: string;
+  single: { url: string; path: string };
+  batch: { url: string; path: string };
+  /** Cleared when the registry answers 404 to a batch (it only has the per-event route). */
+  batchRoute: boolean;
   client: AnswerClient;
 }
 
 function usageEndpoint(registryUrl: string, timeoutMs = 5000, connections = 64): UsageEndpoint {
-  const url = new URL(`${registryUrl.replace(/\/+$/, "")}/v1/usage/events`);
+  const route = (path: string) => {
+    const url = new URL(`${registryUrl.replace(/\/+$/, "")}${path}`);
+    return { url: url.href, path: `${url.pathname}${url.search}` };
+  };
+  const single = route("/v1/usage/events");
   return {
-    url: url.href,
-    path: `${url.pathname}${url.search}`,
-    client: new AnswerClient(url.origin, { timeoutMs, maxBodyBytes: MAX_ANSWER_BYTES, connections }),
+    single,
+    batch: route("/v1/usage/events/batch"),
+    batchRoute: true,
+    client: new AnswerClient(new URL(single.url).origin, {
+      timeoutMs,
+      maxBodyBytes: MAX_ANSWER_BYTES,
+      connections,
+    }),
   };
 }
 
-async function submitUsageEvent(
-  event: UsageEvent,
+/** A signed POST of a JSON body to one of the registry's usage routes. */
+function postSigned(
   endpoint: UsageEndpoint,
-  opts: Pick<UsageSubmitterOptions, "identity" | "serviceKeyFor">,
-): Promise<void> {
-  const key = (opts.serviceKeyFor ?? ((s) => serviceApiKeyFor(s)))(event.service);
-  if (key === "")
-    throw new UnrecoverableError(`service API key not configured for service "${event.service}"`);
-  const body = JSON.stringify(event);
-  const signed = signRequest(opts.identity, {
-    url: endpoint.url,
+  route: { url: string; path: string },
+  identity: SigilumIdentity,
+  key: string,
+  body: string,
+  subject: string | undefined,
+): Promise<Answer> {
+  const signed = signRequest(identity, {
+    url: route.url,
     method: "POST",
     headers: { "content-type": "application/json" },
     body,
-    subject: event.subject,
+    ...(subject === undefined ? {} : { subject }),
   });
   const headers: string[] = ["authorization", `Bearer ${key}`];
   for (const name in signed.headers) headers.push(name, signed.headers[name] as string);
-  const answer = await endpoint.client.send({
-    path: endpoint.path,
+  return endpoint.client.send({
+    path: route.path,
     method: "POST",
     headers,
     body: signed.body ?? Buffer.from(body),
   });
-  if (answer.status >= 200 && answer.status < 300) return;
+}
+
+function failureOf(answer: Answer): Error {
   const text = answer.body.toString("utf8", 0, MAX_ERROR_BODY);
   const message = `usage submit failed: HTTP ${answer.status}: ${text.replace(/\s+/g, " ").trim()}`;
   const retryable = answer.status >= 500 || answer.status === 408 || answer.status === 429;
-  throw retryable ? new Error(message) : new UnrecoverableError(message);
+  return retryable ? new Error(message) : new UnrecoverableError(message);
+}
+
+const batchAnswerSchema = z.object({
+  rejected: z.array(z.object({ index: z.number().int().min(0), code: z.string(), message: z.string() })),
+});
+
+async function submitUsageEvent(
+  event: UsageEvent,
+  endpoint: UsageEndpoint,
+  identity: SigilumIdentity,
+  key: string,
+): Promise<void> {
+  const answer = await postSigned(
+    endpoint,
+    endpoint.single,
+    identity,
+    key,
+    JSON.stringify(event),
+    event.subject,
+  );
+  if (answer.status >= 200 && answer.status < 300) return;
+  throw failureOf(answer);
+}
+
+/**
+ * Posts one batch of one service's events. Resolves with the events the control plane rejected (final, with their
+ * reason) or `undefined` when the registry has no batch route; rejects when the whole batch failed.
+ */
+async function submitUsageBatch(
+  events: UsageEvent[],
+  endpoint: UsageEndpoint,
+  identity: SigilumIdentity,
+  key: string,
+): Promise<{ event: UsageEvent; error: string }[] | undefined> {
+  const answer = await postSigned(
+    endpoint,
+    endpoint.batch,
+    identity,
+    key,
+    JSON.stringify({ events }),
+    undefined,
+  );
+  if (answer.status === 404) return undefined;
+  if (answer.status < 200 || answer.status >= 300) throw failureOf(answer);
+  let parsed: z.infer<typeof batchAnswerSchema>;
+  try {
+    parsed = batchAnswerSchema.parse(JSON.parse(answer.body.toString("utf8")));
+  } catch {
+    throw new Error(`usage submit failed: HTTP ${answer.status} with an answer that is not a batch result`);
+  }
+  return parsed.rejected
+    .filter((r) => r.index < events.length)
+    .map((r) => ({
+      event: events[r.index] as UsageEvent,
+      error: `usage event rejected: ${r.code}: ${r.message}`,
+    }));
 }
 
 export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBatch> {
@@ -89,42 +163,54 @@ export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBa
     USAGE_QUEUE,
     async (job) => {
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      // Looked up once per service and batch (the lookup reads key files); a rotated key applies from the next one.
-      const keys = new Map<string, string>();
-      const lookup = opts.serviceKeyFor ?? ((service: string) => serviceApiKeyFor(service));
-      const serviceKeyFor = (service: string) => {
-        let key = keys.get(service);
-        if (key === undefined) {
-          key = lookup(service);
-          keys.set(service, key);
-        }
-        return key;
-      };
       const retry: UsageEvent[] = [];
       let lastError = "";
-      const deliver = async (event: UsageEvent) => {
-        try {
-          await submitUsageEvent(event, endpoint, { identity: opts.identity, serviceKeyFor });
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          const final = err instanceof UnrecoverableError || lastAttempt;
-          opts.onFailed(event, message, final);
-          if (!final) {
-            retry.push(event);
-            lastError = message;
-          }
+      const failed = (events: UsageEvent[], err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        const final = err instanceof UnrecoverableError || lastAttempt;
+        for (const event of events) opts.onFailed(event, message, final);
+        if (!final) {
+          retry.push(...events);
+          lastError = message;
         }
       };
-      // One POST per event (spec §4.5), several in flight: one at a time, a registry 50 ms away would take 80
-      // events/s per worker, far below what a proxy forwards.
-      const events = job.data.events;
-      let next = 0;
-      const lanes = Math.min(postsInFlight, events.length);
-      await Promise.all(
-        Array.from({ length: lanes }, async () => {
-          while (next < events.length) await deliver(events[next++] as UsageEvent);
-        }),
-      );
+      // Keys are looked up once per service and job (the lookup reads key files); a rotated key applies from the next.
+      const lookup = opts.serviceKeyFor ?? ((service: string) => serviceApiKeyFor(service));
+      const posts: { key: string; events: UsageEvent[] }[] = [];
+      for (const [service, events] of byService(job.data.events)) {
+        const key = lookup(service);
+        if (key === "") {
+          failed(events, new UnrecoverableError(`service API key not configured for service "${service}"`));
+          continue;
+        }
+        for (let i = 0; i < events.length; i += EVENTS_PER_POST) {
+          posts.push({ key, events: events.slice(i, i + EVENTS_PER_POST) });
+        }
+      }
+      const perEvent = (key: string) => async (event: UsageEvent) => {
+        try {
+          await submitUsageEvent(event, endpoint, opts.identity, key);
+        } catch (err) {
+          failed([event], err);
+        }
+      };
+      // Several posts in flight: one at a time, a registry 50 ms away would take 80 posts/s per worker.
+      await inLanes(posts, postsInFlight, async ({ key, events }) => {
+        if (endpoint.batchRoute) {
+          try {
+            const rejected = await submitUsageBatch(events, endpoint, opts.identity, key);
+            if (rejected !== undefined) {
+              for (const { event, error } of rejected) opts.onFailed(event, error, true);
+              return;
+            }
+            endpoint.batchRoute = false;
+          } catch (err) {
+            failed(events, err);
+            return;
+          }
+        }
+        await inLanes(events, postsInFlight, perEvent(key));
+      });
       if (retry.length > 0) {
         await job.updateData({ events: retry });
         throw new Error(`${retry.length} usage event(s) will be retried: ${lastError}`);
@@ -136,4 +222,24 @@ export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBa
   worker.on("error", () => {});
   worker.once("closed", () => void endpoint.client.close().catch(() => {}));
   return worker;
+}
+
+function byService(events: UsageEvent[]): Map<string, UsageEvent[]> {
+  const groups = new Map<string, UsageEvent[]>();
+  for (const event of events) {
+    const group = groups.get(event.service);
+    if (group) group.push(event);
+    else groups.set(event.service, [event]);
+  }
+  return groups;
+}
+
+/** Runs `work` over `items` with at most `lanes` in flight. */
+async function inLanes<T>(items: T[], lanes: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(lanes, items.length) }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
 }
