@@ -17,6 +17,7 @@ import {
   parseConfig,
   redisEnv,
 } from "@sigilum-gw/shared/config";
+import { normalizeAllowedHost } from "@sigilum-gw/shared/host-allowlist";
 import { z } from "zod";
 
 const controlPlaneEnv = envGroup({
@@ -39,6 +40,11 @@ const controlPlaneEnv = envGroup({
     default: ["http://localhost:3000"],
     item: normalizeOrigin,
     expected: "a comma-separated list of http(s)://host[:port] origins",
+  }),
+  /** Host names (besides loopback, IP addresses and CONTROL_PLANE_PUBLIC_URL's) the API answers to. */
+  CONTROL_PLANE_ALLOWED_HOSTS: envCsv({
+    item: normalizeAllowedHost,
+    expected: "a comma-separated list of host names (optionally with :port)",
   }),
   LOG_LEVEL: envEnum(LOG_LEVELS, { default: "info" }),
   MAX_PENDING_AUTHORIZATIONS: envInt({ default: 20, min: 1 }),

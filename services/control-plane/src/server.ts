@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
+import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { createSigilumVerifier } from "@sigilum-gw/shared/http-signatures";
 import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
 import { loadOrCreateJwtSecret } from "@sigilum-gw/shared/owner-token";
@@ -18,6 +19,7 @@ import { createPgliteDb } from "./db/pglite.ts";
 import type { AppDeps } from "./deps.ts";
 import { createClaimEvents, noClaimEvents } from "./events/publisher.ts";
 import {
+  browserGuard,
   cors,
   errorHandler,
   notFoundHandler,
@@ -36,6 +38,16 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId());
   app.use(cors(deps.config.ALLOWED_ORIGINS));
   app.use(securityHeaders());
+  app.use(
+    browserGuard({
+      hosts: createHostAllowlist(
+        [deps.config.CONTROL_PLANE_PUBLIC_URL],
+        deps.config.CONTROL_PLANE_ALLOWED_HOSTS,
+        { anyIpAddress: true },
+      ),
+      allowedOrigins: new Set(deps.config.ALLOWED_ORIGINS),
+    }),
+  );
   app.use(rawBodyReader(deps.config.CONTROL_PLANE_MAX_BODY_BYTES));
   app.use(apiRouter(deps));
   app.use(notFoundHandler());

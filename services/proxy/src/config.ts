@@ -80,6 +80,9 @@ export interface ProxyConfig {
   masterKey: string;
   previousMasterKey: string;
   trustedProxyCidrs: string[];
+  /** GATEWAY_PUBLIC_URL and GATEWAY_ALLOWED_HOSTS: the names the admin API answers to (besides loopback). */
+  publicUrl: string | undefined;
+  allowedHosts: string[];
   admin: {
     enforce: boolean;
     mode: "loopback" | "token" | "hybrid";
@@ -118,6 +121,8 @@ export function loadProxyConfig(env: Env = process.env): ProxyConfig {
     masterKey: c.GATEWAY_MASTER_KEY,
     previousMasterKey: c.GATEWAY_MASTER_KEY_PREVIOUS,
     trustedProxyCidrs: c.GATEWAY_TRUSTED_PROXY_CIDRS,
+    publicUrl: c.GATEWAY_PUBLIC_URL,
+    allowedHosts: c.GATEWAY_ALLOWED_HOSTS,
     admin: {
       enforce: c.GATEWAY_REQUIRE_SIGNED_ADMIN_CHECKS,
       mode: c.GATEWAY_ADMIN_ACCESS_MODE,

@@ -2,9 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { decideAdminAccess } from "@sigilum-gw/shared/admin-access";
 import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
+import { type BrowserGuardPolicy, checkBrowserGuard } from "@sigilum-gw/shared/browser-guard";
 import { clientIp, createTrustedProxies } from "@sigilum-gw/shared/client-ip";
 import { formatListenAddress } from "@sigilum-gw/shared/config";
 import { GatewayError, sendError } from "@sigilum-gw/shared/errors";
+import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { createLogger, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { type DrainOutcome, metricsHandler, recordShutdownDrain } from "@sigilum-gw/shared/metrics";
 import { requestIdFrom } from "@sigilum-gw/shared/request-id";
@@ -158,6 +160,10 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     maxBodyBytes: config.maxBodyBytes,
   };
   const allowedOrigins = new Set(config.admin.allowedOrigins);
+  const browserGuard: BrowserGuardPolicy = {
+    hosts: createHostAllowlist([config.publicUrl], config.allowedHosts, { anyIpAddress: true }),
+    allowedOrigins,
+  };
   const adminApp = createAdminApp({
     connections,
     variables,
@@ -181,7 +187,10 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
       return false;
     }
     const ip = clientIp(req, runtime.trustedProxies);
-    const decision = decideAdminAccess(config.admin, req.headers, ip);
+    const refused = checkBrowserGuard(browserGuard, req.headers);
+    const decision = refused
+      ? ({ allowed: false, code: refused } as const)
+      : decideAdminAccess(config.admin, req.headers, ip);
     if (config.logDecisions) {
       decisionLog(logger, decision.allowed ? "admin_access_granted" : "admin_access_denied", {
         request_id: requestId,

@@ -105,7 +105,11 @@ describe("admin API", () => {
     });
     assert.equal(empty.status, 400);
     assert.equal(empty.json.error, "request body is required");
-    const badJson = await rawRequest(gw.url, "/api/admin/connections", { method: "POST", body: "{nope" });
+    const badJson = await rawRequest(gw.url, "/api/admin/connections", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{nope",
+    });
     assert.equal(badJson.status, 400);
     assert.match(badJson.json().error, /^invalid JSON body: /);
     const mismatch = await admin("POST", "/api/admin/connections", { id: 5 });
@@ -121,6 +125,7 @@ describe("admin API", () => {
     assert.equal(invalid.json.error, "invalid auth_mode: oauth");
     const big = await rawRequest(gw.url, "/api/admin/connections", {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: "x".repeat(25_000),
     });
     assert.equal(big.status, 413);

@@ -27,6 +27,8 @@ export function testConfig(overrides: Partial<ProxyConfig> = {}): ProxyConfig {
     masterKey: `master-${randomBytes(8).toString("hex")}`,
     previousMasterKey: "",
     trustedProxyCidrs: [],
+    publicUrl: undefined,
+    allowedHosts: [],
     admin: {
       enforce: true,
       mode: "hybrid",

@@ -1,3 +1,4 @@
+import { normalizeAllowedHost } from "../host-allowlist.ts";
 import {
   envBool,
   envCsv,
@@ -66,6 +67,14 @@ export const forwardingEnv = envGroup({
   }),
   /** Set when agents reach the gateway under another name: the URL agents sign is rebuilt from it. */
   GATEWAY_PUBLIC_URL: envUrl({ protocols: ["http", "https"] }),
+  /**
+   * Host names (besides loopback and GATEWAY_PUBLIC_URL's) the gateway answers to: the admin API refuses other
+   * Host values (DNS rebinding) and the verifier refuses signatures for another authority.
+   */
+  GATEWAY_ALLOWED_HOSTS: envCsv({
+    item: normalizeAllowedHost,
+    expected: "a comma-separated list of host names or IPs (optionally with :port)",
+  }),
 });
 
 export const signatureEnv = envGroup({

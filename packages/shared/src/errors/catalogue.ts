@@ -132,6 +132,38 @@ export const ERROR_CATALOGUE = {
     remedy: "Call from the gateway host, or send the admin token as `Authorization: Bearer <token>`.",
   },
 
+  ADMIN_HOST_NOT_ALLOWED: {
+    status: 403,
+    message: "admin endpoints answer only to the gateway's own host names",
+    ours: true,
+    when: "The Host header is not a loopback name (localhost, 127.0.0.1, [::1]) nor a configured public name: a DNS-rebinding page, or a name the operator has not listed.",
+    remedy:
+      "Call the admin API as http://127.0.0.1:<port>; operators reaching it under another name: add the name to GATEWAY_ALLOWED_HOSTS (control plane: CONTROL_PLANE_ALLOWED_HOSTS) or set the public URL.",
+  },
+  ADMIN_CROSS_SITE_REFUSED: {
+    status: 403,
+    message: "cross-site browser requests are refused",
+    ours: true,
+    when: "The browser marked the request `Sec-Fetch-Site: cross-site`: a page from another site tried to drive the API.",
+    remedy:
+      "Use the CLI or the dashboard served by the gateway; a web page elsewhere cannot call the admin API.",
+  },
+  ADMIN_ORIGIN_NOT_ALLOWED: {
+    status: 403,
+    message: "request origin is not allowed",
+    ours: true,
+    when: "The request carries an Origin header that is neither in the allowed origins nor the service's own origin.",
+    remedy:
+      "Operators: add the dashboard's origin to GATEWAY_ALLOWED_ORIGINS (control plane: ALLOWED_ORIGINS); scripts should send no Origin header.",
+  },
+  ADMIN_CONTENT_TYPE_UNSUPPORTED: {
+    status: 415,
+    message: "request body must be application/json",
+    ours: true,
+    when: "The request has a body (or a Content-Type) that is not `application/json`; form and text bodies are what a foreign page can send without a preflight.",
+    remedy: "Send `Content-Type: application/json` with a JSON body, or no body and no Content-Type.",
+  },
+
   // Runtime and MCP
   UPSTREAM_ERROR: {
     status: 502,

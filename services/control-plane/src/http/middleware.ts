@@ -1,3 +1,5 @@
+import { type BrowserGuardPolicy, checkBrowserGuard } from "@sigilum-gw/shared/browser-guard";
+import { ERROR_CATALOGUE } from "@sigilum-gw/shared/errors";
 import type { Logger } from "@sigilum-gw/shared/logger";
 import { requestIdFrom } from "@sigilum-gw/shared/request-id";
 import express, { type ErrorRequestHandler, type RequestHandler } from "express";
@@ -39,6 +41,21 @@ export function cors(allowedOrigins: readonly string[]): RequestHandler {
       return;
     }
     next();
+  };
+}
+
+/**
+ * Host allowlist, cross-site and Origin refusal, JSON-only bodies (shared/browser-guard.ts): the owner's
+ * session cookie must not let a foreign page or a DNS-rebinding page act. Health stays open to probes.
+ */
+export function browserGuard(policy: BrowserGuardPolicy): RequestHandler {
+  return (req, _res, next) => {
+    if ((req.method === "GET" || req.method === "HEAD") && req.path.startsWith("/health")) return next();
+    // Only the session cookie rides along in a forged browser request: JSON-only bodies are demanded of those.
+    const code = checkBrowserGuard(policy, req.headers, { jsonBodies: req.headers.cookie !== undefined });
+    if (!code) return next();
+    const spec = ERROR_CATALOGUE[code];
+    next(new ApiError(spec.status, code, spec.message));
   };
 }
 

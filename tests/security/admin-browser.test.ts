@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startTestControlPlane, type TestControlPlane } from "../../services/control-plane/test/helpers.ts";
+import { approvedAgent, createConnection, sign } from "./support/agent.ts";
+import { send, sendSigned } from "./support/http.ts";
+import { type Stack, startStack } from "./support/stack.ts";
+
+/**
+ * Finding 1 (HIGH): a web page in the operator's browser drove the loopback admin API with `text/plain` bodies
+ * (no preflight) and through DNS rebinding (any Host). Each attack is what a browser sends; each must be
+ * refused with its own code, and nothing may change: the agent's next request still carries the real key.
+ */
+
+const REAL_KEY = "real-upstream-key-4f1c";
+const ATTACKER_KEY = "ATTACKER-KEY";
+
+describe("admin API against browser attacks", () => {
+  let stack: Stack;
+  let gw: string;
+  let port: string;
+  let agent: ReturnType<typeof approvedAgent>;
+
+  before(async () => {
+    stack = await startStack();
+    agent = approvedAgent(stack, ["svc2"]);
+    gw = stack.replicas[0]!.url;
+    port = new URL(gw).port;
+    await createConnection(gw, "svc2", stack.upstream.url, REAL_KEY);
+  });
+  after(() => stack?.stop());
+
+  async function upstreamKeyNow(): Promise<string | undefined> {
+    const before = stack.upstream.requests.length;
+    const reply = await sendSigned(gw, sign(agent, gw, "/proxy/svc2/whoami"));
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal(stack.upstream.requests.length, before + 1);
+    return stack.upstream.requests.at(-1)?.headers.authorization;
+  }
+
+  test("cross-site text/plain rotate (the reported exploit) → 403 ADMIN_ORIGIN_NOT_ALLOWED, key unchanged", async () => {
+    const reply = await send(gw, "/api/admin/connections/svc2/rotate", {
+      method: "POST",
+      headers: { origin: "http://evil.example", "content-type": "text/plain" },
+      body: JSON.stringify({ secrets: { k: ATTACKER_KEY } }),
+    });
+    assert.equal(reply.status, 403);
+    assert.equal(reply.code, "ADMIN_ORIGIN_NOT_ALLOWED");
+    assert.equal(reply.headers["access-control-allow-origin"], undefined);
+    assert.equal(await upstreamKeyNow(), `Bearer ${REAL_KEY}`);
+  });
+
+  test("text/plain create without Origin → 415 ADMIN_CONTENT_TYPE_UNSUPPORTED, nothing created", async () => {
+    const reply = await send(gw, "/api/admin/connections", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify({
+        id: "evil-conn",
+        base_url: "http://evil.example",
+        auth_secret_key: "k",
+        secrets: { k: "x" },
+      }),
+    });
+    assert.equal(reply.status, 415);
+    assert.equal(reply.code, "ADMIN_CONTENT_TYPE_UNSUPPORTED");
+    assert.equal((await send(gw, "/api/admin/connections/evil-conn")).status, 404);
+  });
+
+  test("form body and no Content-Type with a body → 415 ADMIN_CONTENT_TYPE_UNSUPPORTED", async () => {
+    for (const headers of [
+      { "content-type": "application/x-www-form-urlencoded" },
+      { "content-type": "multipart/form-data; boundary=x" },
+      {} as Record<string, string>,
+    ]) {
+      const reply = await send(gw, "/api/admin/connections/svc2/rotate", {
+        method: "POST",
+        headers,
+        body: `{"secrets":{"k":"${ATTACKER_KEY}"}}`,
+      });
+      assert.equal(reply.status, 415, JSON.stringify(headers));
+      assert.equal(reply.code, "ADMIN_CONTENT_TYPE_UNSUPPORTED");
+    }
+    assert.equal(await upstreamKeyNow(), `Bearer ${REAL_KEY}`);
+  });
+
+  test("Sec-Fetch-Site: cross-site, even as JSON without Origin → 403 ADMIN_CROSS_SITE_REFUSED", async () => {
+    const reply = await send(gw, "/api/admin/connections/svc2/rotate", {
+      method: "POST",
+      headers: { "sec-fetch-site": "cross-site", "content-type": "application/json" },
+      body: JSON.stringify({ secrets: { k: ATTACKER_KEY } }),
+    });
+    assert.equal(reply.status, 403);
+    assert.equal(reply.code, "ADMIN_CROSS_SITE_REFUSED");
+    assert.equal(await upstreamKeyNow(), `Bearer ${REAL_KEY}`);
+  });
+
+  test("DNS rebinding: Host evil.example → 403 ADMIN_HOST_NOT_ALLOWED for reads and writes", async () => {
+    const read = await send(gw, "/api/admin/connections", { headers: { host: `evil.example:${port}` } });
+    assert.equal(read.status, 403);
+    assert.equal(read.code, "ADMIN_HOST_NOT_ALLOWED");
+    assert.doesNotMatch(read.text, /svc2/);
+    const write = await send(gw, "/api/admin/connections/svc2/rotate", {
+      method: "POST",
+      headers: { host: `rebind.evil.example:${port}`, "content-type": "application/json" },
+      body: JSON.stringify({ secrets: { k: ATTACKER_KEY } }),
+    });
+    assert.equal(write.status, 403);
+    assert.equal(write.code, "ADMIN_HOST_NOT_ALLOWED");
+    const metrics = await send(gw, "/metrics", { headers: { host: `evil.example:${port}` } });
+    assert.equal(metrics.code, "ADMIN_HOST_NOT_ALLOWED");
+    assert.equal(await upstreamKeyNow(), `Bearer ${REAL_KEY}`);
+  });
+
+  test("CORS preflight from a foreign origin gets no allow headers", async () => {
+    const reply = await send(gw, "/api/admin/connections", {
+      method: "OPTIONS",
+      headers: {
+        origin: "http://evil.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+      },
+    });
+    assert.equal(reply.headers["access-control-allow-origin"], undefined);
+    assert.equal(reply.headers["access-control-allow-methods"], undefined);
+  });
+
+  test("still allowed: the CLI (JSON, no Origin), localhost Host, an allowlisted dashboard origin", async () => {
+    const cli = await send(gw, "/api/admin/connections", { headers: { host: `localhost:${port}` } });
+    assert.equal(cli.status, 200, cli.text);
+    const dashboard = await send(gw, "/api/admin/connections/svc2", {
+      headers: { origin: "http://localhost:3000", "sec-fetch-site": "same-site" },
+    });
+    assert.equal(dashboard.status, 200, dashboard.text);
+    assert.equal(dashboard.headers["access-control-allow-origin"], "http://localhost:3000");
+  });
+});
+
+describe("control plane API against browser attacks", () => {
+  let cp: TestControlPlane;
+  let cpPort: string;
+  let token: string;
+  before(async () => {
+    cp = await startTestControlPlane({ freshDatabase: true });
+    cpPort = new URL(cp.url).port;
+    token = await cp.token("owner-browser");
+  });
+  after(() => cp?.stop());
+
+  const createService = (headers: Record<string, string>, body: string) =>
+    send(cp.url, "/v1/services", {
+      method: "POST",
+      headers: { cookie: `sigilum_token=${token}`, ...headers },
+      body,
+    });
+  const serviceBody = JSON.stringify({
+    name: "Evil",
+    slug: "evil-svc",
+    domain: "evil.example",
+    description: "x",
+  });
+
+  test("cookie-authenticated text/plain create → 415 ADMIN_CONTENT_TYPE_UNSUPPORTED", async () => {
+    const reply = await createService({ "content-type": "text/plain" }, serviceBody);
+    assert.equal(reply.status, 415, reply.text);
+    assert.equal(reply.code, "ADMIN_CONTENT_TYPE_UNSUPPORTED");
+  });
+
+  test("foreign Origin → 403 ADMIN_ORIGIN_NOT_ALLOWED; Sec-Fetch-Site cross-site → 403 ADMIN_CROSS_SITE_REFUSED", async () => {
+    const origin = await createService(
+      { origin: "http://evil.example", "content-type": "application/json" },
+      serviceBody,
+    );
+    assert.equal(origin.status, 403, origin.text);
+    assert.equal(origin.code, "ADMIN_ORIGIN_NOT_ALLOWED");
+    const site = await createService(
+      { "sec-fetch-site": "cross-site", "content-type": "application/json" },
+      serviceBody,
+    );
+    assert.equal(site.status, 403, site.text);
+    assert.equal(site.code, "ADMIN_CROSS_SITE_REFUSED");
+  });
+
+  test("DNS rebinding: Host evil.example → 403 ADMIN_HOST_NOT_ALLOWED; nothing was created", async () => {
+    const reply = await send(cp.url, "/v1/services", {
+      headers: { host: `evil.example:${cpPort}`, cookie: `sigilum_token=${token}` },
+    });
+    assert.equal(reply.status, 403, reply.text);
+    assert.equal(reply.code, "ADMIN_HOST_NOT_ALLOWED");
+    const list = await cp.owner(token, "GET", "/v1/services");
+    assert.equal(list.status, 200);
+    assert.equal(JSON.stringify(list.body).includes("evil-svc"), false);
+  });
+
+  test("health stays open to probes under any Host; same-origin JSON with the cookie works", async () => {
+    const health = await send(cp.url, "/health", { headers: { host: `10.1.2.3:${cpPort}` } });
+    assert.equal(health.status, 200);
+    const own = await createService(
+      { origin: `http://127.0.0.1:${cpPort}`, "content-type": "application/json" },
+      JSON.stringify({ name: "Good", slug: "good-svc", domain: "example.com", description: "ok" }),
+    );
+    assert.equal(own.status, 201, own.text);
+  });
+});
