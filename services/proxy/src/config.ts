@@ -14,6 +14,7 @@ import {
   internalAuthEnv,
   type ListenAddress,
   logEnv,
+  mcpEnv,
   parseConfig,
   proxyAddrEnv,
   proxyRuntimeEnv,
@@ -62,6 +63,7 @@ export const proxyEnvSchema = composeEnv(
   proxyRuntimeEnv,
   claimsEnv,
   gatewayIdentityEnv,
+  mcpEnv,
   proxyOwnEnv,
 );
 
@@ -101,6 +103,16 @@ export interface ProxyConfig {
   usageDurability: (typeof USAGE_DURABILITIES)[number];
   usageQueueMaxBatches: number;
   identity: { namespace: string | undefined; home: string | undefined };
+  mcp: {
+    timeoutMs: number;
+    discoveryTtlMs: number;
+    staleIfErrorMs: number;
+    /** 0 = unlimited. */
+    toolCallsPerMinute: number;
+    /** 0 = circuit breaker off. */
+    breakerFailures: number;
+    breakerCooldownMs: number;
+  };
 }
 
 export function loadProxyConfig(env: Env = process.env): ProxyConfig {
@@ -140,5 +152,13 @@ export function loadProxyConfig(env: Env = process.env): ProxyConfig {
     usageDurability: c.GATEWAY_USAGE_DURABILITY,
     usageQueueMaxBatches: c.GATEWAY_USAGE_QUEUE_MAX_BATCHES,
     identity: { namespace: c.GATEWAY_SIGILUM_NAMESPACE, home: c.GATEWAY_SIGILUM_HOME },
+    mcp: {
+      timeoutMs: c.GATEWAY_MCP_TIMEOUT_SECONDS * 1000,
+      discoveryTtlMs: c.GATEWAY_MCP_DISCOVERY_CACHE_TTL_SECONDS * 1000,
+      staleIfErrorMs: c.GATEWAY_MCP_DISCOVERY_STALE_IF_ERROR_SECONDS * 1000,
+      toolCallsPerMinute: c.GATEWAY_MCP_TOOL_CALL_RATE_LIMIT_PER_MINUTE,
+      breakerFailures: c.GATEWAY_MCP_CIRCUIT_BREAKER_FAILURES,
+      breakerCooldownMs: c.GATEWAY_MCP_CIRCUIT_BREAKER_COOLDOWN_SECONDS * 1000,
+    },
   };
 }

@@ -2,6 +2,7 @@ import {
   authMetrics,
   createMetricsRegistry,
   lifecycleMetrics,
+  mcpMetrics,
   upstreamMetrics,
 } from "@sigilum-gw/shared/metrics";
 import { Counter, Gauge, type Registry } from "prom-client";
@@ -14,6 +15,7 @@ export function createProxyMetrics(registry: Registry = createMetricsRegistry({ 
     registry,
     auth: authMetrics(registry),
     upstream: upstreamMetrics(registry),
+    mcp: mcpMetrics(registry),
     lifecycle,
     usageEventsDropped: new Counter({
       name: "sigilum_gateway_usage_events_dropped_total",

@@ -15,6 +15,11 @@ import { createAdminApp } from "./admin/router.ts";
 import { CatalogStore } from "./catalog/store.ts";
 import type { ProxyConfig } from "./config.ts";
 import { applyCors } from "./http/cors.ts";
+import { DiscoveryService } from "./mcp/discovery.ts";
+import { ToolCallRateLimiter } from "./mcp/rate-limit.ts";
+import { handleMcpRequest, type McpDeps } from "./mcp/request.ts";
+import { parseMcpRoute } from "./mcp/route.ts";
+import { McpUpstreams } from "./mcp/upstream.ts";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.ts";
 import { type Authorizer, createEnvoyAuthorizer, createInlineAuthorizer } from "./pipeline/authorize.ts";
 import { Forwarder } from "./pipeline/forward.ts";
@@ -92,7 +97,14 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
   const catalog = new CatalogStore(redis, keys.catalog);
   const cache = new ConnectionCache({ connections, variables });
   const subscriber = new RedisEventSubscriber(subscriberConnection, keys.events);
-  subscriber.onEvent((event) => cache.handle(event));
+  const upstreams = new McpUpstreams({
+    timeoutMs: config.mcp.timeoutMs,
+    breaker: { failures: config.mcp.breakerFailures, cooldownMs: config.mcp.breakerCooldownMs },
+  });
+  subscriber.onEvent((event) => {
+    cache.handle(event);
+    if (event.type === "connection.deleted") upstreams.forget(event.id);
+  });
   subscriber.onLiveChange((live) => {
     if (live !== cache.live)
       logger.info(
@@ -159,6 +171,37 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     trustedProxies: createTrustedProxies(config.trustedProxyCidrs),
     maxBodyBytes: config.maxBodyBytes,
   };
+  const discovery = new DiscoveryService({
+    redis,
+    key: keys.mcpDiscovery,
+    upstreams,
+    connections,
+    metrics,
+    ttlMs: config.mcp.discoveryTtlMs,
+    staleMs: config.mcp.staleIfErrorMs,
+    now,
+    onStale: (connection, error) => {
+      if (config.logDecisions) {
+        decisionLog(logger, "mcp_discovery_stale_if_error", {
+          connection,
+          reason_code: "MCP_DISCOVERY_STALE_IF_ERROR",
+          error,
+        });
+      }
+    },
+  });
+  const limiter = new ToolCallRateLimiter(
+    redis,
+    keys.rateLimit("mcp-tool-call"),
+    config.mcp.toolCallsPerMinute,
+  );
+  const mcp: McpDeps = {
+    ...runtime,
+    discovery,
+    upstreams,
+    limiter,
+    passthrough: { discovery, limiter, timeoutMs: config.mcp.timeoutMs },
+  };
   const allowedOrigins = new Set(config.admin.allowedOrigins);
   const browserGuard: BrowserGuardPolicy = {
     hosts: createHostAllowlist([config.publicUrl], config.allowedHosts, { anyIpAddress: true }),
@@ -171,6 +214,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     cache,
     maxBodyBytes: config.maxBodyBytes,
     now,
+    mcp: { discovery, upstreams },
   });
   const serveMetrics = metricsHandler(metrics.registry);
 
@@ -278,12 +322,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
       throw err;
     }
     if (route?.kind === "proxy") return handleProxyRequest(runtime, req, res, route, requestId);
-    if (route?.kind === "mcp") {
-      return void sendError(res, "NOT_FOUND", {
-        requestId,
-        message: "MCP routes are not available in this version",
-      });
-    }
+    if (route?.kind === "mcp") return handleMcpRequest(mcp, req, res, parseMcpRoute(url), requestId);
     if (method === "GET" || method === "HEAD") {
       return void writeText(res, 200, "text/plain; charset=utf-8", "sigilum-gateway", requestId);
     }
@@ -333,6 +372,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     await settleWithin(delivery?.close(), 2000);
     await settleWithin(authorizer.close(), 2000);
     await settleWithin(forwarder.close(), 2000);
+    await settleWithin(upstreams.close(), 2000);
     await forwarder.destroy().catch(() => {});
     await subscriber.close().catch(() => {});
     for (const conn of [redis, queueConnection]) {

@@ -46,6 +46,14 @@ export function testConfig(overrides: Partial<ProxyConfig> = {}): ProxyConfig {
     usageDurability: "buffered",
     usageQueueMaxBatches: 20_000,
     identity: { namespace: undefined, home: undefined },
+    mcp: {
+      timeoutMs: 10_000,
+      discoveryTtlMs: 300_000,
+      staleIfErrorMs: 3_600_000,
+      toolCallsPerMinute: 120,
+      breakerFailures: 3,
+      breakerCooldownMs: 10_000,
+    },
     ...overrides,
   };
 }

@@ -199,8 +199,8 @@ export const mcpEnv = envGroup({
   GATEWAY_MCP_DISCOVERY_STALE_IF_ERROR_SECONDS: envSeconds({ default: 3600, min: 0 }),
   /** 0 = unlimited. */
   GATEWAY_MCP_TOOL_CALL_RATE_LIMIT_PER_MINUTE: envInt({ default: 120, min: 0 }),
-  /** Parsed as given; the MCP client treats 0 as the default 3 (spec §6.4). */
+  /** Failures (more than half of the calls in the window) before a connection's circuit opens; 0 = no breaker. */
   GATEWAY_MCP_CIRCUIT_BREAKER_FAILURES: envInt({ default: 3, min: 0 }),
-  /** Parsed as given; the MCP client treats 0 as the default 10 s (spec §6.4). */
+  /** How long an open circuit refuses calls before one trial call. */
   GATEWAY_MCP_CIRCUIT_BREAKER_COOLDOWN_SECONDS: envSeconds({ default: 10, min: 0 }),
 });

@@ -24,6 +24,7 @@ import type { ConnectionStore } from "../store/connections.ts";
 import { asStoreError, isRedisUnavailable } from "../store/redis-errors.ts";
 import type { VariableStore } from "../store/variables.ts";
 import { readJson, sendJson } from "./json.ts";
+import { type AdminMcp, testMcpConnection } from "./mcp.ts";
 import {
   type TestResult,
   testConnectionInput,
@@ -44,6 +45,8 @@ export interface AdminDeps {
   cache: ConnectionCache;
   maxBodyBytes: number;
   now: () => number;
+  /** MCP discovery and clients (discover, MCP connection tests). */
+  mcp?: AdminMcp;
 }
 
 export interface AdminCall {
@@ -112,11 +115,7 @@ export async function testConnection(deps: AdminDeps, call: AdminCall, id: strin
   try {
     const { record, secrets } = await loadConnection(deps.cache, id);
     if (record.protocol === "mcp") {
-      result = {
-        status: "fail",
-        http_status: 0,
-        error: "mcp connection tests are not available in this version",
-      };
+      result = await testMcpConnection(deps, record, secrets);
     } else {
       result = await testHttpConnection(record, secrets, input, call.signal);
     }

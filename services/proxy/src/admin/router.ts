@@ -18,6 +18,7 @@ import {
   updateConnection,
   upsertVariable,
 } from "./handlers.ts";
+import { discoverConnection } from "./mcp.ts";
 
 /**
  * Thin express routes for `/api/admin/*`. Access control, CORS, OPTIONS and the route deadline are applied by
@@ -73,6 +74,8 @@ export function createAdminApp(
       else if (method === "DELETE") work = deleteConnection(deps, call, id);
     } else if (action === "rotate" || action === "test") {
       if (method === "POST") work = (action === "rotate" ? rotateConnection : testConnection)(deps, call, id);
+    } else if (action === "discover") {
+      if (method === "POST") work = discoverConnection(deps, call, id);
     } else {
       return next(new GatewayError("NOT_FOUND", "admin action not found"));
     }

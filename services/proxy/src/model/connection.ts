@@ -40,6 +40,8 @@ export interface ConnectionRecord {
   credential_keys: string[];
   mcp_transport: string;
   mcp_endpoint: string;
+  /** MCP protocol era towards the server: "" = detected, or a pinned revision (mcp/protocol.ts). */
+  mcp_protocol_version?: string;
   mcp_tool_policy: ToolPolicy;
   mcp_subject_tool_policies: Record<string, ToolPolicy>;
   mcp_discovery: McpDiscovery;
@@ -80,6 +82,7 @@ export const createConnectionInput = z.object({
   rotation_interval_days: optInt,
   mcp_transport: optStr,
   mcp_endpoint: optStr,
+  mcp_protocol_version: optStr,
   mcp_tool_allowlist: strList,
   mcp_tool_denylist: strList,
   mcp_max_tools_exposed: optInt,
@@ -98,6 +101,7 @@ export const updateConnectionInput = z.object({
   status: optStr,
   mcp_endpoint: optStr,
   mcp_transport: optStr,
+  mcp_protocol_version: optStr,
   mcp_tool_allowlist: strList,
   mcp_tool_denylist: strList,
   mcp_max_tools_exposed: optInt,
@@ -257,6 +261,18 @@ function buildSubjectPolicies(
   return out;
 }
 
+const PINNED_PROTOCOL_VERSIONS = new Set(["2025-06-18", "2025-11-25", "2026-07-28"]);
+
+/** "" or "auto" → "" (detected); else one of the revisions the gateway speaks. */
+function parseProtocolVersion(raw: string | null | undefined): string {
+  const v = (raw ?? "").trim().toLowerCase();
+  if (v === "" || v === "auto") return "";
+  if (PINNED_PROTOCOL_VERSIONS.has(v)) return v;
+  throw badRequest(
+    `invalid mcp_protocol_version: ${raw} (expected auto, 2025-06-18, 2025-11-25 or 2026-07-28)`,
+  );
+}
+
 function parseTransport(raw: string | null | undefined): string {
   const v = (raw ?? "").trim();
   if (v === "" || v.toLowerCase() === "streamable_http") return "streamable_http";
@@ -319,6 +335,7 @@ export function buildNewConnection(
   const hasMcpFields =
     (input.mcp_transport ?? "").trim() !== "" ||
     (input.mcp_endpoint ?? "").trim() !== "" ||
+    (input.mcp_protocol_version ?? "").trim() !== "" ||
     (input.mcp_tool_allowlist?.length ?? 0) > 0 ||
     (input.mcp_tool_denylist?.length ?? 0) > 0 ||
     (input.mcp_max_tools_exposed ?? 0) > 0 ||
@@ -327,6 +344,7 @@ export function buildNewConnection(
 
   let mcp_transport = "";
   let mcp_endpoint = "";
+  let mcp_protocol_version = "";
   let mcp_tool_policy: ToolPolicy = {};
   let mcp_subject_tool_policies: Record<string, ToolPolicy> = {};
   if (protocol === "mcp") {
@@ -338,6 +356,7 @@ export function buildNewConnection(
       input.mcp_max_tools_exposed,
     );
     mcp_endpoint = normalizeMcpEndpoint(input.mcp_endpoint ?? "");
+    mcp_protocol_version = parseProtocolVersion(input.mcp_protocol_version);
   }
 
   const interval = input.rotation_interval_days ?? 0;
@@ -354,6 +373,7 @@ export function buildNewConnection(
     credential_keys: Object.keys(secrets).sort(),
     mcp_transport,
     mcp_endpoint,
+    ...(mcp_protocol_version ? { mcp_protocol_version } : {}),
     mcp_tool_policy,
     mcp_subject_tool_policies,
     mcp_discovery: { server: {}, last_discovered_at: null },
@@ -425,6 +445,7 @@ export function applyConnectionUpdate(
   const touchesMcp =
     (input.mcp_endpoint ?? "").trim() !== "" ||
     (input.mcp_transport ?? "").trim() !== "" ||
+    (input.mcp_protocol_version ?? "").trim() !== "" ||
     input.mcp_tool_allowlist != null ||
     input.mcp_tool_denylist != null ||
     input.mcp_max_tools_exposed != null ||
@@ -436,6 +457,11 @@ export function applyConnectionUpdate(
     if ((input.mcp_endpoint ?? "").trim() !== "")
       next.mcp_endpoint = normalizeMcpEndpoint(input.mcp_endpoint ?? "");
     if ((input.mcp_transport ?? "").trim() !== "") next.mcp_transport = parseTransport(input.mcp_transport);
+    if ((input.mcp_protocol_version ?? "").trim() !== "") {
+      const version = parseProtocolVersion(input.mcp_protocol_version);
+      if (version === "") delete next.mcp_protocol_version;
+      else next.mcp_protocol_version = version;
+    }
     const policy = { ...next.mcp_tool_policy };
     if (input.mcp_tool_allowlist != null) {
       const list = normalizeToolList(input.mcp_tool_allowlist);
@@ -515,6 +541,7 @@ export function toConnectionJson(c: ConnectionRecord): Record<string, unknown> {
   if (c.credential_keys.length > 0) out["credential_keys"] = [...c.credential_keys];
   if (c.mcp_transport) out["mcp_transport"] = c.mcp_transport;
   if (c.mcp_endpoint) out["mcp_endpoint"] = c.mcp_endpoint;
+  if (c.mcp_protocol_version) out["mcp_protocol_version"] = c.mcp_protocol_version;
   out["mcp_tool_policy"] = c.mcp_tool_policy;
   if (Object.keys(c.mcp_subject_tool_policies).length > 0) {
     out["mcp_subject_tool_policies"] = c.mcp_subject_tool_policies;
@@ -558,6 +585,7 @@ export const connectionRecordSchema = z.object({
   credential_keys: z.array(z.string()),
   mcp_transport: z.string(),
   mcp_endpoint: z.string(),
+  mcp_protocol_version: z.string().optional(),
   mcp_tool_policy: policySchema,
   mcp_subject_tool_policies: z.record(z.string(), policySchema),
   mcp_discovery: z.object({

@@ -15,6 +15,10 @@ export interface ProxyKeys {
   readonly events: string;
   /** bullmq `prefix` option. */
   readonly bullmq: string;
+  /** Cached MCP discovery of a connection (TTL + stale-if-error window). */
+  mcpDiscovery(connectionId: string): string;
+  /** keyPrefix of a rate-limiter-flexible limiter. */
+  rateLimit(limiter: string): string;
 }
 
 export function createProxyKeys(prefix: string): ProxyKeys {
@@ -27,5 +31,7 @@ export function createProxyKeys(prefix: string): ProxyKeys {
     catalog: `${prefix}service-catalog`,
     events: shared.events,
     bullmq: shared.bullmqPrefix(),
+    mcpDiscovery: shared.mcpDiscovery,
+    rateLimit: shared.rateLimit,
   };
 }

@@ -1,0 +1,55 @@
+import { GatewayError } from "@sigilum-gw/shared/errors";
+import { type DiscoveryService, discoveryJson, parseRefreshMode } from "../mcp/discovery.ts";
+import { describeUpstreamError } from "../mcp/errors.ts";
+import type { McpUpstreams } from "../mcp/upstream.ts";
+import type { ConnectionRecord, SecretMap } from "../model/connection.ts";
+import { formatTime } from "../model/time.ts";
+import { credentialOf, loadConnection } from "../pipeline/resolve.ts";
+import type { AdminCall, AdminDeps } from "./handlers.ts";
+import { sendJson } from "./json.ts";
+import type { TestResult } from "./test-connection.ts";
+
+/**
+ * MCP admin actions: `POST /api/admin/connections/{id}/discover[?refresh=auto|force]` (default force; the
+ * discovery is cached and mirrored on the connection like a runtime one) and the MCP side of `test` (a full
+ * discovery — era negotiation or initialize, then tools/list — whose result is not saved).
+ */
+
+export interface AdminMcp {
+  discovery: DiscoveryService;
+  upstreams: McpUpstreams;
+}
+
+function mcpOf(deps: AdminDeps): AdminMcp {
+  if (!deps.mcp) throw new GatewayError("NOT_FOUND", "admin action not found");
+  return deps.mcp;
+}
+
+export async function discoverConnection(deps: AdminDeps, call: AdminCall, id: string): Promise<void> {
+  const mcp = mcpOf(deps);
+  const url = new URL(call.req.url ?? "/", "http://admin.invalid");
+  const mode = parseRefreshMode(url.searchParams.get("refresh"), "force");
+  const { record, secrets } = await loadConnection(deps.cache, id);
+  if (record.protocol !== "mcp") throw new GatewayError("INVALID_REQUEST", "connection protocol is not mcp");
+  const { snapshot, source } = await mcp.discovery.get(
+    { record, credential: credentialOf(record, secrets) },
+    mode,
+  );
+  call.res.setHeader("x-sigilum-mcp-discovery", source);
+  sendJson(call.res, 200, discoveryJson(snapshot, formatTime), call.requestId);
+}
+
+export async function testMcpConnection(
+  deps: AdminDeps,
+  record: ConnectionRecord,
+  secrets: SecretMap,
+): Promise<TestResult> {
+  const mcp = mcpOf(deps);
+  const credential = credentialOf(record, secrets);
+  try {
+    await mcp.upstreams.discover({ record, credential });
+    return { status: "pass", http_status: 200 };
+  } catch (err) {
+    return { status: "fail", http_status: 0, error: describeUpstreamError(err, Object.values(secrets)) };
+  }
+}

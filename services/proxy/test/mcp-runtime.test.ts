@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startMcpTestServer, type McpTestServer } from "@sigilum-gw/testkit/mcp-servers";
+import { adminJson, authorizedGet, mintToken, rawRequest, testConfig, useProxy } from "./helpers.ts";
+
+/**
+ * The MCP runtime routes against real MCP servers built with the official SDK: a stateful 2025-11-25 server
+ * (initialize + Mcp-Session-Id) and a stateless 2026-07-28 one (server/discover, no session).
+ */
+
+const SECRET = "mcp-upstream-SECRET-42";
+
+function authorizedPost(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(body);
+  return rawRequest(base, path, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-sigilum-authz": mintToken("POST", path), ...headers },
+    body: text,
+  });
+}
+
+describe("MCP runtime routes, both protocol eras", () => {
+  let legacy: McpTestServer;
+  let modern: McpTestServer;
+  before(async () => {
+    legacy = await startMcpTestServer({ era: "stateful" });
+    modern = await startMcpTestServer({ era: "stateless" });
+  });
+  after(async () => {
+    await legacy?.close();
+    await modern?.close();
+  });
+  const gw = useProxy(() => testConfig());
+
+  before(async () => {
+    for (const [id, server] of [
+      ["legacy-mcp", () => legacy],
+      ["modern-mcp", () => modern],
+    ] as const) {
+      const res = await adminJson(gw.url, "POST", "/api/admin/connections", {
+        id,
+        protocol: "mcp",
+        base_url: new URL(server().url).origin,
+        mcp_endpoint: "/mcp",
+        auth_secret_key: "token",
+        secrets: { token: SECRET },
+      });
+      assert.equal(res.status, 201, res.text);
+    }
+  });
+
+  for (const [id, era, version] of [
+    ["legacy-mcp", "stateful", "2025-11-25"],
+    ["modern-mcp", "stateless", "2026-07-28"],
+  ] as const) {
+    test(`${era}: list, explain, call with the credential injected and nothing of the agent's`, async () => {
+      const server = era === "stateful" ? legacy : modern;
+      const list = await authorizedGet(gw.url, `/mcp/${id}/tools`);
+      assert.equal(list.status, 200, list.text);
+      const listed = list.json();
+      assert.deepEqual(
+        listed.tools.map((t: { name: string }) => t.name),
+        ["add", "delete", "echo", "search"],
+      );
+      assert.equal(listed.connection_id, id);
+      assert.equal(listed.subject, "alice");
+      assert.ok(["refreshed", "cache_hit"].includes(listed.discovery_cache_status));
+
+      const again = await authorizedGet(gw.url, `/mcp/${id}/tools`);
+      assert.equal(again.json().discovery_cache_status, "cache_hit");
+      assert.equal(again.headers["x-sigilum-mcp-discovery"], "cache_hit");
+
+      const explain = await authorizedGet(gw.url, `/mcp/${id}/tools/echo/explain`);
+      assert.equal(explain.status, 200, explain.text);
+      assert.equal(explain.json().reason_code, "MCP_TOOL_ALLOWED");
+
+      const call = await authorizedPost(gw.url, `/mcp/${id}/tools/echo/call`, { arguments: { text: "hi" } }, {
+        authorization: "Bearer agent-own-token",
+        "sigilum-subject": "alice",
+      });
+      assert.equal(call.status, 200, call.text);
+      assert.deepEqual(call.json().result.content, [{ type: "text", text: "echo:hi" }]);
+
+      const admin = await adminJson(gw.url, "POST", `/api/admin/connections/${id}/discover`);
+      assert.equal(admin.status, 200, admin.text);
+      assert.equal(admin.headers.get("x-sigilum-mcp-discovery"), "refreshed");
+      assert.equal(admin.json.server.protocol_version, version);
+
+      for (const seen of server.seen) {
+        assert.equal(seen.headers.authorization, `Bearer ${SECRET}`);
+        for (const name of Object.keys(seen.headers)) {
+          assert.ok(!name.startsWith("sigilum-") && !name.startsWith("x-sigilum") && name !== "signature");
+        }
+      }
+      if (era === "stateless") {
+        assert.equal(server.count("initialize"), 0);
+        assert.ok(server.seen.every((s) => s.headers["mcp-session-id"] === undefined));
+        const call = server.seen.find((s) => s.rpcMethod === "tools/call");
+        assert.equal(call?.headers["mcp-method"], "tools/call");
+        assert.equal(call?.headers["mcp-name"], "echo");
+      } else {
+        assert.ok(server.count("initialize") >= 1);
+        assert.ok(server.seen.filter((s) => s.rpcMethod === "tools/call").every((s) => s.headers["mcp-session-id"]));
+      }
+      const test = await adminJson(gw.url, "POST", `/api/admin/connections/${id}/test`);
+      assert.equal(test.status, 200, test.text);
+      assert.equal(test.json.status, "pass");
+    });
+  }
+
+  test("policy: subject allowlists intersect (empty intersection = no tool), denied calls never reach the server", async () => {
+    const patch = await adminJson(gw.url, "PATCH", "/api/admin/connections/modern-mcp", {
+      mcp_tool_allowlist: ["echo", "search"],
+      mcp_tool_denylist: ["search"],
+      mcp_subject_tool_policies: { alice: { allowlist: ["add", "delete"] }, bob: { allowlist: ["echo", "add"] } },
+    });
+    assert.equal(patch.status, 200, patch.text);
+    const list = await authorizedGet(gw.url, "/mcp/modern-mcp/tools");
+    assert.equal(list.status, 200, list.text);
+    assert.deepEqual(list.json().tools, []);
+    const explain = await authorizedGet(gw.url, "/mcp/modern-mcp/tools/echo/explain");
+    assert.equal(explain.json().reason_code, "MCP_TOOL_DENIED_ALLOWLIST");
+    assert.deepEqual(explain.json().effective_policy, { allowlist: [], denylist: ["search"] });
+    assert.equal(explain.json().exposed_tools, null);
+
+    const before = modern.count("tools/call");
+    const denied = await authorizedPost(gw.url, "/mcp/modern-mcp/tools/echo/call", { arguments: {} });
+    assert.equal(denied.status, 403, denied.text);
+    assert.equal(denied.json().code, "MCP_TOOL_FORBIDDEN");
+    const unknown = await authorizedPost(gw.url, "/mcp/modern-mcp/tools/nope/call", {});
+    assert.equal(unknown.status, 403, unknown.text);
+    assert.equal(modern.count("tools/call"), before);
+
+    const reset = await adminJson(gw.url, "PATCH", "/api/admin/connections/modern-mcp", {
+      mcp_tool_allowlist: [],
+      mcp_tool_denylist: [],
+      mcp_subject_tool_policies: {},
+    });
+    assert.equal(reset.status, 200, reset.text);
+  });
+
+  test("bad input: refresh mode, path, method, arguments → documented 4xx envelopes", async () => {
+    const refresh = await authorizedGet(gw.url, "/mcp/modern-mcp/tools?refresh=sometimes");
+    assert.equal(refresh.status, 400);
+    assert.equal(refresh.json().code, "INVALID_REFRESH_MODE");
+    for (const path of ["/mcp/modern-mcp/things", "/mcp/modern-mcp/tools/echo/run", "/mcp/Bad_Id/tools"]) {
+      const res = await authorizedGet(gw.url, path);
+      assert.equal(res.status, 400, `${path}: ${res.text}`);
+      assert.equal(res.json().code, "INVALID_REQUEST");
+    }
+    const method = await authorizedGet(gw.url, "/mcp/modern-mcp/tools/echo/call");
+    assert.equal(method.status, 405, method.text);
+    const args = await authorizedPost(gw.url, "/mcp/modern-mcp/tools/echo/call", { arguments: "x" });
+    assert.equal(args.status, 400, args.text);
+    const notJson = await rawRequest(gw.url, "/mcp/modern-mcp/tools/echo/call", {
+      method: "POST",
+      headers: { "x-sigilum-authz": mintToken("POST", "/mcp/modern-mcp/tools/echo/call") },
+      body: "[1,2",
+    });
+    assert.equal(notJson.status, 400, notJson.text);
+    const http = await authorizedGet(gw.url, "/proxy/modern-mcp/x");
+    assert.equal(http.status, 400, http.text);
+    const unsigned = await rawRequest(gw.url, "/mcp/modern-mcp/tools");
+    assert.equal(unsigned.status, 403, unsigned.text);
+  });
+
+  test("an expired upstream session is recovered transparently", async () => {
+    const first = await authorizedPost(gw.url, "/mcp/legacy-mcp/tools/echo/call", { text: "one" });
+    assert.equal(first.status, 200, first.text);
+    const initializes = legacy.count("initialize");
+    legacy.dropSessions();
+    const second = await authorizedPost(gw.url, "/mcp/legacy-mcp/tools/echo/call", { text: "two" });
+    assert.equal(second.status, 200, second.text);
+    assert.deepEqual(second.json().result.content, [{ type: "text", text: "echo:two" }]);
+    assert.equal(legacy.count("initialize"), initializes + 1);
+  });
+});
