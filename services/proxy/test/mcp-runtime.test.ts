@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { startMcpTestServer, type McpTestServer } from "@sigilum-gw/testkit/mcp-servers";
+import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
 import { adminJson, authorizedGet, mintToken, rawRequest, testConfig, useProxy } from "./helpers.ts";
 
 /**
@@ -74,10 +74,15 @@ describe("MCP runtime routes, both protocol eras", () => {
       assert.equal(explain.status, 200, explain.text);
       assert.equal(explain.json().reason_code, "MCP_TOOL_ALLOWED");
 
-      const call = await authorizedPost(gw.url, `/mcp/${id}/tools/echo/call`, { arguments: { text: "hi" } }, {
-        authorization: "Bearer agent-own-token",
-        "sigilum-subject": "alice",
-      });
+      const call = await authorizedPost(
+        gw.url,
+        `/mcp/${id}/tools/echo/call`,
+        { arguments: { text: "hi" } },
+        {
+          authorization: "Bearer agent-own-token",
+          "sigilum-subject": "alice",
+        },
+      );
       assert.equal(call.status, 200, call.text);
       assert.deepEqual(call.json().result.content, [{ type: "text", text: "echo:hi" }]);
 
@@ -100,7 +105,9 @@ describe("MCP runtime routes, both protocol eras", () => {
         assert.equal(call?.headers["mcp-name"], "echo");
       } else {
         assert.ok(server.count("initialize") >= 1);
-        assert.ok(server.seen.filter((s) => s.rpcMethod === "tools/call").every((s) => s.headers["mcp-session-id"]));
+        assert.ok(
+          server.seen.filter((s) => s.rpcMethod === "tools/call").every((s) => s.headers["mcp-session-id"]),
+        );
       }
       const test = await adminJson(gw.url, "POST", `/api/admin/connections/${id}/test`);
       assert.equal(test.status, 200, test.text);
@@ -112,7 +119,10 @@ describe("MCP runtime routes, both protocol eras", () => {
     const patch = await adminJson(gw.url, "PATCH", "/api/admin/connections/modern-mcp", {
       mcp_tool_allowlist: ["echo", "search"],
       mcp_tool_denylist: ["search"],
-      mcp_subject_tool_policies: { alice: { allowlist: ["add", "delete"] }, bob: { allowlist: ["echo", "add"] } },
+      mcp_subject_tool_policies: {
+        alice: { allowlist: ["add", "delete"] },
+        bob: { allowlist: ["echo", "add"] },
+      },
     });
     assert.equal(patch.status, 200, patch.text);
     const list = await authorizedGet(gw.url, "/mcp/modern-mcp/tools");

@@ -191,13 +191,17 @@ export class McpUpstreams {
     let recovered = false;
     for (let attempt = 1; ; attempt++) {
       let session: Session | undefined;
+      let connected = false;
       try {
         session = this.#session(target);
         await session.ready;
+        connected = true;
         return await op(session.client);
       } catch (err) {
-        if (session && !isProtocolAnswer(err)) this.#drop(target.record.id, session);
-        if (!recovered && session && isSessionGone(err)) {
+        // A failed handshake, or a session the server forgot, is started afresh; any other failure keeps the client.
+        const gone = connected && isSessionGone(err);
+        if (session && (!connected || gone)) this.#drop(target.record.id, session);
+        if (!recovered && gone) {
           // The server forgot our session (restart, expiry): one fresh handshake, then the same request again.
           recovered = true;
           attempt--;
