@@ -95,7 +95,9 @@ export async function startMcpTestServer(opts: McpTestServerOptions): Promise<Mc
   let always = false;
   const sessions = new Map<string, NodeStreamableHTTPServerTransport>();
 
-  const modern = createMcpHandler(() => buildServer(name, tools, opts.listTtlMs ?? 60_000), { legacy: "reject" });
+  const modern = createMcpHandler(() => buildServer(name, tools, opts.listTtlMs ?? 60_000), {
+    legacy: "reject",
+  });
   const serveModern = toNodeHandler(modern);
 
   async function serveStateful(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
