@@ -18,7 +18,7 @@ export type AdminAccessDecision =
   | { allowed: false; code: ErrorCode };
 
 /** Constant time; hashing first makes the comparison independent of the presented length too. */
-function tokenMatches(presented: string, configured: string): boolean {
+export function tokenMatches(presented: string, configured: string): boolean {
   if (configured === "" || presented === "") return false;
   const a = createHash("sha256").update(presented).digest();
   const b = createHash("sha256").update(configured).digest();

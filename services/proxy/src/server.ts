@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { decideAdminAccess } from "@sigilum-gw/shared/admin-access";
 import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
 import { type BrowserGuardPolicy, checkBrowserGuard } from "@sigilum-gw/shared/browser-guard";
@@ -22,10 +23,12 @@ import { parseMcpRoute } from "./mcp/route.ts";
 import { McpUpstreams } from "./mcp/upstream.ts";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.ts";
 import { type Authorizer, createEnvoyAuthorizer, createInlineAuthorizer } from "./pipeline/authorize.ts";
+import { createClaimStatusCheck } from "./pipeline/claim-status.ts";
 import { Forwarder } from "./pipeline/forward.ts";
 import { handleProxyRequest, type RuntimeDeps } from "./pipeline/proxy-request.ts";
 import { ConnectionResolver } from "./pipeline/resolve.ts";
 import { parseRuntimeRoute } from "./pipeline/route.ts";
+import { WebSocketRelay } from "./pipeline/websocket.ts";
 import { ConnectionCache } from "./store/cache.ts";
 import { ConnectionStore } from "./store/connections.ts";
 import { createSecretBox } from "./store/crypto.ts";
@@ -101,9 +104,33 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     timeoutMs: config.mcp.timeoutMs,
     breaker: { failures: config.mcp.breakerFailures, cooldownMs: config.mcp.breakerCooldownMs },
   });
+  // WebSockets admitted earlier are re-checked when a claim changes, and every 30 s in case an event was missed.
+  let websockets: WebSocketRelay | undefined;
+  const claimStillApproved = createClaimStatusCheck(config.verifierUrl, config.internalSecret, 5000);
+  const recheckWebSockets = (connectionId?: string) => {
+    if (!websockets) return;
+    const ids = connectionId
+      ? [connectionId]
+      : [...new Set(websockets.sessions().map((s) => s.connectionId))];
+    for (const id of ids) {
+      websockets
+        .revoke(id, (identity) => claimStillApproved(id, identity))
+        .then((closed) => {
+          if (closed > 0) logger.info({ connection: id, closed }, "websocket sessions closed: claim revoked");
+        })
+        .catch((err: unknown) => logger.warn({ err, connection: id }, "websocket claim re-check failed"));
+    }
+  };
+  const recheckTimer = setInterval(() => recheckWebSockets(), 30_000);
+  recheckTimer.unref();
   subscriber.onEvent((event) => {
     cache.handle(event);
     if (event.type === "connection.deleted") upstreams.forget(event.id);
+  });
+  subscriber.onClaimsChanged((service) => {
+    recheckWebSockets(service);
+    // Again shortly after: the verifiers hear the same event and may still have been refreshing.
+    setTimeout(() => recheckWebSockets(service), 1000).unref();
   });
   subscriber.onLiveChange((live) => {
     if (live !== cache.live)
@@ -202,6 +229,14 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     limiter,
     passthrough: { discovery, limiter, timeoutMs: config.mcp.timeoutMs },
   };
+  websockets = new WebSocketRelay({
+    authorizer,
+    resolver: runtime.resolver,
+    trustedProxies: runtime.trustedProxies,
+    logger,
+    handshakeTimeoutMs: config.proxyTimeoutMs,
+    maxPayloadBytes: config.maxBodyBytes,
+  });
   const allowedOrigins = new Set(config.admin.allowedOrigins);
   const browserGuard: BrowserGuardPolicy = {
     hosts: createHostAllowlist([config.publicUrl], config.allowedHosts, { anyIpAddress: true }),
@@ -360,6 +395,14 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
       });
     },
   );
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const requestId = requestIdFrom(req.headers);
+    if (closing || !websockets) return void socket.destroy();
+    websockets.handleUpgrade(req, socket, head, requestId).catch((err: unknown) => {
+      logger.error({ err: asLoggable(err), request_id: requestId }, "websocket upgrade failed");
+      socket.destroy();
+    });
+  });
   server.on("clientError", (_err, socket) => {
     if (socket.writable)
       socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
@@ -373,6 +416,8 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     await settleWithin(authorizer.close(), 2000);
     await settleWithin(forwarder.close(), 2000);
     await settleWithin(upstreams.close(), 2000);
+    clearInterval(recheckTimer);
+    websockets?.close();
     await forwarder.destroy().catch(() => {});
     await subscriber.close().catch(() => {});
     for (const conn of [redis, queueConnection]) {

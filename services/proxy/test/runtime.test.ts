@@ -289,9 +289,12 @@ describe("runtime proxy (envoy mode)", () => {
     assert.match(disabled.json().error, /is disabled/);
     await adminJson(gw.url, "PATCH", "/api/admin/connections/header-conn", { status: "active" });
     assert.equal((await call("GET", "/proxy/header-conn/x")).status, 200);
-    const mcp = await call("GET", "/mcp/x/tools");
+    const mcp = await call("GET", "/mcp/no-such-conn/tools");
     assert.equal(mcp.status, 404);
-    assert.equal(mcp.json().code, "NOT_FOUND");
+    assert.equal(mcp.json().code, "CONNECTION_NOT_FOUND");
+    const httpAsMcp = await call("GET", "/mcp/bearer-conn/tools");
+    assert.equal(httpAsMcp.status, 400);
+    assert.equal(httpAsMcp.json().error, "connection protocol is not mcp");
     const trace = await call("TRACE", "/proxy/bearer-conn/x");
     assert.equal(trace.status, 405);
     const root = await rawRequest(gw.url, "/anything");

@@ -20,6 +20,7 @@ import type { Worker } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
 import { createApp } from "./app.ts";
 import { createAuthzMinter } from "./authz.ts";
+import { CLAIM_STATUS_PATH, createClaimStatusHandler } from "./check/claim-status.ts";
 import { CHECK_PREFIX, createCheckHandler } from "./check/http-handler.ts";
 import { ClaimsCache } from "./claims/cache.ts";
 import { createFeedClient } from "./claims/feed-client.ts";
@@ -216,12 +217,21 @@ export async function createVerifierService(
     },
   });
 
+  const claimStatus = createClaimStatusHandler({
+    internalSecret: config.internalSecret,
+    lookup: (service, namespace, publicKey) => claims.lookup(service, namespace, publicKey),
+  });
   const isCheck = (url: string) =>
     url.startsWith(`${CHECK_PREFIX}/`) || url === CHECK_PREFIX || url.startsWith(`${CHECK_PREFIX}?`);
   const server = createServer(
     { maxHeaderSize: 64 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 65_000 },
     (req: IncomingMessage, res: ServerResponse) => {
       if (isCheck(req.url ?? "")) return check(req, res);
+      if ((req.url ?? "").split("?")[0] === CLAIM_STATUS_PATH) {
+        return void claimStatus(req, res).catch(() => {
+          if (!res.headersSent) res.writeHead(503).end();
+        });
+      }
       metrics.inFlight.inc();
       res.once("close", () => metrics.inFlight.dec());
       app(req, res);

@@ -163,6 +163,7 @@ export async function passthrough(ex: McpExchange): Promise<void> {
     if (value !== undefined) res.setHeader(name, value);
   }
   const contentType = single(upstream.headers["content-type"]) ?? "";
+  const stream = contentType.includes("text/event-stream");
   const filtering = rpcMethod === "tools/list" && upstream.statusCode < 300;
   const filter = (payload: unknown) => filterToolsListAnswer(payload, message?.id, policy);
   try {
@@ -178,16 +179,17 @@ export async function passthrough(ex: McpExchange): Promise<void> {
       res.end(out);
       return;
     }
-    if (contentType.includes("text/event-stream")) res.flushHeaders();
-    if (filtering && contentType.includes("text/event-stream")) {
-      await pipeline(upstream.body, new SseRewriter(filter), res);
+    if (stream) {
+      res.flushHeaders();
+      if (filtering) await pipeline(upstream.body, new SseRewriter(filter), res);
+      else await pipeline(upstream.body, res);
       return;
     }
-    if (res.getHeader("content-length") === undefined && upstream.headers["content-length"] !== undefined) {
-      res.setHeader("content-length", single(upstream.headers["content-length"]) ?? "0");
-    }
+    const length = single(upstream.headers["content-length"]);
+    if (length !== undefined) res.setHeader("content-length", length);
     await pipeline(upstream.body as Readable, res);
   } catch {
+    upstream.body.on("error", () => {});
     upstream.body.destroy();
     if (!res.writableEnded) res.destroy();
   }

@@ -53,6 +53,7 @@ export class RedisEventSubscriber {
   readonly #channel: string;
   readonly #handlers = new Set<(event: StoreEventOrResync) => void>();
   readonly #liveHandlers = new Set<(live: boolean) => void>();
+  readonly #claimsHandlers = new Set<(service: string) => void>();
   #started = false;
   #closed = false;
 
@@ -63,6 +64,8 @@ export class RedisEventSubscriber {
     this.#redis.on("message", (channel: string, message: string) => {
       if (channel !== this.#channel) return;
       const parsed = parseEvent(message);
+      if (parsed?.type === "claims.changed")
+        for (const handler of this.#claimsHandlers) handler(parsed.service);
       const event = parsed ? toStoreEvent(parsed) : undefined;
       if (event) this.#emit(event);
     });
@@ -77,6 +80,11 @@ export class RedisEventSubscriber {
   async start(): Promise<void> {
     this.#started = true;
     await this.#subscribe();
+  }
+
+  /** The control plane changed a service's approved claims (open WebSockets are re-checked). */
+  onClaimsChanged(handler: (service: string) => void): void {
+    this.#claimsHandlers.add(handler);
   }
 
   onEvent(handler: (event: StoreEventOrResync) => void): () => void {
