@@ -1,0 +1,160 @@
+// MCP through the gateway vs the MCP server directly, same run (`npm run bench`, or `node tests/bench/mcp-bench.ts`).
+// Sequential requests over keep-alive, p50/p99 of each: the cached `tools` listing through the gateway, and a tool
+// call through the gateway minus the same call made directly with the official SDK client (the gateway's added
+// latency). Targets: cached listing p50 ≤ 2 ms; added call p50 ≤ 2 ms. Both eras (stateful 2025-11-25, stateless
+// 2026-07-28). Everything runs in this process, so the figures include sharing one event loop with the servers.
+import { randomBytes } from "node:crypto";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
+import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
+import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
+import { pino } from "pino";
+import { Pool } from "undici";
+import { loadProxyConfig } from "../../services/proxy/src/config.ts";
+import { createProxy } from "../../services/proxy/src/server.ts";
+
+const SECRET = `bench-internal-${randomBytes(16).toString("hex")}`;
+const WARMUP = 200;
+const ROUNDS = Number(process.env.MCP_BENCH_ROUNDS ?? 2000);
+
+export interface McpEraFigures {
+  era: "stateful" | "stateless";
+  directListP50Ms: number;
+  gatewayCachedListP50Ms: number;
+  gatewayCachedListP99Ms: number;
+  directCallP50Ms: number;
+  gatewayCallP50Ms: number;
+  addedCallP50Ms: number;
+}
+
+const codec = createAuthzTokenCodec(SECRET);
+const token = (method: string, path: string) =>
+  codec.sign({
+    method,
+    path,
+    requestId: randomBytes(8).toString("hex"),
+    namespace: "bench-ns",
+    subject: "bench",
+    keyId: "did:sigilum:bench-ns#key-1",
+    publicKey: "ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+  });
+
+async function timed(fn: () => Promise<unknown>): Promise<Float64Array> {
+  for (let i = 0; i < WARMUP; i++) await fn();
+  const out = new Float64Array(ROUNDS);
+  for (let i = 0; i < ROUNDS; i++) {
+    const started = performance.now();
+    await fn();
+    out[i] = performance.now() - started;
+  }
+  return out.sort();
+}
+
+const pct = (sorted: Float64Array, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+async function benchEra(era: "stateful" | "stateless", gatewayUrl: string): Promise<McpEraFigures> {
+  const server: McpTestServer = await startMcpTestServer({ era, listTtlMs: 600_000 });
+  const id = `bench-${era}`;
+  const created = await fetch(`${gatewayUrl}/api/admin/connections`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      id,
+      protocol: "mcp",
+      base_url: server.url,
+      auth_secret_key: "t",
+      secrets: { t: "tok" },
+    }),
+  });
+  if (created.status !== 201) throw new Error(`cannot create ${id}: ${await created.text()}`);
+
+  const client = new Client({ name: "bench", version: "1" }, { versionNegotiation: { mode: "auto" } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+  const directList = await timed(() => client.listTools(undefined, { cacheMode: "bypass" }));
+  const directCall = await timed(() => client.callTool({ name: "echo", arguments: { text: "b" } }));
+
+  const pool = new Pool(gatewayUrl, { connections: 1 });
+  const listPath = `/mcp/${id}/tools`;
+  const callPath = `/mcp/${id}/tools/echo/call`;
+  const gatewayList = await timed(async () => {
+    const res = await pool.request({
+      path: listPath,
+      method: "GET",
+      headers: { "x-sigilum-authz": token("GET", listPath) },
+    });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`list: ${res.statusCode}`);
+  });
+  const gatewayCall = await timed(async () => {
+    const res = await pool.request({
+      path: callPath,
+      method: "POST",
+      headers: { "x-sigilum-authz": token("POST", callPath), "content-type": "application/json" },
+      body: '{"arguments":{"text":"b"}}',
+    });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`call: ${res.statusCode}`);
+  });
+  await pool.close();
+  await client.close();
+  await server.close();
+  return {
+    era,
+    directListP50Ms: pct(directList, 0.5),
+    gatewayCachedListP50Ms: pct(gatewayList, 0.5),
+    gatewayCachedListP99Ms: pct(gatewayList, 0.99),
+    directCallP50Ms: pct(directCall, 0.5),
+    gatewayCallP50Ms: pct(gatewayCall, 0.5),
+    addedCallP50Ms: pct(gatewayCall, 0.5) - pct(directCall, 0.5),
+  };
+}
+
+export async function runMcpBench(): Promise<McpEraFigures[]> {
+  const prefix = randomPrefix();
+  const config = loadProxyConfig({
+    AUTHZ_MODE: "envoy",
+    PROXY_ADDR: "127.0.0.1:0",
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    GATEWAY_INTERNAL_SECRET: SECRET,
+    GATEWAY_MASTER_KEY: randomBytes(16).toString("hex"),
+    GATEWAY_REQUIRE_SIGNED_ADMIN_CHECKS: "false",
+    GATEWAY_LOG_PROXY_REQUESTS: "false",
+    GATEWAY_ROTATION_ENFORCEMENT: "off",
+    GATEWAY_MCP_TOOL_CALL_RATE_LIMIT_PER_MINUTE: "0",
+    LOG_LEVEL: "silent",
+  });
+  const proxy = createProxy(config, { logger: pino({ level: "silent" }) });
+  const address = await proxy.listen();
+  try {
+    const url = `http://127.0.0.1:${address.port}`;
+    return [await benchEra("stateful", url), await benchEra("stateless", url)];
+  } finally {
+    await proxy.shutdown();
+    await deletePrefix(prefix);
+  }
+}
+
+const ms = (n: number) => `${n.toFixed(3)} ms`;
+
+export function printMcpBench(results: McpEraFigures[]): void {
+  console.log(`\nMCP through the gateway (${ROUNDS} sequential requests each, p50 unless noted)`);
+  for (const r of results) {
+    const listOk = r.gatewayCachedListP50Ms <= 2 ? "ok" : "OVER";
+    const callOk = r.addedCallP50Ms <= 2 ? "ok" : "OVER";
+    console.log(
+      `  ${r.era.padEnd(9)} tools listing: direct (server round trip) ${ms(r.directListP50Ms)}, ` +
+        `gateway cached ${ms(r.gatewayCachedListP50Ms)} (p99 ${ms(r.gatewayCachedListP99Ms)}) [target ≤ 2 ms: ${listOk}]`,
+    );
+    console.log(
+      `  ${" ".repeat(9)} tool call: direct ${ms(r.directCallP50Ms)}, gateway ${ms(r.gatewayCallP50Ms)}, ` +
+        `added ${ms(r.addedCallP50Ms)} [target ≤ 2 ms: ${callOk}]`,
+    );
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  printMcpBench(await runMcpBench());
+  process.exit(0);
+}
