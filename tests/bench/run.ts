@@ -3,6 +3,7 @@
 import { availableParallelism } from "node:os";
 import { printCryptoBench, runCryptoBench } from "./crypto-bench.ts";
 import { tasksetAvailable } from "./load.ts";
+import { printMcpBench, runMcpBench } from "./mcp-bench.ts";
 import { printProxyBench, runProxyBench } from "./proxy-bench.ts";
 import { printVerifierBench, runVerifierBench } from "./verifier-bench.ts";
 
@@ -17,7 +18,9 @@ const verifier = await runVerifierBench({ quiet: json, separateCpus });
 printVerifierBench(verifier);
 const proxy = await runProxyBench({ quiet: json });
 printProxyBench(proxy);
+const mcp = await runMcpBench();
+printMcpBench(mcp);
 
 console.log(`\nbenchmarks done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-if (json) console.log(JSON.stringify({ crypto, verifier, proxy }, null, 2));
+if (json) console.log(JSON.stringify({ crypto, verifier, proxy, mcp }, null, 2));
 process.exit(0);

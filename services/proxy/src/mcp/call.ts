@@ -45,8 +45,7 @@ export async function callTool(
 ): Promise<string> {
   const { deps, route, identity, resolved } = ex;
   const counter = deps.metrics.mcp.mcpToolCallTotal;
-  const definition = exposedTools(tools, policy).find((t) => t.name === route.tool);
-  if (!definition) {
+  if (!exposedTools(tools, policy).some((t) => t.name === route.tool)) {
     counter.inc({ result: "forbidden" });
     ex.log("mcp_tool_call_denied", {
       connection: route.connectionId,
@@ -88,7 +87,7 @@ export async function callTool(
   const started = performance.now();
   const target = { record: resolved.record, credential: resolved.credential };
   try {
-    const result = await deps.upstreams.callTool(target, route.tool, args.args, definition);
+    const result = await deps.upstreams.callTool(target, route.tool, args.args);
     counter.inc({ result: "success" });
     recordUpstream(deps.metrics.upstream, "mcp", "success", (performance.now() - started) / 1000);
     ex.json(200, {

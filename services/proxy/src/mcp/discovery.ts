@@ -93,6 +93,8 @@ export class DiscoveryService {
   readonly #opts: DiscoveryOptions;
   /** One refresh at a time per connection in this process. */
   readonly #inflight = new Map<string, Promise<DiscoverySnapshot>>();
+  /** The last value read per connection and its parse, so an unchanged entry is not parsed again. */
+  readonly #parsed = new Map<string, { raw: string; snapshot: DiscoverySnapshot }>();
 
   constructor(opts: DiscoveryOptions) {
     this.#opts = opts;
@@ -129,11 +131,17 @@ export class DiscoveryService {
   async read(connectionId: string): Promise<DiscoverySnapshot | undefined> {
     const raw = await this.#opts.redis.get(this.#opts.key(connectionId));
     if (raw === null) return undefined;
+    const known = this.#parsed.get(connectionId);
+    if (known?.raw === raw) return known.snapshot;
+    let snapshot: DiscoverySnapshot;
     try {
-      return snapshotSchema.parse(JSON.parse(raw)) as DiscoverySnapshot;
+      snapshot = snapshotSchema.parse(JSON.parse(raw)) as DiscoverySnapshot;
     } catch {
       return undefined; // a corrupt entry is a miss, never a tool list
     }
+    if (this.#parsed.size >= 10_000) this.#parsed.clear();
+    this.#parsed.set(connectionId, { raw, snapshot });
+    return snapshot;
   }
 
   async forget(connectionId: string): Promise<void> {

@@ -100,6 +100,10 @@ export class McpUpstreams {
   readonly #opts: Required<Omit<UpstreamOptions, "fetch">> & { fetch: FetchLike };
   readonly #sessions = new Map<string, Session>();
   readonly #breakers = new Map<string, CircuitBreaker<[() => Promise<unknown>], unknown>>();
+  readonly #keys = new WeakMap<
+    ConnectionRecord,
+    { credential: string; url: URL; options: ReturnType<typeof clientOptionsFor>; key: string }
+  >();
 
   constructor(opts: UpstreamOptions) {
     this.#opts = { attempts: 2, backoffMs: 100, fetch: (url, init) => fetch(url, init), ...opts };
@@ -125,18 +129,9 @@ export class McpUpstreams {
     });
   }
 
-  callTool(
-    target: UpstreamTarget,
-    name: string,
-    args: Record<string, unknown>,
-    definition?: DiscoveredTool,
-  ): Promise<unknown> {
-    const toolDefinition = definition ? toolFrom(definition) : undefined;
+  callTool(target: UpstreamTarget, name: string, args: Record<string, unknown>): Promise<unknown> {
     return this.#run(target, (client) =>
-      client.callTool(
-        { name, arguments: args },
-        { timeout: this.#opts.timeoutMs, ...(toolDefinition ? { toolDefinition } : {}) },
-      ),
+      client.callTool({ name, arguments: args }, { timeout: this.#opts.timeoutMs }),
     );
   }
 
@@ -179,6 +174,7 @@ export class McpUpstreams {
         volumeThreshold: failures,
         errorThresholdPercentage: 50,
         rollingCountTimeout: Math.max(ROLLING_WINDOW_MS, cooldownMs),
+        rollingPercentilesEnabled: false,
         // A JSON-RPC error answer means the server is up: it does not count as a failure.
         errorFilter: (err: unknown) => isProtocolAnswer(err),
       });
@@ -221,9 +217,15 @@ export class McpUpstreams {
 
   #session(target: UpstreamTarget): Session {
     const { record, credential } = target;
-    const url = mcpEndpointUrl(record);
-    const options = clientOptionsFor(record);
-    const key = `${url}\n${fingerprint(credential)}\n${options.label}`;
+    // Records and credentials are memoized by the resolver: the key is computed once per version of them.
+    let keyed = this.#keys.get(record);
+    if (keyed?.credential !== credential) {
+      const url = mcpEndpointUrl(record);
+      const options = clientOptionsFor(record);
+      keyed = { credential, url, options, key: `${url}\n${fingerprint(credential)}\n${options.label}` };
+      this.#keys.set(record, keyed);
+    }
+    const { url, options, key } = keyed;
     const existing = this.#sessions.get(record.id);
     if (existing?.key === key) return existing;
     if (existing) this.#drop(record.id, existing);
@@ -240,15 +242,5 @@ export class McpUpstreams {
     session.ready.catch(() => {});
     this.#sessions.set(record.id, session);
     return session;
-  }
-}
-
-function toolFrom(definition: DiscoveredTool): Tool | undefined {
-  if (!definition.input_schema) return undefined;
-  try {
-    const inputSchema = JSON.parse(definition.input_schema) as Tool["inputSchema"];
-    return { name: definition.name, inputSchema };
-  } catch {
-    return undefined;
   }
 }
