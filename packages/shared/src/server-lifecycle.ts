@@ -60,3 +60,14 @@ export async function drainServer(
   });
   return outcome;
 }
+
+/** Waits for `work` (its failure ignored) for at most `ms`: a shutdown step must finish even when Redis is gone. */
+export async function settleWithin(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 
 /** `services/<name>/src/main.ts`, absolute. */
@@ -12,7 +11,54 @@ export interface ServiceProcess {
   /** The port from the first "listening" log line. */
   port: number;
   output: () => string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends `signal` and resolves with the exit code; rejects (after a SIGKILL) if it is still running after `graceMs`. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+}
+
+/** A process killed by a signal keeps `exitCode` null and sets `signalCode`: either one means it is gone. */
+export function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Resolves with the exit code (null after a signal) once `child` has exited, or with "timeout" after `timeoutMs`. */
+export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<number | null | "timeout"> {
+  if (hasExited(child)) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      resolve(code);
+    };
+    const timer = setTimeout(() => {
+      child.off("exit", onExit);
+      resolve("timeout");
+    }, timeoutMs);
+    child.once("exit", onExit);
+  });
+}
+
+/**
+ * Sends `signal` unless `child` has already exited and waits for its exit, never unbounded: still running after
+ * `graceMs`, it is SIGKILLed and the call rejects, so a hung exit path fails the test that stops it.
+ */
+export async function stopProcess(
+  child: ChildProcess,
+  signal: NodeJS.Signals = "SIGTERM",
+  graceMs = 15_000,
+): Promise<number | null> {
+  if (hasExited(child)) return child.exitCode;
+  child.kill(signal);
+  const code = await waitForExit(child, graceMs);
+  if (code !== "timeout") return code;
+  child.kill("SIGKILL");
+  await waitForExit(child, graceMs);
+  throw new Error(`process ${child.pid} still running ${graceMs} ms after ${signal}; killed`);
+}
+
+/** SIGKILLs `child` if this test process exits first (a failed run must not leave an orphan listening). */
+export function killOnExit(child: ChildProcess): void {
+  const killChild = () => child.kill("SIGKILL");
+  process.once("exit", killChild);
+  child.once("exit", () => process.off("exit", killChild));
 }
 
 /**
@@ -30,10 +76,7 @@ export async function spawnService(
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  // Never leave an orphan behind if the test process dies first.
-  const killChild = () => child.kill("SIGKILL");
-  process.once("exit", killChild);
-  child.once("exit", () => process.off("exit", killChild));
+  killOnExit(child);
   let output = "";
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${main} did not start:\n${output}`)), timeoutMs);
@@ -69,12 +112,7 @@ export async function spawnService(
     child,
     port,
     output: () => output,
-    async stop(signal = "SIGTERM") {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill(signal);
-      const [code] = (await once(child, "exit")) as [number | null];
-      return code;
-    },
+    stop: (signal = "SIGTERM", graceMs = 15_000) => stopProcess(child, signal, graceMs),
   };
 }
 

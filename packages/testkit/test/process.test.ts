@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { runScript, serviceMain, spawnService } from "../src/process.ts";
+import { hasExited, runScript, serviceMain, spawnService, stopProcess, waitForExit } from "../src/process.ts";
 
 test("spawnService starts a service, reads its port from the listening line, and stops it", async () => {
   const bridge = await spawnService(serviceMain("pairing-bridge"), "pairing bridge listening", {
@@ -38,4 +39,26 @@ process.exitCode = 3;`,
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("a process killed by a signal counts as exited (exitCode stays null, signalCode is set): stopping it again returns at once", async () => {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  assert.equal(hasExited(child), false);
+  assert.equal(await stopProcess(child, "SIGKILL"), null);
+  assert.equal(child.exitCode, null);
+  assert.equal(child.signalCode, "SIGKILL");
+  assert.equal(hasExited(child), true);
+  assert.equal(await waitForExit(child, 1000), null, "no second exit event is awaited");
+  assert.equal(await stopProcess(child, "SIGKILL", 1000), null);
+});
+
+test("stopping a process that ignores the signal is bounded: it is SIGKILLed and the stop rejects", async () => {
+  const child = spawn(
+    process.execPath,
+    ["-e", 'process.on("SIGTERM", () => {}); process.stdout.write("ready"); setInterval(() => {}, 1000)'],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  );
+  await new Promise((resolve) => child.stdout.once("data", resolve));
+  await assert.rejects(stopProcess(child, "SIGTERM", 300), /still running 300 ms after SIGTERM; killed/);
+  assert.equal(child.signalCode, "SIGKILL");
 });

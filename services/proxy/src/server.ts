@@ -11,6 +11,7 @@ import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { createLogger, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { type DrainOutcome, metricsHandler, recordShutdownDrain } from "@sigilum-gw/shared/metrics";
 import { requestIdFrom } from "@sigilum-gw/shared/request-id";
+import { settleWithin } from "@sigilum-gw/shared/server-lifecycle";
 import { Redis, type RedisOptions } from "ioredis";
 import { createAdminApp } from "./admin/router.ts";
 import { CatalogStore } from "./catalog/store.ts";
@@ -503,16 +504,6 @@ function waitUntilReady(conn: Redis, ms: number): Promise<void> {
     const timer = setTimeout(done, ms);
     conn.once("ready", done);
   });
-}
-
-async function settleWithin(work: Promise<unknown> | undefined, ms: number): Promise<void> {
-  if (!work) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    work.catch(() => {}),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
-  clearTimeout(timer);
 }
 
 function writeText(

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
-import { adminJson, authorizedGet, deletePrefix, startProxy, startUpstream, testConfig } from "./helpers.ts";
+import {
+  adminJson,
+  authorizedGet,
+  deletePrefix,
+  eventually,
+  startProxy,
+  startUpstream,
+  testConfig,
+} from "./helpers.ts";
 
 test("graceful drain: success when idle; timeout (then forced close) when a request outlives the deadline", async () => {
   const upstream = await startUpstream((_req, _res) => {
@@ -27,7 +34,7 @@ test("graceful drain: success when idle; timeout (then forced close) when a requ
       () => "answered",
       () => "cut",
     );
-    await sleep(100);
+    await eventually(() => upstream.requests.length === 1);
     const started = Date.now();
     assert.equal(await busy.proxy.shutdown(), "timeout");
     assert.ok(Date.now() - started < 3000);

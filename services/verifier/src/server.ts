@@ -16,6 +16,7 @@ import {
 import { createRedisKeys, parseEvent } from "@sigilum-gw/shared/redis-keys";
 import { RedisNonceStore } from "@sigilum-gw/shared/replay";
 import { generateRequestId } from "@sigilum-gw/shared/request-id";
+import { settleWithin } from "@sigilum-gw/shared/server-lifecycle";
 import type { Worker } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
 import { createApp } from "./app.ts";
@@ -399,9 +400,12 @@ export async function createVerifierService(
       );
       const outcome = await Promise.race([closed.then(() => "drained" as const), deadline]);
       if (outcome === "timeout") for (const socket of sockets) socket.destroy();
-      await worker?.close().catch(() => undefined);
-      await submitter.close();
-      await Promise.all(clients.map((client) => client.quit().catch(() => client.disconnect())));
+      // Redis may be the reason we stop: every step that talks to it is bounded, then the sockets are dropped.
+      // Without Redis a graceful worker close waits forever for its job loop; forced, its timers stop too.
+      await settleWithin(worker?.close(workerRedis.status !== "ready"), 2000);
+      await settleWithin(submitter.close(), 2000);
+      await Promise.all(clients.map((client) => settleWithin(client.quit(), 2000)));
+      for (const client of clients) client.disconnect();
       logger.info({ outcome }, "verifier stopped");
       if (logDestination) await flushLogs(logDestination);
     },

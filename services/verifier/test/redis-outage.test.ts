@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
+import { hasExited, killOnExit, stopProcess } from "@sigilum-gw/testkit/process";
 import { Redis } from "ioredis";
 import { envelopeCode, envoyCheck, rawCheck } from "./helpers/envoy-check.ts";
 import { type RunningVerifier, SERVICE_API_KEY, startVerifier, waitFor } from "./helpers/harness.ts";
@@ -29,6 +30,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
       stdio: "ignore",
     },
   );
+  killOnExit(child);
   const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => 50 });
   probe.on("error", () => undefined);
   const up = await waitFor(async () => (await probe.ping().catch(() => "")) === "PONG", 5000, 50);
@@ -38,9 +40,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
 }
 
 async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill("SIGKILL");
-  await once(child, "exit");
+  await stopProcess(child, "SIGKILL");
 }
 
 describe("Redis stopped mid-run", () => {
@@ -68,7 +68,7 @@ describe("Redis stopped mid-run", () => {
   });
   after(async () => {
     await verifier?.stop();
-    await stopRedis(redis);
+    if (redis) await stopRedis(redis);
     await feed?.close();
   });
 
@@ -99,6 +99,14 @@ describe("Redis stopped mid-run", () => {
     const unapproved = await check(stranger);
     assert.equal(unapproved.headers["x-sigilum-code"], "AUTH_CLAIM_REQUIRED");
   });
+
+  test("stops within its shutdown budget while Redis is down (a shutdown never waits on Redis)", async () => {
+    await stopRedis(redis);
+    const started = performance.now();
+    await verifier.stop();
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 10_000, `stopped after ${Math.round(elapsed)} ms`);
+  });
 });
 
 describe("Redis hung mid-run (connected, not answering)", () => {
@@ -123,9 +131,9 @@ describe("Redis hung mid-run (connected, not answering)", () => {
     });
   });
   after(async () => {
-    if (redis.exitCode === null) redis.kill("SIGCONT");
+    if (redis && !hasExited(redis)) redis.kill("SIGCONT");
     await verifier?.stop();
-    await stopRedis(redis);
+    if (redis) await stopRedis(redis);
     await feed?.close();
   });
 
