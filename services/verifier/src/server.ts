@@ -4,6 +4,7 @@ import { createTrustedProxies } from "@sigilum-gw/shared/client-ip";
 import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import type { Ed25519Backend } from "@sigilum-gw/shared/ed25519";
 import { type ErrorCode, errorEnvelope } from "@sigilum-gw/shared/errors";
+import { CHECK_PATH_PREFIX } from "@sigilum-gw/shared/ext-authz";
 import { loadIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import {
   createLogger,
@@ -22,7 +23,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import { createApp } from "./app.ts";
 import { createAuthzMinter } from "./authz.ts";
 import { CLAIM_STATUS_PATH, createClaimStatusHandler } from "./check/claim-status.ts";
-import { CHECK_PREFIX, createCheckHandler } from "./check/http-handler.ts";
+import { createCheckHandler } from "./check/http-handler.ts";
 import { ClaimsCache } from "./claims/cache.ts";
 import { createFeedClient } from "./claims/feed-client.ts";
 import { ClaimSubmitter, startClaimWorker } from "./claims/submissions.ts";
@@ -223,7 +224,9 @@ export async function createVerifierService(
     lookup: (service, namespace, publicKey) => claims.lookup(service, namespace, publicKey),
   });
   const isCheck = (url: string) =>
-    url.startsWith(`${CHECK_PREFIX}/`) || url === CHECK_PREFIX || url.startsWith(`${CHECK_PREFIX}?`);
+    url.startsWith(`${CHECK_PATH_PREFIX}/`) ||
+    url === CHECK_PATH_PREFIX ||
+    url.startsWith(`${CHECK_PATH_PREFIX}?`);
   const server = createServer(
     { maxHeaderSize: 64 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 65_000 },
     (req: IncomingMessage, res: ServerResponse) => {

@@ -5,7 +5,8 @@ import { verifyAuthzToken } from "@sigilum-gw/shared/authz-token";
 import { SIGNING_HEADERS, signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
-import { ALLOW_HEADERS, DENY_CLIENT_HEADERS, HEADERS_TO_REMOVE_HEADER } from "../src/pipeline/answer.ts";
+import { ALLOW_HEADERS, DENY_CLIENT_HEADERS } from "@sigilum-gw/shared/ext-authz";
+import { HEADERS_TO_REMOVE_HEADER } from "../src/pipeline/answer.ts";
 import {
   type AgentRequest,
   envelopeCode,

@@ -5,6 +5,12 @@ import {
   type AuthzTokenFailure,
 } from "@sigilum-gw/shared/authz-token";
 import { type ErrorCode, sendError } from "@sigilum-gw/shared/errors";
+import {
+  AGENT_HEADERS_TO_VERIFIER,
+  CHECK_PATH_PREFIX,
+  DENY_CLIENT_HEADERS,
+  SIGILUM_HEADER_PREFIX,
+} from "@sigilum-gw/shared/ext-authz";
 import { type Answer, AnswerClient } from "../http/answer-client.ts";
 
 /**
@@ -114,25 +120,11 @@ export function createEnvoyAuthorizer(codec: AuthzTokenCodec): Authorizer {
 }
 
 /**
- * Request headers Envoy's `allowed_headers` lets through to the verifier (envoy/envoy.yaml), besides Host.
+ * The agent's headers the verifier sees, as Envoy's `allowed_headers` lets them through, besides Host.
  * x-forwarded-proto, x-forwarded-for and x-request-id are set by the edge (here: this proxy), never copied
  * from the agent: the verifier may trust its peer's forwarded headers, so they must be ours.
  */
-const FORWARDED_TO_VERIFIER = new Set([
-  "host",
-  "signature",
-  "signature-input",
-  "content-digest",
-  "content-type",
-]);
-/** Deny-answer headers Envoy relays to the agent (`allowed_client_headers`). */
-const RELAYED_DENY_HEADERS = [
-  "content-type",
-  "x-sigilum-code",
-  "cache-control",
-  "x-request-id",
-  "retry-after",
-];
+const FORWARDED_TO_VERIFIER = new Set<string>(["host", ...AGENT_HEADERS_TO_VERIFIER]);
 const MAX_DENY_BODY_BYTES = 64 * 1024;
 
 export interface InlineAuthorizerOptions {
@@ -162,7 +154,7 @@ export function createInlineAuthorizer(opts: InlineAuthorizerOptions): Authorize
       const raw = req.rawHeaders;
       for (let i = 0; i < raw.length; i += 2) {
         const lower = raw[i]!.toLowerCase();
-        if (FORWARDED_TO_VERIFIER.has(lower) || lower.startsWith("sigilum-"))
+        if (FORWARDED_TO_VERIFIER.has(lower) || lower.startsWith(SIGILUM_HEADER_PREFIX))
           headers.push(lower, raw[i + 1]!);
       }
       headers.push("x-forwarded-proto", scheme, "x-forwarded-for", clientIp, "x-request-id", requestId);
@@ -170,7 +162,12 @@ export function createInlineAuthorizer(opts: InlineAuthorizerOptions): Authorize
 
       let answer: Answer;
       try {
-        answer = await verifier.send({ path: `${basePath}/check${target}`, method, headers, body });
+        answer = await verifier.send({
+          path: `${basePath}${CHECK_PATH_PREFIX}${target}`,
+          method,
+          headers,
+          body,
+        });
       } catch {
         return failClosed(requestId);
       }
@@ -189,7 +186,7 @@ export function createInlineAuthorizer(opts: InlineAuthorizerOptions): Authorize
         ok: false,
         code,
         respond: (res) => {
-          for (const name of RELAYED_DENY_HEADERS) {
+          for (const name of DENY_CLIENT_HEADERS) {
             const value = answer.headers[name];
             if (value !== undefined) res.setHeader(name, value);
           }

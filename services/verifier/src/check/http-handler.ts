@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ErrorCode } from "@sigilum-gw/shared/errors";
+import { CHECK_PATH_PREFIX } from "@sigilum-gw/shared/ext-authz";
 import { requestIdFrom } from "@sigilum-gw/shared/request-id";
 import type { AuthzMinter } from "../authz.ts";
 import type { VerifierMetrics } from "../metrics.ts";
@@ -14,8 +15,6 @@ import { checkHeaders } from "./headers.ts";
  * the body (bounded), runs the pipeline, writes the answer, and counts and logs the decision. It never allows on
  * an error.
  */
-
-export const CHECK_PREFIX = "/check";
 
 export type DecisionLog = (event: string, fields: Record<string, unknown>) => void;
 
@@ -89,7 +88,7 @@ export function createCheckHandler(
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, started: bigint) {
     const rawUrl = req.url ?? "";
-    const target = rawUrl.slice(CHECK_PREFIX.length);
+    const target = rawUrl.slice(CHECK_PATH_PREFIX.length);
     const deny = (code: ErrorCode, stage: string, message?: string) => {
       writeDeny(res, code, requestId, message ? { message } : undefined);
       finish(started, "deny", code);

@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { type ErrorCode, sendError } from "@sigilum-gw/shared/errors";
+import { ALLOW_HEADERS } from "@sigilum-gw/shared/ext-authz";
 import { SIGNING_HEADERS } from "@sigilum-gw/shared/http-signatures";
 import type { SubmitOutcome } from "../claims/submissions.ts";
 
@@ -8,26 +9,6 @@ import type { SubmitOutcome } from "../claims/submissions.ts";
  * copies upstream (`allowed_upstream_headers`) and the signing headers it must strip; anything else = deny, passed
  * through to the agent.
  */
-
-/** Identity headers set on allow; envoy/envoy.yaml copies exactly these upstream (the contract test checks it). */
-export const ALLOW_HEADERS = [
-  "x-sigilum-namespace",
-  "x-sigilum-subject",
-  "x-sigilum-key-id",
-  "x-sigilum-public-key",
-  "x-sigilum-agent-id",
-  "x-sigilum-request-id",
-  "x-sigilum-authz",
-] as const;
-
-/** Headers a deny answer may carry to the agent (Envoy `allowed_client_headers`). */
-export const DENY_CLIENT_HEADERS = [
-  "content-type",
-  "cache-control",
-  "x-request-id",
-  "x-sigilum-code",
-  "retry-after",
-] as const;
 
 export const HEADERS_TO_REMOVE_HEADER = "x-envoy-auth-headers-to-remove";
 

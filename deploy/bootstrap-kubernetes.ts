@@ -1,0 +1,88 @@
+// The Helm chart's bootstrap Job: generates the secrets and the gateway identity (deploy/bootstrap/secrets.ts)
+// into the pod's memory-backed scratch directory, then creates the Kubernetes Secrets the services mount. A Secret
+// that already exists is kept as it is (409 from the API server): later installs and upgrades never rotate a key.
+// Needs only `create` on secrets in its namespace (the chart's Role). Never prints a secret.
+import { readFile } from "node:fs/promises";
+import { request } from "node:https";
+import { join } from "node:path";
+import { secretManifest } from "./bootstrap/secret-manifest.ts";
+import { BootstrapError, bootstrap, GENERATED_SECRETS } from "./bootstrap/secrets.ts";
+
+const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
+const scratch = process.env.BOOTSTRAP_DIR ?? "/tmp/bootstrap";
+const required = (name: string): string => {
+  const value = process.env[name]?.trim();
+  if (!value) throw new BootstrapError(`${name} is required`);
+  return value;
+};
+
+function createSecret(body: object, ca: string, token: string, namespace: string): Promise<number> {
+  const host = required("KUBERNETES_SERVICE_HOST");
+  const port = process.env.KUBERNETES_SERVICE_PORT ?? "443";
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host,
+        port,
+        method: "POST",
+        path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
+        ca,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        timeout: 10_000,
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("the Kubernetes API did not answer within 10 s")));
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+try {
+  const { namespace } = await bootstrap({
+    secretsDir: join(scratch, "secrets"),
+    sigilumHome: join(scratch, "sigilum"),
+    namespace: required("GATEWAY_SIGILUM_NAMESPACE"),
+    postgresHost: undefined,
+    log: (line) => console.log(line.replace(scratch, "(scratch)")),
+  });
+  const [ca, token, podNamespace] = await Promise.all(
+    ["ca.crt", "token", "namespace"].map((f) => readFile(join(SERVICE_ACCOUNT, f), "utf8")),
+  );
+  const labels = JSON.parse(process.env.OBJECT_LABELS ?? "{}") as Record<string, string>;
+  const secrets = [
+    secretManifest(
+      required("GENERATED_OBJECT"),
+      labels,
+      Object.fromEntries(
+        await Promise.all(
+          GENERATED_SECRETS.map(async (n) => [n, await readFile(join(scratch, "secrets", n))] as const),
+        ),
+      ),
+    ),
+    secretManifest(required("IDENTITY_OBJECT"), labels, {
+      "identity.json": await readFile(join(scratch, "sigilum", "identities", namespace, "identity.json")),
+    }),
+  ];
+  for (const secret of secrets) {
+    const status = await createSecret(
+      secret,
+      ca as string,
+      (token as string).trim(),
+      (podNamespace as string).trim(),
+    );
+    if (status === 201) console.log(`created Secret ${secret.metadata.name}`);
+    else if (status === 409) console.log(`kept    Secret ${secret.metadata.name} (exists)`);
+    else
+      throw new BootstrapError(
+        `creating Secret ${secret.metadata.name}: the Kubernetes API answered ${status}`,
+      );
+  }
+} catch (err) {
+  if (!(err instanceof BootstrapError)) throw err;
+  console.error(`bootstrap: ${err.message}`);
+  process.exit(1);
+}
