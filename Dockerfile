@@ -1,8 +1,13 @@
 # syntax=docker/dockerfile:1.7
 # One build, one image per service (build targets). Node 24 runs the TypeScript sources directly
-# (type stripping), so there is no compile step: what is tested is what ships.
+# (type stripping), so there is no compile step: what is tested is what ships. Every image runs as `node`
+# (uid 1000), writes only to /tmp and its volumes (read-only root filesystem), and has a HEALTHCHECK on its
+# health route; the Helm chart uses the same images (`docker compose build` names them sigilum-gateway-<target>).
 
-FROM node:24-slim AS deps
+# node:24-slim, pinned by digest (multi-arch index). Refresh deliberately: `docker buildx imagetools inspect node:24-slim`.
+ARG NODE_IMAGE=node:24-slim@sha256:a9f5f7c91a432850b2a8a7797adf5eadb6c733ceed61167806cee7ea7fbc29df
+
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/shared/package.json packages/shared/
@@ -13,11 +18,15 @@ COPY services/pairing-bridge/package.json services/pairing-bridge/
 COPY services/control-plane/package.json services/control-plane/
 COPY services/cli/package.json services/cli/
 # `npm install` keeps the locked versions; `npm ci` refuses a lock without every platform's optional binaries.
+# No dev dependencies (test tools, Helm, Envoy protos); .dockerignore keeps the tests out as well.
 RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 
-FROM node:24-slim AS runtime
-ENV NODE_ENV=production
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production PATH=/app/node_modules/.bin:$PATH
 WORKDIR /app
+# Mount points owned by `node`: a new named volume takes this ownership, so the non-root services can write it.
+RUN mkdir -p /secrets /sigilum /agents /var/lib/sigilum-control-plane \
+  && chown node:node /secrets /sigilum /agents /var/lib/sigilum-control-plane
 COPY --from=deps /app ./
 COPY packages ./packages
 COPY services ./services
@@ -27,13 +36,13 @@ USER node
 FROM runtime AS verifier
 ENV VERIFIER_ADDR=:38110
 EXPOSE 38110
-HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:38110/health/live"]
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:38110/health/ready"]
 CMD ["node", "services/verifier/src/main.ts"]
 
 FROM runtime AS proxy
 ENV PROXY_ADDR=:38120 AUTHZ_MODE=envoy
 EXPOSE 38120
-HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:38120/health/live"]
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:38120/health/ready"]
 CMD ["node", "services/proxy/src/main.ts"]
 
 # Delivers the usage events the proxies queue (GATEWAY_USAGE_DELIVERY=separate): signing and posting each event
@@ -52,13 +61,11 @@ CMD ["node", "services/pairing-bridge/src/main.ts"]
 
 FROM runtime AS control-plane
 ENV CONTROL_PLANE_ADDR=:8787 CONTROL_PLANE_DATA_DIR=/var/lib/sigilum-control-plane
-USER root
-RUN mkdir -p /var/lib/sigilum-control-plane && chown node:node /var/lib/sigilum-control-plane
-USER node
 EXPOSE 8787
 HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "deploy/healthcheck.ts", "http://127.0.0.1:8787/health"]
 CMD ["node", "services/control-plane/src/main.ts"]
 
+# `sigilum` is on PATH (the CLI workspace's bin) for `kubectl exec`; compose runs it as the entrypoint.
 FROM runtime AS cli
 ENTRYPOINT ["node", "services/cli/src/main.ts"]
 CMD ["--help"]

@@ -1,42 +1,24 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
-import { z } from "zod";
+import { envoyFiles } from "../../deploy/envoy/files.ts";
 import { loadConfig as loadControlPlaneConfig } from "../../services/control-plane/src/config.ts";
 import { loadBridgeConfig } from "../../services/pairing-bridge/src/config.ts";
 import { loadProxyConfig } from "../../services/proxy/src/config.ts";
 import { loadUsageWorkerConfig } from "../../services/proxy/src/usage-worker/config.ts";
 import { loadVerifierConfig } from "../../services/verifier/src/config.ts";
+import { type Compose, dockerfileStages, interpolate, loadCompose, readRepoFile } from "./helpers/compose.ts";
+import { envoyBootstrapErrors } from "./helpers/envoy-proto.ts";
 
-const ROOT = new URL("../../", import.meta.url);
-const read = (path: string) => readFile(new URL(path, ROOT), "utf8");
-
-const serviceSchema = z.looseObject({
-  build: z.looseObject({ context: z.string(), target: z.string().optional() }).optional(),
-  image: z.string().optional(),
-  environment: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
-  volumes: z.array(z.string()).optional(),
-  ports: z.array(z.string()).optional(),
-  command: z.array(z.string()).optional(),
-  deploy: z.looseObject({ replicas: z.number().optional() }).optional(),
-  depends_on: z.record(z.string(), z.looseObject({ condition: z.string() })).optional(),
-});
-const composeSchema = z.looseObject({
-  services: z.record(z.string(), serviceSchema),
-  volumes: z.record(z.string(), z.unknown()),
-});
-
-let compose: z.infer<typeof composeSchema>;
+const read = readRepoFile;
+const readFileSyncCached = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
+let compose: Compose;
 let dockerfile: string;
 let secrets: string;
-
-/** `${VAR:-default}` → default (what `docker compose up` uses with no .env). */
-function interpolate(value: string | number): string {
-  return String(value).replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, "$1");
-}
 
 /** A service's environment as its process would see it, with the /secrets files made real in a temp dir. */
 function envOf(service: string): Record<string, string> {
@@ -49,7 +31,7 @@ function envOf(service: string): Record<string, string> {
 }
 
 before(async () => {
-  compose = composeSchema.parse(parse(await read("docker-compose.yml"), { merge: true }));
+  compose = await loadCompose();
   dockerfile = await read("Dockerfile");
   secrets = await mkdtemp(join(tmpdir(), "compose-secrets-"));
   const values: Record<string, string> = {
@@ -152,5 +134,122 @@ describe("envoy/envoy.yaml against compose", () => {
       );
       assert.equal(address.port_value, ports[cluster.name], cluster.name);
     }
+  });
+});
+
+describe("docker-compose.yml: the findings of the Kubernetes issue", () => {
+  const LONG_RUNNING = [
+    "control-plane",
+    "verifier",
+    "proxy",
+    "usage-worker",
+    "pairing-bridge",
+    "envoy",
+    "redis",
+    "postgres",
+  ];
+
+  test("every long-running service has a healthcheck (compose's or its image's), Envoy included", () => {
+    const stages = dockerfileStages(dockerfile);
+    for (const name of LONG_RUNNING) {
+      const service = compose.services[name];
+      const image = service?.build?.target ? stages.get(service.build.target)?.healthcheck : undefined;
+      assert.ok(service?.healthcheck ?? image, `${name} has no healthcheck`);
+    }
+    const envoy = compose.services.envoy?.healthcheck?.test.join(" ") ?? "";
+    assert.match(envoy, /127\.0\.0\.1\/38101/, "Envoy's own /ready listener");
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+        if (condition === "service_healthy")
+          assert.ok(
+            LONG_RUNNING.includes(dependency),
+            `${name} waits on ${dependency}, which has a healthcheck`,
+          );
+      }
+    }
+  });
+
+  test("the gateway namespace comes from the identity the bootstrap job made (set once, then printed)", () => {
+    for (const name of ["verifier", "proxy", "usage-worker"])
+      assert.equal(compose.services[name]?.environment?.GATEWAY_SIGILUM_NAMESPACE, undefined, name);
+    assert.equal(interpolate(compose.services.bootstrap?.environment?.GATEWAY_SIGILUM_NAMESPACE ?? "x"), "");
+    assert.equal(
+      interpolate(compose.services.bootstrap?.environment?.GATEWAY_SIGILUM_NAMESPACE ?? "", {
+        GATEWAY_SIGILUM_NAMESPACE: "acme",
+      }),
+      "acme",
+    );
+  });
+
+  test("the CLI container uses the services' homes: service keys where the verifier reads them", () => {
+    const cli = compose.services.cli;
+    const verifier = compose.services.verifier;
+    const volumeAt = (volumes: string[] | undefined, path: string) =>
+      volumes?.find((v) => v.split(":")[1] === path)?.split(":");
+    const cliHome = String(cli?.environment?.GATEWAY_SIGILUM_HOME);
+    assert.equal(cliHome, verifier?.environment?.GATEWAY_SIGILUM_HOME);
+    const [cliVolume, , cliMode] = volumeAt(cli?.volumes, cliHome) ?? [];
+    const [verifierVolume] = volumeAt(verifier?.volumes, cliHome) ?? [];
+    assert.equal(cliVolume, verifierVolume, "the same named volume");
+    assert.notEqual(cliMode, "ro", "service add writes the key file");
+    assert.notEqual(cli?.environment?.SIGILUM_HOME, cliHome, "agent identities apart from the gateway's");
+    assert.equal(cli?.environment?.GATEWAY_ADMIN_URL, "http://proxy:38120");
+    assert.deepEqual(cli?.profiles, ["tools"]);
+    for (const name of ["GATEWAY_ADMIN_TOKEN_FILE", "JWT_SECRET_FILE"])
+      assert.match(String(cli?.environment?.[name]), /^\/secrets\//, name);
+  });
+
+  test("verifier, proxy and usage worker scale with --scale: no fixed name or host port, read-only volumes", () => {
+    for (const name of ["verifier", "proxy", "usage-worker"]) {
+      const service = compose.services[name];
+      assert.equal(service?.container_name, undefined, name);
+      assert.equal(service?.ports, undefined, `${name} publishes no host port`);
+      for (const volume of service?.volumes ?? []) assert.match(volume, /:ro$/, `${name}: ${volume}`);
+      assert.equal(service?.read_only, true, `${name}: read-only root filesystem`);
+    }
+    const envoy = parse(readFileSyncCached("envoy/envoy.yaml"));
+    for (const cluster of envoy.static_resources.clusters)
+      assert.equal(cluster.type, "STRICT_DNS", `${cluster.name}: Envoy resolves every replica`);
+  });
+});
+
+describe("Envoy configs", () => {
+  test("envoy/envoy.yaml and the chart's files/envoy.yaml are what deploy/envoy/generate.ts writes", async () => {
+    for (const { path, content } of envoyFiles())
+      assert.equal(await read(path), content, `${path} is stale: run npm run envoy:generate`);
+  });
+
+  test("envoy/envoy.yaml is valid against Envoy's v3 protos, and the check catches a typo", () => {
+    const config = parse(readFileSyncCached("envoy/envoy.yaml"));
+    assert.deepEqual(envoyBootstrapErrors(config), []);
+    config.static_resources.clusters[0].conect_timeout = "1s";
+    assert.deepEqual(envoyBootstrapErrors(config), [
+      "bootstrap.static_resources.clusters[0].conect_timeout: no field conect_timeout in .envoy.config.cluster.v3.Cluster",
+    ]);
+  });
+});
+
+describe("Dockerfile", () => {
+  test("Node 24 slim pinned by digest, non-root, production dependencies only", () => {
+    const from = [...dockerfile.matchAll(/^ARG NODE_IMAGE=(\S+)$/gm)].map((m) => m[1]);
+    assert.equal(from.length, 1);
+    assert.match(from[0] as string, /^node:24-slim@sha256:[0-9a-f]{64}$/);
+    for (const line of dockerfile.match(/^FROM .*$/gm) ?? [])
+      assert.match(line, /^FROM (\$\{NODE_IMAGE\}|runtime) AS /, line);
+    assert.match(dockerfile, /npm install --omit=dev/);
+  });
+
+  test("one target per service, each non-root with a HEALTHCHECK on its health route", () => {
+    const stages = dockerfileStages(dockerfile);
+    for (const target of ["verifier", "proxy", "usage-worker", "pairing-bridge", "control-plane"]) {
+      const stage = stages.get(target);
+      assert.equal(stage?.user, "node", target);
+      assert.match(
+        String(stage?.healthcheck?.at(-1)),
+        /^http:\/\/127\.0\.0\.1:\d+\/health(\/ready)?$/,
+        target,
+      );
+    }
+    assert.equal(stages.get("cli")?.user, "node");
   });
 });

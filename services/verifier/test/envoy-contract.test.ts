@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { verifyAuthzToken } from "@sigilum-gw/shared/authz-token";
+import { ALLOW_HEADERS, DENY_CLIENT_HEADERS } from "@sigilum-gw/shared/ext-authz";
 import { SIGNING_HEADERS, signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
-import { ALLOW_HEADERS, DENY_CLIENT_HEADERS } from "@sigilum-gw/shared/ext-authz";
 import { HEADERS_TO_REMOVE_HEADER } from "../src/pipeline/answer.ts";
 import {
   type AgentRequest,

@@ -42,7 +42,12 @@ export async function resolveEndpoints(
   };
 }
 
-/** The admin token: GATEWAY_ADMIN_TOKEN, else the one `sigilum up` generated. */
+/** The admin token: GATEWAY_ADMIN_TOKEN, else the file GATEWAY_ADMIN_TOKEN_FILE names, else the one `sigilum up` generated. */
 export async function adminToken(ctx: CliContext, layout: StackLayout): Promise<string | undefined> {
-  return ctx.env.GATEWAY_ADMIN_TOKEN?.trim() || (await readTrimmed(layout.adminTokenFile));
+  const file = ctx.env.GATEWAY_ADMIN_TOKEN_FILE?.trim();
+  return (
+    ctx.env.GATEWAY_ADMIN_TOKEN?.trim() ||
+    (file ? await readTrimmed(file) : undefined) ||
+    (await readTrimmed(layout.adminTokenFile))
+  );
 }

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { InvalidNamespaceError, listNamespaces, normalizeNamespace } from "@sigilum-gw/shared/identity";
 import type { CliContext } from "../context.ts";
 import { CliError } from "../errors.ts";
@@ -20,7 +21,8 @@ function validNamespace(value: string, source: string): string {
 
 /**
  * The namespace an owner command acts for: --namespace, else SIGILUM_NAMESPACE, else GATEWAY_SIGILUM_NAMESPACE,
- * else the only agent identity in the Sigilum home, else the local gateway's namespace.
+ * else the only agent identity in the Sigilum home, else the only identity in GATEWAY_SIGILUM_HOME, else the
+ * local gateway's namespace.
  */
 export async function resolveOwnerNamespace(ctx: CliContext, flag?: string, home?: string): Promise<string> {
   if (flag) return validNamespace(flag, "--namespace");
@@ -30,6 +32,10 @@ export async function resolveOwnerNamespace(ctx: CliContext, flag?: string, home
   }
   const identities = await listNamespaces(sigilumHome(ctx.env, ctx.cwd, home));
   if (identities.length === 1) return identities[0] as string;
+  // In the gateway's CLI container (compose, the Helm chart's CLI pod): the gateway signs as its owner's namespace.
+  const gatewayHome = ctx.env.GATEWAY_SIGILUM_HOME?.trim();
+  const gateway = gatewayHome ? await listNamespaces(resolve(ctx.cwd, gatewayHome)) : [];
+  if (identities.length === 0 && gateway.length === 1) return gateway[0] as string;
   const state = await readStackStateFor(ctx);
   if (state) return state.gateway_namespace;
   throw new CliError(

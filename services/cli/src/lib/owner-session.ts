@@ -32,10 +32,12 @@ export interface OwnerSessionFlags {
   adminUrl?: string;
 }
 
-/** JWT_SECRET, else the secret the local control plane generated in its data directory. */
+/** JWT_SECRET, else the file JWT_SECRET_FILE names, else the secret the local control plane generated. */
 export async function localJwtSecret(ctx: CliContext, endpoints: Endpoints): Promise<string | undefined> {
   const configured = ctx.env.JWT_SECRET?.trim();
   if (configured) return configured;
+  const file = ctx.env.JWT_SECRET_FILE?.trim();
+  if (file) return readTrimmed(file);
   return readTrimmed(join(endpoints.layout.controlPlaneDataDir, "jwt-secret"));
 }
 
