@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { ALLOW_HEADERS } from "@sigilum-gw/shared/ext-authz";
 import { parse } from "yaml";
-import { GENERATED_SECRETS } from "../../deploy/bootstrap/secrets.ts";
+import { secretManifest } from "../../deploy/bootstrap/secret-manifest.ts";
+import { bootstrap, GENERATED_SECRETS } from "../../deploy/bootstrap/secrets.ts";
 import { loadConfig as loadControlPlaneConfig } from "../../services/control-plane/src/config.ts";
 import { loadBridgeConfig } from "../../services/pairing-bridge/src/config.ts";
 import { loadProxyConfig } from "../../services/proxy/src/config.ts";
@@ -14,6 +17,7 @@ import { loadVerifierConfig } from "../../services/verifier/src/config.ts";
 import { CHART, component, find, helm, type Manifest, type Rendered, renderChart } from "./helpers/chart.ts";
 import { envoyBootstrapErrors } from "./helpers/envoy-proto.ts";
 import { validateManifest } from "./helpers/kube-schemas.ts";
+import { kubeTools } from "./helpers/kube-tools.ts";
 import { mountedSecretKeys, podEnv, type SecretFile } from "./helpers/pod-env.ts";
 
 /**
@@ -21,6 +25,7 @@ import { mountedSecretKeys, podEnv, type SecretFile } from "./helpers/pod-env.ts
  * schemas, Envoy's protos and the services' own config loaders.
  */
 
+const run = promisify(execFile);
 const NAMESPACE = "acme-corp";
 const REQUIRED = { gateway: { namespace: NAMESPACE } };
 const EVERY_FLAG = {
@@ -514,5 +519,47 @@ describe("the chart's Envoy", () => {
   test("a config change rolls the Envoy pods (checksum annotation)", () => {
     const annotation = deployment(defaults, "envoy").spec.template.metadata.annotations["checksum/config"];
     assert.match(annotation, /^[0-9a-f]{64}$/);
+  });
+});
+
+describe("the bootstrap Job's Secrets", () => {
+  test("carry the generated files exactly as `kubectl create secret --from-file` encodes them, and validate", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "bootstrap-k8s-"));
+    try {
+      const { namespace } = await bootstrap({
+        secretsDir: join(dir, "secrets"),
+        sigilumHome: join(dir, "sigilum"),
+        namespace: NAMESPACE,
+        postgresHost: undefined,
+        log: () => {},
+      });
+      assert.equal(namespace, NAMESPACE);
+      assert.deepEqual((await readdir(join(dir, "secrets"))).sort(), [...GENERATED_SECRETS].sort());
+      const files = Object.fromEntries(
+        await Promise.all(
+          GENERATED_SECRETS.map(async (n) => [n, await readFile(join(dir, "secrets", n))] as const),
+        ),
+      );
+      const ours = secretManifest(component("secrets"), { "app.kubernetes.io/component": "secrets" }, files);
+      await validateManifest(ours);
+      const { kubectl } = await kubeTools();
+      const { stdout } = await run(
+        kubectl,
+        [
+          "create",
+          "secret",
+          "generic",
+          component("secrets"),
+          `--from-file=${join(dir, "secrets")}`,
+          "--dry-run=client",
+          "-o",
+          "json",
+        ],
+        { env: { PATH: process.env.PATH ?? "", HOME: dir, KUBECONFIG: join(dir, "none") } },
+      );
+      assert.deepEqual(ours.data, (JSON.parse(stdout) as { data: Record<string, string> }).data);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
