@@ -69,7 +69,8 @@ function environmentOf(name: string): Record<string, string> {
       const [volume, target] = v.split(":") as [string, string];
       return [target, volumeDir(volume)];
     }),
-    ...(service.tmpfs ?? []).map((t): [string, string] => [t, join(dir, "tmp", name)]),
+    // Every container has its own /tmp (a tmpfs where compose says so).
+    ["/tmp", join(dir, "tmp", name)],
   ];
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(raw)) {

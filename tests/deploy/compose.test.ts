@@ -13,6 +13,7 @@ import { loadUsageWorkerConfig } from "../../services/proxy/src/usage-worker/con
 import { loadVerifierConfig } from "../../services/verifier/src/config.ts";
 import { type Compose, dockerfileStages, interpolate, loadCompose, readRepoFile } from "./helpers/compose.ts";
 import { envoyBootstrapErrors } from "./helpers/envoy-proto.ts";
+import { unreadVariables } from "./helpers/read-variables.ts";
 
 const read = readRepoFile;
 const readFileSyncCached = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
@@ -251,5 +252,15 @@ describe("Dockerfile", () => {
       );
     }
     assert.equal(stages.get("cli")?.user, "node");
+  });
+});
+
+describe("no variable is set in vain", () => {
+  test("every variable compose sets is one its service's code reads", async () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (!service.build) continue; // third-party images: redis, postgres, envoy
+      const names = Object.keys(service.environment ?? {});
+      assert.deepEqual(await unreadVariables(name, names), [], name);
+    }
   });
 });

@@ -19,6 +19,7 @@ import { envoyBootstrapErrors } from "./helpers/envoy-proto.ts";
 import { validateManifest } from "./helpers/kube-schemas.ts";
 import { kubeTools } from "./helpers/kube-tools.ts";
 import { mountedSecretKeys, podEnv, type SecretFile } from "./helpers/pod-env.ts";
+import { unreadVariables } from "./helpers/read-variables.ts";
 
 /**
  * The Helm chart, rendered once per values set by the real Helm v4 binary and checked against the Kubernetes
@@ -561,5 +562,22 @@ describe("the bootstrap Job's Secrets", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("no variable is set in vain", () => {
+  test("every variable the chart sets is one its service's code reads", async () => {
+    for (const d of [...of(everyFlag, "Deployment"), ...of(everyFlag, "Job")]) {
+      const name = d.metadata.labels?.["app.kubernetes.io/component"] as string;
+      if (name === "envoy") continue;
+      for (const c of [...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers]) {
+        const names = (c.env ?? []).map((e: { name: string }) => e.name);
+        assert.deepEqual(await unreadVariables(name, names), [], `${d.metadata.name}/${c.name}`);
+      }
+    }
+  });
+
+  test("the check catches a misspelled variable", async () => {
+    assert.deepEqual(await unreadVariables("verifier", ["VERIFIER_ADDR", "VERIFER_ADDR"]), ["VERIFER_ADDR"]);
   });
 });
