@@ -193,8 +193,13 @@ describe("control plane API against browser attacks", () => {
   test("health stays open to probes under any Host; same-origin JSON with the cookie works", async () => {
     const health = await send(cp.url, "/health", { headers: { host: `10.1.2.3:${cpPort}` } });
     assert.equal(health.status, 200);
+    // The dashboard's own calls: same origin, JSON, and the dashboard header (services/control-plane/README.md).
     const own = await createService(
-      { origin: `http://127.0.0.1:${cpPort}`, "content-type": "application/json" },
+      {
+        origin: `http://127.0.0.1:${cpPort}`,
+        "content-type": "application/json",
+        "x-sigilum-dashboard": "1",
+      },
       JSON.stringify({ name: "Good", slug: "good-svc", domain: "example.com", description: "ok" }),
     );
     assert.equal(own.status, 201, own.text);

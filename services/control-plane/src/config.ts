@@ -46,6 +46,12 @@ const controlPlaneEnv = envGroup({
     item: normalizeAllowedHost,
     expected: "a comma-separated list of host names (optionally with :port)",
   }),
+  /** Lifetime of a dashboard sign-in (the session cookie's JWT). */
+  DASHBOARD_SESSION_SECONDS: envSeconds({ default: 12 * 3600, min: 60, max: 30 * 86400 }),
+  /** Lifetime of a one-time login link. */
+  DASHBOARD_LOGIN_LINK_SECONDS: envSeconds({ default: 600, min: 10, max: 86400 }),
+  /** Passkey sign-up of new namespaces from the dashboard (`/v1/auth/signup*`); off: owners come from the CLI. */
+  DASHBOARD_SIGNUP: envBool({ default: false }),
   LOG_LEVEL: envEnum(LOG_LEVELS, { default: "info" }),
   MAX_PENDING_AUTHORIZATIONS: envInt({ default: 20, min: 1 }),
   MAX_API_KEYS_PER_SERVICE: envInt({ default: 2, min: 1, max: 100 }),

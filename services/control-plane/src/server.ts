@@ -12,6 +12,8 @@ import express, { type Express } from "express";
 import { Redis } from "ioredis";
 import { PgNonceStore } from "./auth/nonce-store.ts";
 import type { Config } from "./config.ts";
+import { createClaimsWatch } from "./dashboard/claims-watch.ts";
+import { dashboardSessionGuard } from "./dashboard/session-guard.ts";
 import type { Db } from "./db/db.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPgDb } from "./db/pg.ts";
@@ -27,6 +29,7 @@ import {
   requestId,
   securityHeaders,
 } from "./http/middleware.ts";
+import { dashboardPagesRouter } from "./routes/dashboard-pages.ts";
 import { apiRouter } from "./routes/index.ts";
 import { type Sweeper, startSweeper } from "./sweeper.ts";
 
@@ -48,7 +51,9 @@ export function createApp(deps: AppDeps): Express {
       allowedOrigins: new Set(deps.config.ALLOWED_ORIGINS),
     }),
   );
+  app.use(dashboardSessionGuard(deps.config));
   app.use(rawBodyReader(deps.config.CONTROL_PLANE_MAX_BODY_BYTES));
+  app.use(dashboardPagesRouter());
   app.use(apiRouter(deps));
   app.use(notFoundHandler());
   app.use(errorHandler(deps.log));
@@ -140,6 +145,8 @@ export async function startControlPlane(
         claimNonceTtlSeconds: config.SIGNATURE_NONCE_TTL_SECONDS,
       },
       log,
+      claimsWatch: createClaimsWatch(db, { intervalMs: 1000, log }),
+      eventStreams: new Set(),
     };
     const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, createApp(deps));
     server.keepAliveTimeout = 5_000;
@@ -167,6 +174,7 @@ export async function startControlPlane(
       close: () => {
         closing ??= shutdown({
           server,
+          deps,
           sweeper,
           redis: openRedis,
           db,
@@ -185,12 +193,15 @@ export async function startControlPlane(
 /** Stops accepting, lets in-flight requests finish (bounded), then closes Redis and the database. */
 async function shutdown(parts: {
   server: Server;
+  deps: AppDeps;
   sweeper: Sweeper;
   redis: Redis | undefined;
   db: Db;
   timeoutMs: number;
 }): Promise<void> {
   const closed = new Promise<void>((res) => parts.server.close(() => res()));
+  parts.deps.claimsWatch.close();
+  for (const stream of parts.deps.eventStreams) stream.end();
   parts.server.closeIdleConnections();
   const timer = setTimeout(() => parts.server.closeAllConnections(), parts.timeoutMs);
   await closed;

@@ -156,6 +156,14 @@ export const ERROR_CATALOGUE = {
     remedy:
       "Operators: add the dashboard's origin to GATEWAY_ALLOWED_ORIGINS (control plane: ALLOWED_ORIGINS); scripts should send no Origin header.",
   },
+  DASHBOARD_HEADER_REQUIRED: {
+    status: 403,
+    message: "dashboard changes must carry X-Sigilum-Dashboard: 1",
+    ours: true,
+    when: "A request authenticated by the dashboard's session cookie changes something without the X-Sigilum-Dashboard header: a form or a script on another page of the same site.",
+    remedy:
+      "Use the dashboard; scripts should send `Authorization: Bearer <owner token>` (`sigilum auth login`) instead of the cookie.",
+  },
   ADMIN_CONTENT_TYPE_UNSUPPORTED: {
     status: 415,
     message: "request body must be application/json",

@@ -6,6 +6,7 @@ import { resolveEndpoints } from "../lib/endpoints.ts";
 import { readTrimmed, writeSecretFile } from "../lib/files.ts";
 import { ApiCallError } from "../lib/http.ts";
 import { resolveOwnerNamespace } from "../lib/namespace.ts";
+import { openUrl } from "../lib/open-url.ts";
 import { controlPlaneClient, localJwtSecret, tokenFilePath } from "../lib/owner-session.ts";
 import { isExpired, isWellFormedJwt, readTokenClaims } from "../lib/owner-token.ts";
 import { emit, keyValues, printLines, success, warn } from "../output.ts";
@@ -27,7 +28,21 @@ interface LoginOptions {
   tokenFile?: string;
   tokenOnly?: boolean;
   printToken?: boolean;
+  open?: boolean;
   json?: boolean;
+}
+
+/** A one-time dashboard sign-in link for the owner (valid minutes, used once). */
+async function dashboardLink(
+  ctx: CliContext,
+  endpoints: Awaited<ReturnType<typeof resolveEndpoints>>,
+  token: string,
+): Promise<{ url: string; expires_at: string; opened: boolean }> {
+  const link = await controlPlaneClient(endpoints, token).call<{ url: string; expires_at: string }>(
+    { method: "POST", path: "/v1/auth/login-links" },
+    "login link",
+  );
+  return { ...link, opened: await openUrl(link.url, ctx.env) };
 }
 
 async function readStdinLine(ctx: CliContext): Promise<string> {
@@ -105,6 +120,15 @@ async function login(ctx: CliContext, opts: LoginOptions, refresh: boolean): Pro
     verified = "unreachable";
   }
   await writeSecretFile(path, token);
+  if (opts.open && verified !== "yes") {
+    throw new CliError(
+      `Cannot open the dashboard: the control plane at ${endpoints.controlPlaneUrl} is not reachable`,
+      {
+        hint: "Start the local stack with `sigilum up`, or pass --api-url.",
+      },
+    );
+  }
+  const link = opts.open ? await dashboardLink(ctx, endpoints, token) : undefined;
   if (opts.tokenOnly) {
     printLines(ctx, [token]);
     return;
@@ -128,6 +152,7 @@ async function login(ctx: CliContext, opts: LoginOptions, refresh: boolean): Pro
       token_file: path,
       expires_at: expiresAt,
       verified: verified === "yes",
+      ...(link ? { login_url: link.url, login_url_expires_at: link.expires_at, opened: link.opened } : {}),
       ...(opts.printToken ? { token } : {}),
     },
     () => [
@@ -138,6 +163,13 @@ async function login(ctx: CliContext, opts: LoginOptions, refresh: boolean): Pro
         ["token_file", path],
         ["expires_at", expiresAt],
       ]),
+      ...(link
+        ? [
+            "",
+            `[i] Dashboard sign-in link (one use, until ${link.expires_at})${link.opened ? ", opened in your browser" : ""}:`,
+            link.url,
+          ]
+        : []),
       ...(opts.printToken ? ["", "[i] JWT:", token] : []),
     ],
   );
@@ -164,6 +196,7 @@ function loginCommand(parent: Command, ctx: CliContext, name: "login" | "refresh
     .option("--token-file <path>", "where to store it (default ~/.openclaw/.sigilum/owner-token-<ns>.jwt)")
     .option("--token-only", "print only the token")
     .option("--print-token", "also print the token")
+    .option("--open", "print a one-time dashboard sign-in link and open it in the browser ($BROWSER)")
     .option("--json", "print JSON")
     .action((opts: LoginOptions) => login(ctx, opts, name === "refresh"));
 }

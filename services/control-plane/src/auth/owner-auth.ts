@@ -23,6 +23,12 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
+/** The `sigilum_token` session cookie, when the request has a non-empty one. */
+export function sessionCookieFrom(req: Request): string | undefined {
+  const cookie = cookieValue(req.headers.cookie, OWNER_COOKIE);
+  return cookie && cookie.length > 0 ? cookie : undefined;
+}
+
 /** `Authorization: Bearer <jwt>` wins over the `sigilum_token` cookie, as in the reference. */
 export function ownerTokenFrom(req: Request): string | undefined {
   const auth = req.headers.authorization;
@@ -30,8 +36,7 @@ export function ownerTokenFrom(req: Request): string | undefined {
     const token = auth.slice(7).trim();
     if (token.length > 0) return token;
   }
-  const cookie = cookieValue(req.headers.cookie, OWNER_COOKIE);
-  return cookie && cookie.length > 0 ? cookie : undefined;
+  return sessionCookieFrom(req);
 }
 
 /** Authenticates the namespace owner behind the request or throws 401. */

@@ -19,7 +19,8 @@ export const settingsPatchSchema = z
     }
   });
 
-export function presentOwner(owner: Owner) {
+/** The user object of `/v1/auth/me`, login and sign-up, with the owner's passkeys. */
+export function presentOwner(owner: Owner, passkeys: unknown[]) {
   return {
     id: owner.id,
     email: owner.email,
@@ -28,8 +29,7 @@ export function presentOwner(owner: Owner) {
     registration_tx_hash: owner.registration_tx_hash,
     created_at: iso(owner.created_at),
     updated_at: iso(owner.updated_at),
-    // Passkeys (WebAuthn) are not part of this control plane.
-    passkeys: [],
+    passkeys,
   };
 }
 

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { requireOwner } from "../auth/owner-auth.ts";
+import { ownerPasskeys } from "../dashboard/passkeys.ts";
 import type { AppDeps } from "../deps.ts";
 import { parseBody } from "../http/validate.ts";
 import { deleteAccount, presentOwner, settingsPatchSchema, updateSettings } from "../owners/account.ts";
@@ -7,15 +8,15 @@ import { deleteAccount, presentOwner, settingsPatchSchema, updateSettings } from
 const CLEAR_COOKIE = "sigilum_token=; HttpOnly; Path=/; Max-Age=0; SameSite=Lax";
 
 /**
- * /v1/auth*: the owner-JWT routes of the reference dashboard API. Passkey signup/login (WebAuthn) is not
- * part of this control plane; owners get a JWT from `mintOwnerToken` (the CLI in local mode).
+ * /v1/auth*: the owner-JWT routes of the reference dashboard API. Dashboard sign-in (login links, passkeys,
+ * sign-up) is routes/dashboard-auth.ts.
  */
 export function authRouter(deps: AppDeps): Router {
   const r = Router();
 
   r.get("/v1/auth/me", async (req, res) => {
     const owner = await requireOwner(req, deps);
-    res.json(presentOwner(owner));
+    res.json(presentOwner(owner, await ownerPasskeys(deps.db, owner.id)));
   });
 
   r.patch("/v1/auth/settings", async (req, res) => {

@@ -2,6 +2,8 @@ import { Router } from "express";
 import type { AppDeps } from "../deps.ts";
 import { authRouter } from "./auth.ts";
 import { claimsRouter } from "./claims.ts";
+import { dashboardAuthRouter } from "./dashboard-auth.ts";
+import { dashboardEventsRouter } from "./dashboard-events.ts";
 import { didRouter } from "./did.ts";
 import { healthRouter } from "./health.ts";
 import { namespacesRouter } from "./namespaces.ts";
@@ -16,6 +18,8 @@ export function apiRouter(deps: AppDeps): Router {
   const r = Router();
   r.use(healthRouter());
   r.use(authRouter(deps));
+  r.use(dashboardAuthRouter(deps));
+  r.use(dashboardEventsRouter(deps));
   r.use(servicesRouter(deps));
   r.use(claimsRouter(deps));
   r.use(namespacesRouter(deps));

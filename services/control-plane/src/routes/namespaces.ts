@@ -16,6 +16,7 @@ import { parseQuery } from "../http/validate.ts";
 import { namespaceInfo } from "../owners/namespace-info.ts";
 import { NAMESPACE_MIXED_RE } from "../owners/owners.ts";
 import { usageQuerySchema, usageSummary } from "../usage/summary.ts";
+import { timelineQuerySchema, usageTimeline } from "../usage/timeline.ts";
 
 /** /v1/namespaces*, /v1/verify: the claims feed, the owner's claim and usage views, namespace lookups. */
 export function namespacesRouter(deps: AppDeps): Router {
@@ -43,6 +44,12 @@ export function namespacesRouter(deps: AppDeps): Router {
     requireOwnNamespace(owner, req.params.namespace);
     const q = parseQuery(req, usageQuerySchema);
     res.json(await usageSummary(db, owner.namespace, q));
+  });
+
+  r.get("/v1/namespaces/:namespace/usage/timeline", async (req, res) => {
+    const owner = await requireOwner(req, deps);
+    requireOwnNamespace(owner, req.params.namespace);
+    res.json(await usageTimeline(db, owner.namespace, parseQuery(req, timelineQuerySchema)));
   });
 
   r.get("/v1/namespaces/:namespace", async (req, res) => {

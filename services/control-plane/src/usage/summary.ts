@@ -3,7 +3,7 @@ import type { Queryable } from "../db/db.ts";
 import { int, iso } from "../db/values.ts";
 import { pageSchema, pagination } from "../http/pagination.ts";
 
-const isoDateTime = (name: string) =>
+export const isoDateTime = (name: string) =>
   z
     .string()
     .max(64)

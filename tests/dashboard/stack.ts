@@ -1,0 +1,106 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type RecordingServer, startRecordingServer, unusedPort } from "@sigilum-gw/testkit/network";
+import { createTestDatabase, type TestDatabase } from "@sigilum-gw/testkit/postgres";
+import { type RunResult, runScript, serviceMain } from "@sigilum-gw/testkit/process";
+import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
+
+/**
+ * The whole local gateway as a person runs it (`sigilum up`: control plane on PostgreSQL, verifier, proxy,
+ * usage worker, real Redis) with one agent identity and one service whose upstream is a loopback echo server.
+ */
+export interface DashboardStack {
+  env: NodeJS.ProcessEnv;
+  namespace: string;
+  /** The control plane as the browser reaches it (localhost: WebAuthn refuses IP addresses). */
+  dashboardUrl: string;
+  echo: RecordingServer;
+  upstreamSecret: string;
+  sigilum(args: string[], stdin?: string): Promise<RunResult>;
+  /** The owner's JWT as the CLI stored it (for API checks beside the browser). */
+  ownerToken(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function json<T = Record<string, unknown>>(run: RunResult): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(
+      `expected JSON on stdout (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
+    );
+  }
+}
+
+export async function startDashboardStack(): Promise<DashboardStack> {
+  const dir = await mkdtemp(join(tmpdir(), "sigilum-dashboard-"));
+  const echo = await startRecordingServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ echoed: true, url: req.url }));
+  });
+  const prefix = randomPrefix();
+  const db: TestDatabase = await createTestDatabase("sigilum_dash_");
+  const controlPlanePort = await unusedPort();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: dir,
+    SIGILUM_DATA_DIR: join(dir, "data"),
+    SIGILUM_HOME: join(dir, "sigilum-home"),
+    OPENCLAW_HOME: join(dir, "openclaw"),
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    DATABASE_URL: db.url,
+    LOG_LEVEL: "info",
+    // `auth login --open` must not start a real browser here: the test's Chromium opens the link.
+    BROWSER: "true",
+    VERIFIER_CLAIM_SUBMIT_DEDUPE_SECONDS: "2",
+    GATEWAY_ADDR: `127.0.0.1:${await unusedPort()}`,
+    VERIFIER_ADDR: `127.0.0.1:${await unusedPort()}`,
+    PROXY_ADDR: `127.0.0.1:${await unusedPort()}`,
+    USAGE_WORKER_ADDR: `127.0.0.1:${await unusedPort()}`,
+    CONTROL_PLANE_ADDR: `127.0.0.1:${controlPlanePort}`,
+  };
+  const sigilum = (args: string[], stdin = "") =>
+    runScript(serviceMain("cli"), args, { env, stdin, timeoutMs: 120_000 });
+  const stop = async () => {
+    await sigilum(["down"]).catch(() => undefined);
+    await echo.close();
+    await deletePrefix(prefix);
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const up = await sigilum(["up", "--json"]);
+    if (up.code !== 0) throw new Error(`sigilum up failed: ${up.stderr}`);
+    const namespace = json<{ gateway_namespace: string }>(up).gateway_namespace;
+    const init = await sigilum(["init", namespace, "--json"]);
+    if (init.code !== 0) throw new Error(`sigilum init failed: ${init.stderr}`);
+    const upstreamSecret = `dash-upstream-${randomBytes(12).toString("hex")}`;
+    const add = await sigilum(
+      ["service", "add", "echo", "--upstream-base-url", echo.url, "--upstream-secret-stdin", "--json"],
+      `${upstreamSecret}\n`,
+    );
+    if (add.code !== 0) throw new Error(`sigilum service add failed: ${add.stderr}`);
+    return {
+      env,
+      namespace,
+      dashboardUrl: `http://localhost:${controlPlanePort}`,
+      echo,
+      upstreamSecret,
+      sigilum,
+      ownerToken: async () =>
+        (
+          await readFile(
+            join(env.OPENCLAW_HOME as string, ".sigilum", `owner-token-${namespace}.jwt`),
+            "utf8",
+          )
+        ).trim(),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
