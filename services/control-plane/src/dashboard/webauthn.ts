@@ -1,12 +1,5 @@
 import { hostNameOf } from "@sigilum-gw/shared/host-allowlist";
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-} from "@simplewebauthn/server";
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import type { Request } from "express";
 import { z } from "zod";
 import type { Queryable } from "../db/db.ts";
@@ -14,6 +7,13 @@ import type { AppDeps } from "../deps.ts";
 import { ApiError } from "../http/errors.ts";
 import { ownOrigin } from "./origin.ts";
 import type { StoredPasskey } from "./passkeys.ts";
+
+/** Loaded on the first passkey call: most control-plane processes (gateways' feed, tests) never need it. */
+let library: Promise<typeof import("@simplewebauthn/server")> | undefined;
+const webauthn = () => {
+  library ??= import("@simplewebauthn/server");
+  return library;
+};
 
 /** A challenge is good for this long, then the ceremony must start again. */
 const CHALLENGE_TTL_SECONDS = 300;
@@ -113,6 +113,7 @@ export async function registrationOptions(
   exclude: { id: string; transports: string[] }[],
 ) {
   const { rpID } = relyingParty(req, deps);
+  const { generateRegistrationOptions } = await webauthn();
   const options = await generateRegistrationOptions({
     rpName: "Sigilum",
     rpID,
@@ -141,6 +142,7 @@ export async function verifyRegistration(
 ) {
   const { rpID, origin } = relyingParty(req, deps);
   try {
+    const { verifyRegistrationResponse } = await webauthn();
     const result = await verifyRegistrationResponse({
       response: response as RegistrationResponseJSON,
       expectedChallenge: challenge,
@@ -157,6 +159,7 @@ export async function verifyRegistration(
 
 export async function authenticationOptions(req: Request, deps: AppDeps) {
   const { rpID } = relyingParty(req, deps);
+  const { generateAuthenticationOptions } = await webauthn();
   const options = await generateAuthenticationOptions({ rpID, userVerification: "preferred" });
   await storeChallenge(deps.db, options.challenge, "authentication", {});
   return options;
@@ -172,6 +175,7 @@ export async function verifyAuthentication(
 ): Promise<number> {
   const { rpID, origin } = relyingParty(req, deps);
   try {
+    const { verifyAuthenticationResponse } = await webauthn();
     const result = await verifyAuthenticationResponse({
       response: response as AuthenticationResponseJSON,
       expectedChallenge: challenge,
