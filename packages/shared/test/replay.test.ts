@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { createSigilumVerifier } from "../src/http-signatures.ts";
 import { RedisNonceStore } from "../src/replay.ts";
 import { redisForTest } from "./support/redis.ts";
-import { sdkVectors, vectorBody } from "./support/vectors.ts";
+import { sdkVectors, vectorBody } from "@sigilum-gw/testkit/vectors";
 
 let ctx: Awaited<ReturnType<typeof redisForTest>>;
 before(async () => {

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { availableEd25519Backends } from "../src/ed25519.ts";
 import { createSigilumVerifier } from "../src/http-signatures.ts";
 import { MemoryNonceStore } from "../src/replay.ts";
-import { sdkVectors, vectorBody } from "./support/vectors.ts";
+import { sdkVectors, vectorBody } from "@sigilum-gw/testkit/vectors";
 
 /** How each reference SDK reason maps onto our gateway auth codes (documented in docs/protocol.md). */
 const EXPECTED_CODE: Record<string, string> = {

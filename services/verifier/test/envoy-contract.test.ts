@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { verifyAuthzToken } from "@sigilum-gw/shared/authz-token";
 import { ALLOW_HEADERS, DENY_CLIENT_HEADERS } from "@sigilum-gw/shared/ext-authz";
 import { SIGNING_HEADERS, signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
+import { type SdkVector, sdkVectors } from "@sigilum-gw/testkit/vectors";
 import { HEADERS_TO_REMOVE_HEADER } from "../src/pipeline/answer.ts";
 import {
   type AgentRequest,
@@ -17,25 +17,8 @@ import {
 import { loadEnvoyExtAuthz, matches } from "./helpers/envoy-config.ts";
 import { type RunningVerifier, SERVICE_API_KEY, startVerifier, testEnv } from "./helpers/harness.ts";
 
-interface Vector {
-  name: string;
-  identity: string;
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  body_base64: string | null;
-  derived_from?: string;
-}
-interface VectorFile {
-  created_unix: number;
-  identities: Record<string, { namespace: string; publicKey: string }>;
-  valid: Vector[];
-  invalid: Vector[];
-}
-
-const vectors: VectorFile = JSON.parse(
-  readFileSync(new URL("../../../../shared/vectors/sigilum-sdk-vectors.json", import.meta.url), "utf8"),
-);
+const vectors = sdkVectors;
+type Vector = SdkVector;
 const envoy = loadEnvoyExtAuthz();
 const SECRET = testEnv("http://x", "x")["GATEWAY_INTERNAL_SECRET"] as string;
 

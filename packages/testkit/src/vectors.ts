@@ -1,6 +1,4 @@
 import { readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
 const vectorSchema = z.object({
@@ -39,12 +37,9 @@ const fileSchema = z.object({
 
 export type SdkVector = z.infer<typeof vectorSchema>;
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** `../shared` beside the checkout (CI clones main with shared/ next to it); SIGILUM_SHARED_DIR overrides. */
-export const SHARED_DIR = process.env.SIGILUM_SHARED_DIR ?? resolve(here, "../../../../../shared");
-
+/** The reference SDK's signature vectors, kept in this package (see vectors/README.md). */
 export const sdkVectors = fileSchema.parse(
-  JSON.parse(readFileSync(join(SHARED_DIR, "vectors", "sigilum-sdk-vectors.json"), "utf8")),
+  JSON.parse(readFileSync(new URL("../vectors/sigilum-sdk-vectors.json", import.meta.url), "utf8")),
 );
 
 export function vectorBody(vector: SdkVector): Uint8Array | null {
