@@ -24,7 +24,11 @@ const systemPath = (process.env.PATH ?? "")
 describe("a fresh clone", { timeout: 600_000 }, () => {
   let dir: string;
   let clone: string;
-  const env = () => ({ PATH: systemPath, HOME: dir, npm_config_cache: join(process.env.HOME ?? dir, ".npm") });
+  const env = () => ({
+    PATH: systemPath,
+    HOME: dir,
+    npm_config_cache: join(process.env.HOME ?? dir, ".npm"),
+  });
   const sh = (file: string, args: string[], cwd = clone) =>
     run(file, args, { cwd, env: env(), timeout: 540_000, maxBuffer: 32 * 1024 * 1024 });
 
@@ -71,8 +75,15 @@ describe("a fresh clone", { timeout: 600_000 }, () => {
   });
 
   test("the signature-vector tests pass inside the clone", async () => {
-    const { stdout } = await sh("npm", ["exec", "--", "node", "--test", "packages/shared/test/vectors.test.ts"]);
+    const { stdout } = await sh("npm", [
+      "exec",
+      "--",
+      "node",
+      "--test",
+      "--test-reporter=tap",
+      "packages/shared/test/vectors.test.ts",
+    ]);
     assert.match(stdout, /# fail 0/);
-    assert.doesNotMatch(stdout, /# pass 0\b/);
+    assert.match(stdout, /# pass [1-9]/);
   });
 });
