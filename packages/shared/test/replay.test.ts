@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { sdkVectors, vectorBody } from "@sigilum-gw/testkit/vectors";
 import type { Redis } from "ioredis";
 import { createSigilumVerifier } from "../src/http-signatures.ts";
 import { RedisNonceStore } from "../src/replay.ts";
 import { redisForTest } from "./support/redis.ts";
-import { sdkVectors, vectorBody } from "@sigilum-gw/testkit/vectors";
 
 let ctx: Awaited<ReturnType<typeof redisForTest>>;
 before(async () => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { sdkVectors, vectorBody } from "@sigilum-gw/testkit/vectors";
 import { availableEd25519Backends } from "../src/ed25519.ts";
 import { createSigilumVerifier } from "../src/http-signatures.ts";
 import { MemoryNonceStore } from "../src/replay.ts";
-import { sdkVectors, vectorBody } from "@sigilum-gw/testkit/vectors";
 
 /** How each reference SDK reason maps onto our gateway auth codes (documented in docs/protocol.md). */
 const EXPECTED_CODE: Record<string, string> = {
