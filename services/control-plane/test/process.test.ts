@@ -28,7 +28,8 @@ function run(env: Record<string, string>): {
   return { child, lines, exited };
 }
 
-async function waitForLine(lines: string[], re: RegExp, timeoutMs = 30_000): Promise<string> {
+// The first start of the embedded database (initdb) is the slow part; on a loaded 2-core CI machine it took > 30 s.
+async function waitForLine(lines: string[], re: RegExp, timeoutMs = 120_000): Promise<string> {
   const start = Date.now();
   for (;;) {
     const hit = lines.find((l) => re.test(l));

@@ -187,6 +187,12 @@ export async function createVerifierService(
       publicOrigin: config.publicOrigin,
       nonceTtlSeconds: config.nonceTtlSeconds,
       bypass: config.bypass,
+      connectionKnown: async (service) =>
+        apiKeyFor(service) !== "" ||
+        (await redis.exists(keys.connection(service)).then(
+          (n) => n > 0,
+          () => true, // Redis trouble is answered by the claims stage, fail closed there.
+        )),
     },
     metrics,
     maxBodyBytes: config.maxBodyBytes,

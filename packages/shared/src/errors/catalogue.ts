@@ -299,8 +299,8 @@ export const ERROR_CATALOGUE = {
     status: 404,
     message: "connection not found",
     ours: true,
-    when: "No connection with this id exists (or it is disabled).",
-    remedy: "List connections (GET /api/admin/connections) and use an existing id.",
+    when: "No connection with this id exists on this gateway (or it is disabled); agents get it for `/proxy/{id}/...` and `/mcp/{id}/...` too.",
+    remedy: "Check the id in the URL: `sigilum service list` (or GET /api/admin/connections) shows the connections; `sigilum service add <id>` creates one.",
   },
   CONNECTION_EXISTS: {
     status: 409,

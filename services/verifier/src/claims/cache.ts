@@ -371,13 +371,24 @@ export class ClaimsCache {
     await Promise.all(due.map((service) => this.refresh(service)));
   }
 
-  /** Loads the given services; the cache is warm once each has a fresh snapshot. */
+  /**
+   * Loads the given services; the cache is warm once each has a fresh snapshot, or the feed refused it (no or a
+   * refused service API key: a service this gateway no longer serves, e.g. a claims copy left in Redis by a deleted
+   * service, must not hold readiness forever; its lookups answer `lookup_failed`).
+   */
   async warmUp(services: readonly string[]): Promise<boolean> {
     const now = this.#o.now();
     for (const service of services) this.#touch(service, now);
     const results = await Promise.all(services.map((service) => this.refresh(service)));
-    this.#warm = results.every(Boolean);
+    this.#warm = results.every((loaded, i) => loaded || this.#refused(services[i] as string));
     return this.#warm;
+  }
+
+  #refused(service: string): boolean {
+    const refused = this.#lastFailure.get(service)?.misconfigured === true;
+    // Not refreshed again every interval: it is looked at again when a request asks for it.
+    if (refused) this.#lastAccess.delete(service);
+    return refused;
   }
 
   /**

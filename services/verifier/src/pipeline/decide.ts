@@ -36,6 +36,7 @@ export type DenyStage =
   | "identity_extraction"
   | "nonce_validation"
   | "replay_detection"
+  | "connection_lookup"
   | "claims_cache"
   | "claims_lookup"
   | "claims_authorization";
@@ -69,6 +70,12 @@ export interface PipelineDeps {
   publicOrigin: string | undefined;
   nonceTtlSeconds: number;
   bypass: { enabled: boolean; connections: readonly string[] };
+  /**
+   * Whether this gateway serves the connection (a service API key for it, or the connection in the shared store).
+   * Asked only off the hot path, before any claims lookup, so an unknown id is a plain 404 and never starts feed
+   * refreshes (or warnings) for a service that does not exist.
+   */
+  connectionKnown(service: string): Promise<boolean>;
 }
 
 const STAGE_OF_CODE: Partial<Record<ErrorCode, DenyStage>> = {
@@ -153,6 +160,17 @@ export async function decide(input: CheckInput, deps: PipelineDeps): Promise<Dec
   // The common case (an approved agent, fresh snapshot) answers without another await.
   if (deps.claims.approvedFromMemory(service, verified.namespace, verified.publicKey)) {
     return { kind: "allow", service, clientIp: ip, identity: verified };
+  }
+  if (!(await deps.connectionKnown(service))) {
+    return {
+      kind: "deny",
+      code: "CONNECTION_NOT_FOUND",
+      stage: "connection_lookup",
+      clientIp: ip,
+      service,
+      identity: verified,
+      message: `connection "${service}" not found on this gateway`,
+    };
   }
   const claim = await checkClaim(deps.claims, deps.submitter, {
     service,
