@@ -300,7 +300,8 @@ export const ERROR_CATALOGUE = {
     message: "connection not found",
     ours: true,
     when: "No connection with this id exists on this gateway (or it is disabled); agents get it for `/proxy/{id}/...` and `/mcp/{id}/...` too.",
-    remedy: "Check the id in the URL: `sigilum service list` (or GET /api/admin/connections) shows the connections; `sigilum service add <id>` creates one.",
+    remedy:
+      "Check the id in the URL: `sigilum service list` (or GET /api/admin/connections) shows the connections; `sigilum service add <id>` creates one.",
   },
   CONNECTION_EXISTS: {
     status: 409,
