@@ -8,7 +8,7 @@ import { registerStackCommands } from "./commands/stack.ts";
 import type { CliContext } from "./context.ts";
 import { CliError, EXIT_FAILURE, EXIT_OK } from "./errors.ts";
 import { ApiCallError } from "./lib/http.ts";
-import { printError } from "./output.ts";
+import { printError, printJsonError } from "./output.ts";
 
 export const VERSION = "0.1.0";
 
@@ -35,6 +35,12 @@ export function buildProgram(ctx: CliContext): Command {
 /** Runs one command line and returns the exit code (never throws, never calls process.exit). */
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   const program = buildProgram(ctx);
+  const json = argv.includes("--json");
+  const fail = (error: Pick<CliError, "message" | "hint" | "code">, exitCode = EXIT_FAILURE): number => {
+    if (json) printJsonError(ctx, error);
+    printError(ctx, error);
+    return exitCode;
+  };
   try {
     if (argv.length === 0) {
       program.outputHelp({ error: true });
@@ -45,25 +51,29 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are successes; every other commander error (unknown command, missing argument,
-      // bad option) has already been printed with the usage hint.
-      return error.code === "commander.helpDisplayed" ||
+      // bad option) has already been printed with the usage hint on stderr.
+      if (
+        error.code === "commander.helpDisplayed" ||
         error.code === "commander.version" ||
         error.code === "commander.help"
-        ? EXIT_OK
-        : EXIT_FAILURE;
-    }
-    if (error instanceof CliError) {
-      printError(ctx, error);
-      return error.exitCode;
-    }
-    if (error instanceof ApiCallError) {
-      printError(ctx, { message: error.message, hint: undefined });
+      )
+        return EXIT_OK;
+      if (json)
+        printJsonError(ctx, {
+          message: error.message.replace(/^error: /, ""),
+          code: "USAGE",
+          hint: undefined,
+        });
       return EXIT_FAILURE;
     }
-    printError(ctx, {
+    if (error instanceof CliError) return fail(error, error.exitCode);
+    if (error instanceof ApiCallError) {
+      return fail({ message: error.message, code: error.code ?? `HTTP_${error.status}`, hint: undefined });
+    }
+    return fail({
       message: `unexpected failure: ${(error as Error)?.message ?? String(error)}`,
+      code: "INTERNAL_ERROR",
       hint: "This is a bug in the CLI; please report it with the command you ran.",
     });
-    return EXIT_FAILURE;
   }
 }

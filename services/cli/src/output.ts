@@ -42,6 +42,11 @@ export function warn(ctx: CliContext, message: string): void {
   ctx.stderr.write(`${paint(ctx, "33", "[warn]")} ${message}\n`);
 }
 
+/** `--json`: the error as one JSON document on stdout (`{error, code, hint?}`), so scripts parse failures too. */
+export function printJsonError(ctx: CliContext, error: Pick<CliError, "message" | "hint" | "code">): void {
+  printJson(ctx, { error: error.message, code: error.code, ...(error.hint ? { hint: error.hint } : {}) });
+}
+
 export function printError(ctx: CliContext, error: Pick<CliError, "message" | "hint">): void {
   ctx.stderr.write(`${paint(ctx, "31", "error:")} ${error.message}\n`);
   if (error.hint) {

@@ -5,6 +5,7 @@ import { connectionDefaults } from "../src/commands/service.ts";
 import { isExpired, readTokenClaims } from "../src/lib/owner-token.ts";
 import { keyValues, maskSecret, table } from "../src/output.ts";
 import { localUrl, parseListenAddress, stackAddresses } from "../src/stack/addresses.ts";
+import { embeddedRedisAddress, stackRedisPrefix } from "../src/stack/embedded-redis.ts";
 import { stackLayout } from "../src/stack/layout.ts";
 import { buildStackPlan } from "../src/stack/plan.ts";
 import { redactUrl } from "../src/stack/redis-check.ts";
@@ -53,7 +54,7 @@ describe("stack plan", () => {
       CONTROL_PLANE_ADDR: "127.0.0.1:5002",
     }),
     gatewayNamespace: "alice",
-    redisUrl: "redis://127.0.0.1:6379",
+    redis: { embedded: false, url: "redis://127.0.0.1:6379", prefix: "sigilum:abc:" },
   });
   const byName = Object.fromEntries(plans.map((p) => [p.name, p]));
 
@@ -62,9 +63,13 @@ describe("stack plan", () => {
       plans.map((p) => p.name),
       ["control-plane", "verifier", "proxy", "usage-worker"],
     );
-    for (const plan of plans.filter((p) => p.name !== "usage-worker"))
-      assert.ok(plan.entry.endsWith(`services/${plan.name}/src/main.ts`));
-    assert.ok(byName["usage-worker"]?.entry.endsWith("services/proxy/src/usage-worker/main.ts"));
+    for (const plan of plans.filter((p) => p.name !== "usage-worker")) {
+      assert.equal(plan.command, process.execPath);
+      assert.ok(plan.args[0]?.endsWith(`services/${plan.name}/src/main.ts`));
+    }
+    assert.ok(byName["usage-worker"]?.args[0]?.endsWith("services/proxy/src/usage-worker/main.ts"));
+    for (const plan of plans)
+      assert.equal(plan.env.REDIS_PREFIX, "sigilum:abc:", `${plan.name} uses the stack prefix`);
   });
 
   test("the proxy only queues usage events; the usage worker delivers them to the local control plane", () => {
@@ -100,6 +105,43 @@ describe("stack plan", () => {
       byName.verifier?.env.GATEWAY_INTERNAL_SECRET_FILE,
       byName.proxy?.env.GATEWAY_INTERNAL_SECRET_FILE,
     );
+  });
+});
+
+describe("the stack's own Redis", () => {
+  const layout = stackLayout("/data");
+  const address = parseListenAddress("SIGILUM_REDIS_ADDR", "127.0.0.1:6391");
+  const plans = buildStackPlan({
+    layout,
+    addresses: stackAddresses({}),
+    gatewayNamespace: "alice",
+    redis: { embedded: true, url: "redis://127.0.0.1:6391", prefix: "sigilum:abc:", address },
+  });
+
+  test("starts first, from PATH, AOF on, files under the data directory, loopback", () => {
+    const redis = plans[0];
+    assert.equal(redis?.name, "redis");
+    assert.equal(redis?.command, "redis-server");
+    const args = redis?.args.join(" ") ?? "";
+    assert.match(args, /--port 6391 --bind 127\.0\.0\.1 --dir \/data\/redis --appendonly yes/);
+    assert.equal(redis?.cwd, "/data/redis");
+    assert.equal(redis?.health, "redis://127.0.0.1:6391");
+    for (const plan of plans.slice(1)) assert.equal(plan.env.REDIS_URL, "redis://127.0.0.1:6391");
+  });
+
+  test("keys are prefixed per data directory unless REDIS_PREFIX is set", () => {
+    const a = stackRedisPrefix({}, "/data/a");
+    assert.match(a, /^sigilum:[0-9a-f]{12}:$/);
+    assert.notEqual(a, stackRedisPrefix({}, "/data/b"));
+    assert.equal(a, stackRedisPrefix({}, "/data/a"));
+    assert.equal(stackRedisPrefix({ REDIS_PREFIX: "mine:" }, "/data/a"), "mine:");
+  });
+
+  test("without SIGILUM_REDIS_ADDR a free loopback port is chosen", async () => {
+    const chosen = await embeddedRedisAddress({});
+    assert.equal(chosen.host, "127.0.0.1");
+    assert.ok(chosen.port > 0);
+    assert.equal((await embeddedRedisAddress({ SIGILUM_REDIS_ADDR: "127.0.0.1:6399" })).port, 6399);
   });
 });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { stat } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
+import { initIdentity } from "@sigilum-gw/shared/identity";
 import { runChild, runInProcess, tempDir } from "./support/run.ts";
 
 describe("sigilum init / list (spec §D.8 output shapes)", () => {
@@ -9,7 +10,7 @@ describe("sigilum init / list (spec §D.8 output shapes)", () => {
 
   before(async () => {
     dir = await tempDir("sigilum-cli-identity-");
-    env = { HOME: dir.path, SIGILUM_HOME: `${dir.path}/home` };
+    env = { HOME: dir.path, SIGILUM_HOME: `${dir.path}/home`, SIGILUM_DATA_DIR: `${dir.path}/data` };
   });
   after(() => dir.cleanup());
 
@@ -71,11 +72,45 @@ describe("sigilum init / list (spec §D.8 output shapes)", () => {
   test("a missing or invalid namespace is a usage error with exit code 1", async () => {
     const missing = await runInProcess(["init"], { env });
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /Usage: sigilum init <namespace> \[--force\] \[--home <path>\]/);
+    assert.match(missing.stderr, /No namespace given, and there is no local gateway/);
+    assert.match(missing.stderr, /sigilum up/);
     const invalid = await runInProcess(["init", "a_b"], { env });
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /Namespace must match/);
     assert.equal(invalid.stdout, "");
+  });
+
+  test("init without a namespace takes the local gateway's; another namespace gets a loud warning", async () => {
+    const gatewayEnv = {
+      ...env,
+      SIGILUM_DATA_DIR: `${dir.path}/gw-data`,
+      SIGILUM_HOME: `${dir.path}/gw-agent`,
+    };
+    await initIdentity({ namespace: "team-gw", homeDir: `${dir.path}/gw-data/gateway-home` });
+    const init = await runInProcess(["init", "--json"], { env: gatewayEnv });
+    assert.equal(init.code, 0, init.stderr);
+    assert.equal(JSON.parse(init.stdout).namespace, "team-gw");
+    assert.equal(init.stderr, "");
+    const other = await runInProcess(["init", "someone-else"], { env: gatewayEnv });
+    assert.equal(other.code, 0);
+    assert.match(other.stderr, /WARNING: the local gateway serves namespace "team-gw", not "someone-else"/);
+  });
+
+  test("request from another namespace to the local gateway: a clear error naming the gateway's namespace", async () => {
+    const gatewayEnv = {
+      ...env,
+      SIGILUM_DATA_DIR: `${dir.path}/gw2-data`,
+      SIGILUM_HOME: `${dir.path}/gw2-agent`,
+      SIGILUM_GATEWAY_URL: "http://127.0.0.1:9",
+    };
+    await initIdentity({ namespace: "team-gw", homeDir: `${dir.path}/gw2-data/gateway-home` });
+    await initIdentity({ namespace: "other-ns", homeDir: `${dir.path}/gw2-agent` });
+    const result = await runInProcess(["request", "GET", "/proxy/my-api/v1/x"], { env: gatewayEnv });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /local gateway serves namespace "team-gw"; a request signed as "other-ns"/);
+    assert.match(result.stderr, /sigilum init/);
+    const json = await runInProcess(["request", "GET", "/proxy/my-api/v1/x", "--json"], { env: gatewayEnv });
+    assert.equal(JSON.parse(json.stdout).code, "NAMESPACE_MISMATCH");
   });
 
   test("as a child process: the shebang entry point prints and exits like the in-process run", async () => {

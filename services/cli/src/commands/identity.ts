@@ -7,7 +7,7 @@ import {
 import type { Command } from "commander";
 import type { CliContext } from "../context.ts";
 import { CliError } from "../errors.ts";
-import { readStackStateFor } from "../lib/namespace.ts";
+import { localGatewayNamespace } from "../lib/namespace.ts";
 import { sigilumHome } from "../lib/paths.ts";
 import { emit, warn } from "../output.ts";
 
@@ -23,49 +23,53 @@ export function registerIdentityCommands(program: Command, ctx: CliContext): voi
   program
     .command("init")
     .description("create (or load) the agent identity for a namespace")
-    .argument("[namespace]", "lowercase namespace, 3-64 chars of a-z 0-9 -")
+    .argument("[namespace]", "lowercase namespace, 3-64 chars of a-z 0-9 - (default: the local gateway's)")
     .option("--force", "replace an existing identity with a new key")
     .option("--home <path>", "Sigilum home (default $SIGILUM_HOME or ~/.sigilum)")
     .option("--json", "print JSON")
-    .action(
-      async (namespace: string | undefined, opts: { force?: boolean; home?: string; json?: boolean }) => {
-        if (!namespace) throw new CliError("Usage: sigilum init <namespace> [--force] [--home <path>]");
-        const homeDir = sigilumHome(ctx.env, ctx.cwd, opts.home);
-        const result = await initIdentity({ namespace, homeDir, force: opts.force === true }).catch(
-          identityError,
-        );
-        emit(
+    .action(async (given: string | undefined, opts: { force?: boolean; home?: string; json?: boolean }) => {
+      const gatewayNamespace = await localGatewayNamespace(ctx);
+      const namespace = given ?? gatewayNamespace;
+      if (!namespace) {
+        throw new CliError("No namespace given, and there is no local gateway to take it from", {
+          hint: "Start the gateway first (`sigilum up`), then `sigilum init`; or name one: sigilum init <namespace>",
+        });
+      }
+      const homeDir = sigilumHome(ctx.env, ctx.cwd, opts.home);
+      const result = await initIdentity({ namespace, homeDir, force: opts.force === true }).catch(
+        identityError,
+      );
+      emit(
+        ctx,
+        opts.json,
+        {
+          command: "init",
+          created: result.created,
+          namespace: result.namespace,
+          did: result.did,
+          keyId: result.keyId,
+          publicKey: result.publicKey,
+          identityPath: result.identityPath,
+        },
+        () => [
+          result.created ? "Created Sigilum identity" : "Loaded existing Sigilum identity",
+          `namespace: ${result.namespace}`,
+          `did: ${result.did}`,
+          `keyId: ${result.keyId}`,
+          `publicKey: ${result.publicKey}`,
+          `identityPath: ${result.identityPath}`,
+        ],
+      );
+      if (gatewayNamespace && gatewayNamespace !== result.namespace) {
+        warn(
           ctx,
-          opts.json,
-          {
-            command: "init",
-            created: result.created,
-            namespace: result.namespace,
-            did: result.did,
-            keyId: result.keyId,
-            publicKey: result.publicKey,
-            identityPath: result.identityPath,
-          },
-          () => [
-            result.created ? "Created Sigilum identity" : "Loaded existing Sigilum identity",
-            `namespace: ${result.namespace}`,
-            `did: ${result.did}`,
-            `keyId: ${result.keyId}`,
-            `publicKey: ${result.publicKey}`,
-            `identityPath: ${result.identityPath}`,
-          ],
+          `WARNING: the local gateway serves namespace "${gatewayNamespace}", not "${result.namespace}". ` +
+            `Requests signed as "${result.namespace}" can never be approved on it. ` +
+            `For this gateway: sigilum init   (= sigilum init ${gatewayNamespace}). ` +
+            `For a gateway in "${result.namespace}": sigilum down && sigilum up --namespace ${result.namespace}`,
         );
-        const state = await readStackStateFor(ctx);
-        if (state && state.gateway_namespace !== result.namespace) {
-          warn(
-            ctx,
-            `The local gateway signs access requests as namespace "${state.gateway_namespace}"; requests from ` +
-              `"${result.namespace}" cannot be registered for approval. To use "${result.namespace}": ` +
-              `sigilum down && SIGILUM_NAMESPACE=${result.namespace} sigilum up`,
-          );
-        }
-      },
-    );
+      }
+    });
 
   program
     .command("list")

@@ -1,11 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { createSigilumClient } from "@sigilum-gw/sdk";
+import { listNamespaces } from "@sigilum-gw/shared/identity";
 import type { Command } from "commander";
 import type { CliContext } from "../context.ts";
 import { CliError, EXIT_FAILURE } from "../errors.ts";
 import { resolveEndpoints } from "../lib/endpoints.ts";
 import { transportReason } from "../lib/http.ts";
+import { localGatewayNamespace } from "../lib/namespace.ts";
 import { sigilumHome } from "../lib/paths.ts";
 import { emit } from "../output.ts";
 import { identityError } from "./identity.ts";
@@ -57,6 +59,17 @@ export function targetUrl(input: string, gatewayUrl: string): string {
   return url.toString();
 }
 
+/** --namespace / SIGILUM_NAMESPACE, else (towards the local gateway) its namespace when that identity exists. */
+async function signingNamespace(
+  chosen: string | undefined,
+  homeDir: string,
+  gatewayNamespace: string | undefined,
+): Promise<string | undefined> {
+  if (chosen) return chosen;
+  if (gatewayNamespace && (await listNamespaces(homeDir)).includes(gatewayNamespace)) return gatewayNamespace;
+  return undefined;
+}
+
 interface RequestOptions {
   data?: string;
   header?: [string, string][];
@@ -91,10 +104,28 @@ export function registerRequestCommand(program: Command, ctx: CliContext): void 
       const endpoints = await resolveEndpoints(ctx, { gatewayUrl: opts.gatewayUrl });
       const url = targetUrl(urlArg, endpoints.gatewayUrl);
       const body = await readData(ctx, opts.data);
+      const homeDir = sigilumHome(ctx.env, ctx.cwd, opts.home);
+      const local = url.startsWith(`${endpoints.gatewayUrl}/`);
+      const gatewayNamespace = local ? await localGatewayNamespace(ctx) : undefined;
       const client = await createSigilumClient({
-        namespace: opts.namespace ?? (ctx.env.SIGILUM_NAMESPACE?.trim() || undefined),
-        homeDir: sigilumHome(ctx.env, ctx.cwd, opts.home),
+        namespace: await signingNamespace(
+          opts.namespace ?? ctx.env.SIGILUM_NAMESPACE?.trim(),
+          homeDir,
+          gatewayNamespace,
+        ),
+        homeDir,
       }).catch(identityError);
+      if (gatewayNamespace && client.namespace !== gatewayNamespace) {
+        throw new CliError(
+          `The local gateway serves namespace "${gatewayNamespace}"; a request signed as "${client.namespace}" can never be approved on it`,
+          {
+            code: "NAMESPACE_MISMATCH",
+            hint:
+              `Sign as "${gatewayNamespace}": sigilum init (once), then sigilum request --namespace ${gatewayNamespace} ...\n` +
+              `Or run the gateway for "${client.namespace}": sigilum down && sigilum up --namespace ${client.namespace}`,
+          },
+        );
+      }
       const signed = client.sign({
         url,
         method,

@@ -2,30 +2,33 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { loadIdentity } from "@sigilum-gw/shared/identity";
 import type { Command } from "commander";
 import type { CliContext } from "../context.ts";
 import { CliError, EXIT_FAILURE } from "../errors.ts";
 import { ensurePrivateDir } from "../lib/files.ts";
 import { dataDir, REPO_ROOT } from "../lib/paths.ts";
-import { emit, keyValues, note, success, table } from "../output.ts";
+import { emit, keyValues, note, success, table, warn } from "../output.ts";
 import {
   type AddressVariable,
   type ListenAddress,
+  localUrl,
   type StackAddresses,
   stackAddresses,
 } from "../stack/addresses.ts";
-import { probeHealth, waitForHealth } from "../stack/health.ts";
+import { requireRedisServer } from "../stack/embedded-redis.ts";
+import { probeHealth, waitForHealth, waitForSignedDecision } from "../stack/health.ts";
 import { logFile, pidFile, type StackLayout, stackLayout } from "../stack/layout.ts";
-import { entryPathOf, STACK_SERVICES, type StackService } from "../stack/plan.ts";
+import { markerOf, STACK_SERVICES, type StackRedis, type StackService } from "../stack/plan.ts";
 import { canListen } from "../stack/ports.ts";
 import { checkPostgresReachable } from "../stack/postgres-check.ts";
 import {
   CLI_ENTRY,
   type PreparedStack,
   prepareStack,
-  redisUrlOf,
   SUPERVISOR,
   SUPERVISOR_MARKER,
+  stackRedisOf,
   stateFor,
 } from "../stack/prepare.ts";
 import { isOurProcess, readPidFile, removePidFile, terminate, writePidFile } from "../stack/processes.ts";
@@ -34,8 +37,6 @@ import { readStackState, removeStackState, type StackState, writeStackState } fr
 import { Supervisor } from "../stack/supervisor.ts";
 
 /** `sigilum up | down | status`: the local stack as processes on this machine (DESIGN.md §1, "Local, no Docker"). */
-
-const serviceMarker = (service: StackService) => entryPathOf(service);
 
 function seconds(ctx: CliContext, name: string, fallback: number): number {
   const raw = ctx.env[name]?.trim();
@@ -61,7 +62,7 @@ async function inspect(
   };
   return {
     supervisor: await read(SUPERVISOR, SUPERVISOR_MARKER),
-    services: await Promise.all(STACK_SERVICES.map((s) => read(s, serviceMarker(s)))),
+    services: await Promise.all(STACK_SERVICES.map((s) => read(s, markerOf(s)))),
   };
 }
 
@@ -73,7 +74,7 @@ async function tail(path: string, lines = 15): Promise<string[]> {
   }
 }
 
-function summary(state: StackState, layout: StackLayout, redisUrl: string): string[] {
+function summary(state: StackState, layout: StackLayout): string[] {
   const ns = state.gateway_namespace;
   return [
     `Sigilum local stack is up (gateway namespace: ${ns}).`,
@@ -91,13 +92,19 @@ function summary(state: StackState, layout: StackLayout, redisUrl: string): stri
           ? "PostgreSQL (DATABASE_URL)"
           : `PGlite in ${join(layout.controlPlaneDataDir, "pgdata")}`,
       ],
-      ["redis", redactUrl(redisUrl)],
+      [
+        "redis",
+        state.redis.embedded
+          ? `${state.redis.url}   (the stack's own redis-server, AOF in ${layout.redisDataDir})`
+          : `${state.redis.url}   (REDIS_URL)`,
+      ],
+      ["key prefix", state.redis.prefix],
       ["data dir", layout.dataDir],
       ["logs", layout.logDir],
     ]),
     "",
     "Next steps:",
-    `  sigilum init ${ns}                       # the agent's identity (same namespace as the gateway)`,
+    `  sigilum init                              # the agent's identity, in the gateway's namespace (${ns})`,
     "  sigilum service add my-api --upstream-base-url https://api.example.com --upstream-secret-stdin < token.txt",
     "  sigilum request GET /proxy/my-api/        # first call: 403 AUTH_CLAIM_REQUIRED, an approval is requested",
     "  sigilum approvals list",
@@ -107,19 +114,22 @@ function summary(state: StackState, layout: StackLayout, redisUrl: string): stri
   ];
 }
 
-async function preflight(prepared: {
-  redisUrl: string;
-  databaseUrl: string | undefined;
-  addresses: StackAddresses;
-}): Promise<void> {
-  const redis = await checkRedis(prepared.redisUrl);
-  if (!redis.ok) {
-    throw new CliError(`Redis is not reachable at ${redactUrl(prepared.redisUrl)} (${redis.reason})`, {
-      hint:
-        "The gateway keeps nonces, claims and connections in Redis. Start it, then run `sigilum up` again:\n" +
-        "  redis-server --daemonize yes            # or: docker run -d --name redis -p 6379:6379 redis:7\n" +
-        "Or point REDIS_URL at a running Redis.",
-    });
+async function preflight(
+  env: NodeJS.ProcessEnv,
+  prepared: { redis: StackRedis; databaseUrl: string | undefined; addresses: StackAddresses },
+): Promise<void> {
+  if (prepared.redis.embedded) {
+    requireRedisServer(env);
+  } else {
+    const redis = await checkRedis(prepared.redis.url);
+    if (!redis.ok) {
+      throw new CliError(`Redis is not reachable at ${redactUrl(prepared.redis.url)} (${redis.reason})`, {
+        hint:
+          "The gateway keeps nonces, claims and connections in Redis. Start it, then run `sigilum up` again:\n" +
+          "  redis-server --daemonize yes            # or: docker run -d --name redis -p 6379:6379 redis:7\n" +
+          "Or unset REDIS_URL: the stack then runs its own redis-server.",
+      });
+    }
   }
   if (prepared.databaseUrl) {
     const postgres = await checkPostgresReachable(prepared.databaseUrl);
@@ -132,7 +142,10 @@ async function preflight(prepared: {
       );
     }
   }
-  const checks: [AddressVariable, ListenAddress][] = [
+  const checks: [AddressVariable | "SIGILUM_REDIS_ADDR", ListenAddress][] = [
+    ...(prepared.redis.address
+      ? [["SIGILUM_REDIS_ADDR", prepared.redis.address] as ["SIGILUM_REDIS_ADDR", ListenAddress]]
+      : []),
     ["CONTROL_PLANE_ADDR", prepared.addresses.controlPlane],
     ["VERIFIER_ADDR", prepared.addresses.verifier],
     ["GATEWAY_ADDR", prepared.addresses.gateway],
@@ -160,15 +173,33 @@ async function awaitHealthy(
   const started = Date.now();
   const outcomes = await Promise.all(
     prepared.plans.map(async (plan) => {
-      const outcome = await waitForHealth(plan.url, { timeoutMs, stillRunning: () => alive(plan.name) });
+      const outcome = await waitForHealth(plan.health, { timeoutMs, stillRunning: () => alive(plan.name) });
       const elapsed = ((Date.now() - started) / 1000).toFixed(1);
       if (outcome === "healthy") success(ctx, `${plan.name} is healthy at ${plan.url} (${elapsed}s)`);
       return { name: plan.name, outcome };
     }),
   );
-  return outcomes.filter(
+  const failures = outcomes.filter(
     (o): o is { name: StackService; outcome: "timeout" | "exited" } => o.outcome !== "healthy",
   );
+  if (failures.length > 0) return failures;
+  // Healthy means a signed request can be decided end to end, not only that each process answers.
+  const identity = await loadIdentity({
+    namespace: prepared.gatewayNamespace,
+    homeDir: prepared.layout.gatewayHome,
+  });
+  const gatewayUrl = localUrl(prepared.addresses.gateway);
+  const decided = await waitForSignedDecision(
+    gatewayUrl,
+    identity,
+    Math.max(timeoutMs - (Date.now() - started), 1000),
+  );
+  if (!decided.ok) {
+    warn(ctx, `a signed request to ${gatewayUrl} was not decided (${decided.last})`);
+    return [{ name: "proxy", outcome: "timeout" }];
+  }
+  success(ctx, `a signed request is decided end to end (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+  return [];
 }
 
 /** The service whose exit stopped the stack (the supervisor logs it), else the first that was not healthy. */
@@ -178,7 +209,7 @@ async function culprit(
 ): Promise<StackService> {
   const lines = await tail(logFile(layout, SUPERVISOR), 50);
   for (const line of lines.reverse()) {
-    const match = / (control-plane|verifier|proxy) exited with code \d+; stopping the stack$/.exec(line);
+    const match = / ([a-z-]+) exited with code \d+ before it was healthy; stopping the stack$/.exec(line);
     if (match) return match[1] as StackService;
   }
   return (failures[0]?.name ?? "control-plane") as StackService;
@@ -208,9 +239,7 @@ async function alreadyRunning(
   const state = await readStackState(layout);
   if (found.supervisor.running && state) {
     note(ctx, `The local stack is already running (supervisor pid ${found.supervisor.pid}).`);
-    emit(ctx, json, { command: "up", already_running: true, ...state }, () =>
-      summary(state, layout, ctx.env.REDIS_URL?.trim() || "redis://127.0.0.1:6379"),
-    );
+    emit(ctx, json, { command: "up", already_running: true, ...state }, () => summary(state, layout));
     return true;
   }
   const leftovers = [found.supervisor, ...found.services].filter((p) => p.running);
@@ -250,6 +279,8 @@ async function upBackground(
       ...ctx.env,
       SIGILUM_DATA_DIR: layout.dataDir,
       GATEWAY_SIGILUM_NAMESPACE: prepared.gatewayNamespace,
+      // The supervisor prepares the same stack again: the embedded Redis port chosen here must be the one it uses.
+      ...(prepared.redis.address ? { SIGILUM_REDIS_ADDR: prepared.redis.address.addr } : {}),
     },
   });
   closeSync(logFd);
@@ -273,36 +304,34 @@ async function upBackground(
     await removePidFile(pidFile(layout, SUPERVISOR));
     await reportFailure(layout, failed, timedOut ? timeoutMs : undefined);
   }
-  const state = (await readStackState(layout)) ?? stateFor(prepared, "background", {});
-  emit(ctx, json, { command: "up", already_running: false, ...state }, () =>
-    summary(state, layout, prepared.redisUrl),
-  );
+  const state = (await readStackState(layout)) ?? stateFor(prepared, "background");
+  emit(ctx, json, { command: "up", already_running: false, ...state }, () => summary(state, layout));
 }
 
+/** A supervisor that keeps run/stack.json current (pids, restarts) as services start, crash and restart. */
 function supervisorFor(
   ctx: CliContext,
   prepared: PreparedStack,
-  output: "prefix" | "files",
+  mode: StackState["mode"],
   log: (line: string) => void,
-) {
-  return new Supervisor({
+): Supervisor {
+  const supervisor: Supervisor = new Supervisor({
     layout: prepared.layout,
     plans: prepared.plans,
     baseEnv: ctx.env,
-    output,
+    echo: mode === "foreground",
     stopTimeoutMs: seconds(ctx, "SIGILUM_STOP_TIMEOUT_SECONDS", 10) * 1000,
     log,
+    onChange: () => {
+      if (!supervisor.stopping)
+        void writeStackState(
+          prepared.layout,
+          stateFor(prepared, mode, (name) => supervisor.report(name)),
+        ).catch(() => undefined);
+    },
     cwd: REPO_ROOT,
   });
-}
-
-function pidsOf(supervisor: Supervisor): Record<string, number> {
-  const pids: Record<string, number> = {};
-  for (const name of STACK_SERVICES) {
-    const pid = supervisor.pidOf(name);
-    if (pid) pids[name] = pid;
-  }
-  return pids;
+  return supervisor;
 }
 
 function handleSignals(supervisor: Supervisor): () => void {
@@ -321,13 +350,16 @@ async function upForeground(
   json: boolean | undefined,
 ): Promise<void> {
   const { layout } = prepared;
-  const supervisor = supervisorFor(ctx, prepared, "prefix", (line) => note(ctx, line));
+  const supervisor = supervisorFor(ctx, prepared, "foreground", (line) => note(ctx, line));
   const release = handleSignals(supervisor);
   try {
     await ensurePrivateDir(layout.runDir);
     await writePidFile(pidFile(layout, SUPERVISOR), process.pid);
     await supervisor.start();
-    await writeStackState(layout, stateFor(prepared, "foreground", pidsOf(supervisor)));
+    await writeStackState(
+      layout,
+      stateFor(prepared, "foreground", (name) => supervisor.report(name)),
+    );
     const timeoutMs = seconds(ctx, "SIGILUM_UP_TIMEOUT_SECONDS", 90) * 1000;
     const failures = await awaitHealthy(ctx, prepared, timeoutMs, (name) => supervisor.isRunning(name));
     if (failures.length > 0) {
@@ -335,10 +367,9 @@ async function upForeground(
       await supervisor.stop(EXIT_FAILURE);
       throw new CliError(`${failed} did not start; the stack was stopped (its output is above)`);
     }
-    const state = (await readStackState(layout)) ?? stateFor(prepared, "foreground", pidsOf(supervisor));
-    emit(ctx, json, { command: "up", already_running: false, ...state }, () =>
-      summary(state, layout, prepared.redisUrl),
-    );
+    const state =
+      (await readStackState(layout)) ?? stateFor(prepared, "foreground", (name) => supervisor.report(name));
+    emit(ctx, json, { command: "up", already_running: false, ...state }, () => summary(state, layout));
     note(ctx, "running in the foreground; press Ctrl-C to stop");
     ctx.exitCode = await supervisor.done;
   } finally {
@@ -352,13 +383,15 @@ async function supervise(ctx: CliContext): Promise<void> {
   const prepared = await prepareStack(ctx, {});
   const { layout } = prepared;
   const log = (line: string) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`);
-  const supervisor = supervisorFor(ctx, prepared, "files", log);
+  const supervisor = supervisorFor(ctx, prepared, "background", log);
   const release = handleSignals(supervisor);
   try {
     await writePidFile(pidFile(layout, SUPERVISOR), process.pid);
     await supervisor.start();
-    const state = stateFor(prepared, "background", pidsOf(supervisor));
-    await writeStackState(layout, state);
+    await writeStackState(
+      layout,
+      stateFor(prepared, "background", (name) => supervisor.report(name)),
+    );
     ctx.exitCode = await supervisor.done;
   } finally {
     release();
@@ -388,7 +421,7 @@ async function down(ctx: CliContext, json: boolean | undefined): Promise<void> {
     stopped.push({ name: SUPERVISOR, pid, how });
   }
   for (const service of found.services) {
-    if (service.pid && (await isOurProcess(service.pid, serviceMarker(service.name as StackService)))) {
+    if (service.pid && (await isOurProcess(service.pid, markerOf(service.name as StackService)))) {
       const how = await terminate(service.pid, stopTimeoutMs);
       stopped.push({ name: service.name, pid: service.pid, how });
     }
@@ -401,36 +434,49 @@ async function down(ctx: CliContext, json: boolean | undefined): Promise<void> {
     pid: s.pid ?? null,
     was_running: s.running,
   }));
+  // Progress on stderr; stdout carries only the result (one JSON document with --json).
+  for (const s of found.services.filter((service) => service.running))
+    success(ctx, `${s.name} stopped (pid ${s.pid})`);
   emit(ctx, json, { command: "down", data_dir: layout.dataDir, services, stopped }, () => [
-    ...found.services.map((s) =>
-      s.running ? `[ok] ${s.name} stopped (pid ${s.pid})` : `[ok] ${s.name}: not running`,
-    ),
     found.supervisor.running || found.services.some((s) => s.running)
       ? "Sigilum local stack stopped."
       : "Sigilum local stack was not running.",
   ]);
 }
 
+/** A service's state for `status`: healthy, unhealthy, restarting (crashed, restart scheduled) or stopped. */
+function serviceState(s: { running: boolean; healthy: boolean; restarting: boolean }): string {
+  if (s.running) return s.healthy ? "healthy" : "unhealthy";
+  return s.restarting ? "restarting" : "stopped";
+}
+
 async function status(ctx: CliContext, json: boolean | undefined): Promise<void> {
   const layout = stackLayout(dataDir(ctx.env, ctx.cwd));
   const found = await inspect(layout);
   const state = await readStackState(layout);
+  // The stack's own Redis is one of its services only when it runs one.
+  const expected = found.services.filter((s) => s.name !== "redis" || state?.services.redis || s.running);
   const services = await Promise.all(
-    found.services.map(async (s) => {
-      const url = state?.services[s.name]?.url;
-      const healthy = s.running && url !== undefined ? await probeHealth(url) : false;
+    expected.map(async (s) => {
+      const recorded = state?.services[s.name];
+      const healthy = s.running && recorded !== undefined ? await probeHealth(recorded.health) : false;
+      const restarting = !s.running && found.supervisor.running && recorded !== undefined;
       return {
         name: s.name,
         pid: s.running ? (s.pid ?? null) : null,
         running: s.running,
         healthy,
-        url: url ?? null,
+        state: serviceState({ running: s.running, healthy, restarting }),
+        restarts: recorded?.restarts ?? 0,
+        last_exit_code: recorded?.last_exit_code ?? null,
+        url: recorded?.url ?? null,
         log: logFile(layout, s.name),
       };
     }),
   );
   const running = found.supervisor.running && services.every((s) => s.running);
   const healthy = running && services.every((s) => s.healthy);
+  const failing = services.filter((s) => s.state !== "healthy");
   emit(
     ctx,
     json,
@@ -438,8 +484,10 @@ async function status(ctx: CliContext, json: boolean | undefined): Promise<void>
       command: "status",
       running,
       healthy,
+      failing: failing.map((s) => s.name),
       data_dir: layout.dataDir,
       gateway_namespace: state?.gateway_namespace ?? null,
+      redis: state?.redis ?? null,
       urls: state?.urls ?? null,
       supervisor: {
         pid: found.supervisor.running ? found.supervisor.pid : null,
@@ -452,13 +500,16 @@ async function status(ctx: CliContext, json: boolean | undefined): Promise<void>
         return ["Sigilum local stack is not running.", "Start it with: sigilum up"];
       }
       return [
-        healthy ? "Sigilum local stack is running." : "Sigilum local stack is degraded.",
+        healthy
+          ? "Sigilum local stack is running."
+          : `Sigilum local stack is degraded: ${failing.map((s) => `${s.name} ${s.state}`).join(", ")}.`,
         ...table(
-          ["SERVICE", "PID", "STATE", "URL"],
+          ["SERVICE", "PID", "STATE", "RESTARTS", "URL"],
           services.map((s) => [
             s.name,
             s.pid ? String(s.pid) : "-",
-            s.running ? (s.healthy ? "healthy" : "unhealthy") : "stopped",
+            s.state,
+            s.restarts > 0 ? `${s.restarts} (last exit ${s.last_exit_code})` : "0",
             s.url ?? "-",
           ]),
         ),
@@ -468,7 +519,11 @@ async function status(ctx: CliContext, json: boolean | undefined): Promise<void>
         ]),
         ...(healthy
           ? []
-          : ["", "See the logs in " + layout.logDir + ", or restart: sigilum down && sigilum up"]),
+          : [
+              "",
+              ...failing.map((s) => `${s.name}: see ${s.log}`),
+              "A crashed service is restarted by the supervisor; to start over: sigilum down && sigilum up",
+            ]),
       ];
     },
   );
@@ -489,8 +544,8 @@ export function registerStackCommands(program: Command, ctx: CliContext): void {
       const layout = stackLayout(dataDir(ctx.env, ctx.cwd));
       if (await alreadyRunning(ctx, layout, opts.json)) return;
       // Checks first: a failed `up` leaves nothing behind.
-      await preflight({
-        redisUrl: redisUrlOf(ctx.env),
+      await preflight(ctx.env, {
+        redis: await stackRedisOf(ctx.env, layout.dataDir),
         databaseUrl: ctx.env.DATABASE_URL?.trim() || undefined,
         addresses: stackAddresses(ctx.env),
       });

@@ -10,6 +10,17 @@ export async function readStackStateFor(ctx: CliContext): Promise<StackState | u
   return readStackState(stackLayout(dataDir(ctx.env, ctx.cwd)));
 }
 
+/**
+ * The local gateway's namespace: the running stack's, else that of the gateway identity in the data directory
+ * (created by the first `up`); undefined when there is no local gateway yet.
+ */
+export async function localGatewayNamespace(ctx: CliContext): Promise<string | undefined> {
+  const state = await readStackStateFor(ctx);
+  if (state) return state.gateway_namespace;
+  const identities = await listNamespaces(stackLayout(dataDir(ctx.env, ctx.cwd)).gatewayHome);
+  return identities.length === 1 ? identities[0] : undefined;
+}
+
 function validNamespace(value: string, source: string): string {
   try {
     return normalizeNamespace(value);

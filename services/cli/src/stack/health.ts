@@ -1,9 +1,14 @@
+import { signRequest } from "@sigilum-gw/shared/http-signatures";
+import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { checkRedis } from "./redis-check.ts";
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** One GET /health with a short timeout: 2xx = healthy. */
-export async function probeHealth(baseUrl: string, timeoutMs = 1000): Promise<boolean> {
+/** One health check with a short timeout: a `redis://` URL answers PING, an `http://` one answers 2xx. */
+export async function probeHealth(healthUrl: string, timeoutMs = 1000): Promise<boolean> {
+  if (/^rediss?:/.test(healthUrl)) return (await checkRedis(healthUrl, timeoutMs)).ok;
   try {
-    const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(healthUrl, { signal: AbortSignal.timeout(timeoutMs) });
     await response.body?.cancel();
     return response.ok;
   } catch {
@@ -12,17 +17,47 @@ export async function probeHealth(baseUrl: string, timeoutMs = 1000): Promise<bo
 }
 
 /**
- * Polls /health until it answers 2xx, the deadline passes, or `stillRunning()` says the process died.
+ * Polls the health URL until it answers, the deadline passes, or `stillRunning()` says the process died.
  */
 export async function waitForHealth(
-  baseUrl: string,
+  healthUrl: string,
   options: { timeoutMs: number; stillRunning: () => boolean; intervalMs?: number },
 ): Promise<"healthy" | "timeout" | "exited"> {
   const deadline = Date.now() + options.timeoutMs;
   while (Date.now() < deadline) {
-    if (await probeHealth(baseUrl)) return "healthy";
+    if (await probeHealth(healthUrl)) return "healthy";
     if (!options.stillRunning()) return "exited";
     await sleep(options.intervalMs ?? 200);
   }
   return "timeout";
+}
+
+/**
+ * The stack can decide a signed request: one request signed with the gateway's own identity for a connection that
+ * does not exist goes through the proxy, the verifier's signature and replay checks (Redis) and comes back as a
+ * decision (404 CONNECTION_NOT_FOUND), not as a 5xx. Retried until the deadline.
+ */
+export async function waitForSignedDecision(
+  gatewayUrl: string,
+  identity: SigilumIdentity,
+  timeoutMs: number,
+): Promise<{ ok: true } | { ok: false; last: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    const signed = signRequest(identity, { url: `${gatewayUrl}/proxy/sigilum-up-probe/`, method: "GET" });
+    try {
+      const response = await fetch(signed.url, {
+        headers: signed.headers,
+        signal: AbortSignal.timeout(2000),
+      });
+      await response.body?.cancel();
+      if (response.status === 404) return { ok: true };
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await sleep(200);
+  }
+  return { ok: false, last };
 }

@@ -9,6 +9,7 @@ import { join } from "node:path";
  *                                         service-api-key-<service> files (spec/gateway.md §4.1)
  *   control-plane/                        control plane data (PGlite database, jwt-secret)
  *   proxy/                                proxy data (service catalog)
+ *   redis/                                the stack's own Redis (AOF files), when REDIS_URL is not set
  */
 export interface StackLayout {
   dataDir: string;
@@ -19,6 +20,7 @@ export interface StackLayout {
   gatewayHome: string;
   controlPlaneDataDir: string;
   proxyDataDir: string;
+  redisDataDir: string;
   masterKeyFile: string;
   internalSecretFile: string;
   adminTokenFile: string;
@@ -36,6 +38,7 @@ export function stackLayout(dataDir: string): StackLayout {
     gatewayHome: join(dataDir, "gateway-home"),
     controlPlaneDataDir: join(dataDir, "control-plane"),
     proxyDataDir: join(dataDir, "proxy"),
+    redisDataDir: join(dataDir, "redis"),
     masterKeyFile: join(secretsDir, "gateway-master-key"),
     internalSecretFile: join(secretsDir, "internal-secret"),
     adminTokenFile: join(secretsDir, "admin-token"),

@@ -28,6 +28,8 @@ export async function isOurProcess(pid: number, marker: string): Promise<boolean
   } catch {
     return false;
   }
+  // argv[0] too: redis-server rewrites its command line to `redis-server <addr>`.
+  if (args[0]?.split(" ")[0]?.endsWith(marker)) return true;
   for (const arg of args.slice(1)) {
     if (arg.includes(marker)) return true;
     if (arg.startsWith("-")) continue;

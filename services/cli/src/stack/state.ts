@@ -11,6 +11,7 @@ const stateSchema = z.object({
   authz_mode: z.string(),
   gateway_namespace: z.string(),
   database: z.enum(["pglite", "postgres"]),
+  redis: z.object({ embedded: z.boolean(), url: z.string(), prefix: z.string() }),
   urls: z.object({
     gateway: z.string(),
     admin: z.string(),
@@ -19,7 +20,17 @@ const stateSchema = z.object({
   }),
   services: z.record(
     z.string(),
-    z.object({ pid: z.number().int().positive(), addr: z.string(), url: z.string(), log: z.string() }),
+    z.object({
+      /** null while the supervisor waits to restart it. */
+      pid: z.number().int().positive().nullable(),
+      addr: z.string(),
+      url: z.string(),
+      health: z.string(),
+      log: z.string(),
+      /** Restarts by the supervisor after a crash, and the last crash's exit code. */
+      restarts: z.number().int().nonnegative().default(0),
+      last_exit_code: z.number().int().nullable().default(null),
+    }),
   ),
 });
 
