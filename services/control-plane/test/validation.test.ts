@@ -6,13 +6,21 @@ import { type Json, rand, setupService, useTestControlPlane } from "./helpers.ts
 
 type Res = { status: number; body: Json; headers: Headers };
 
-/** Every 4xx is the API envelope `{error, code, details?}` and nothing is ever a 5xx. */
+/**
+ * Every 4xx is the full envelope `{error, code, request_id, timestamp, docs_url, details?}` (request_id = the
+ * x-request-id header) and nothing is ever a 5xx.
+ */
 function assertClientError(res: Res, status: number, code?: string, label = "") {
   assert.equal(res.status, status, `${label}: ${JSON.stringify(res.body)}`);
   assert.equal(typeof res.body?.error, "string", label);
   assert.equal(typeof res.body?.code, "string", label);
+  assert.equal(res.body.request_id, res.headers.get("x-request-id"), label);
+  assert.ok(!Number.isNaN(Date.parse(res.body.timestamp)), label);
+  assert.match(res.body.docs_url, /docs\/errors\.md#[a-z-]+$/, label);
   assert.deepEqual(
-    Object.keys(res.body).filter((k) => !["error", "code", "details"].includes(k)),
+    Object.keys(res.body).filter(
+      (k) => !["error", "code", "request_id", "timestamp", "docs_url", "details"].includes(k),
+    ),
     [],
     label,
   );
@@ -83,7 +91,7 @@ describe("validation and hostile input (PostgreSQL)", () => {
     for (const path of ["/v1/nope", "/v1/webhooks", "/nope", "/v1/namespaces/a/b/c"]) {
       const res = await raw(path);
       assert.equal(res.status, 404, path);
-      assert.deepEqual(res.body, { error: "Not found", code: "NOT_FOUND" });
+      assertClientError(res, 404, "NOT_FOUND", path);
     }
     const allowed = await raw("/health", { headers: { origin: "http://localhost:3000" } });
     assert.equal(allowed.headers.get("access-control-allow-origin"), "http://localhost:3000");

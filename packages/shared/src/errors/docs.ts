@@ -1,5 +1,15 @@
 import { ERROR_CATALOGUE, ERROR_CODES, type ErrorCode, type ErrorSpec } from "./catalogue.ts";
+import {
+  CONTROL_PLANE_DOCS_ANCHOR,
+  CONTROL_PLANE_ERROR_CODES,
+  CONTROL_PLANE_ERRORS,
+} from "./control-plane.ts";
 import { DOC_SECTIONS, docsAnchorFor, ERROR_DOCS_BASE_URL } from "./envelope.ts";
+
+const CONTROL_PLANE_INTRO =
+  `The control plane (\`/v1/*\`) answers with the same envelope (plus \`details\` listing the fields of a ` +
+  `\`VALIDATION_ERROR\`); its \`docs_url\` points here (\`#${CONTROL_PLANE_DOCS_ANCHOR}\`) for the codes below, and ` +
+  "to the sections above for the codes it shares with the gateway (`NOT_FOUND`, `INTERNAL_ERROR`, `ADMIN_*`).";
 
 function codesIn(anchor: string): ErrorCode[] {
   return ERROR_CODES.filter((code) => docsAnchorFor(code, ERROR_CATALOGUE[code].status) === anchor);
@@ -19,7 +29,7 @@ export function renderErrorDocs(): string {
     "",
     "<!-- Generated from packages/shared/src/errors/catalogue.ts by `npm run docs:errors`. Do not edit by hand. -->",
     "",
-    "Every error the gateway answers with (verifier, proxy, pairing bridge) is a JSON envelope:",
+    "Every error the gateway answers with (verifier, proxy, pairing bridge, control plane) is a JSON envelope:",
     "",
     "```json",
     "{",
@@ -39,11 +49,16 @@ export function renderErrorDocs(): string {
     "(`AUTH_CLAIMS_UNAVAILABLE`) answered with another status.",
     "",
   ];
-  for (const section of DOC_SECTIONS) {
+  const sections: { title: string; codes: string[]; specs: Record<string, ErrorSpec> }[] = [
+    ...DOC_SECTIONS.map((s) => ({ title: s.title, codes: codesIn(s.anchor), specs: ERROR_CATALOGUE })),
+    { title: "Control plane errors", codes: CONTROL_PLANE_ERROR_CODES, specs: CONTROL_PLANE_ERRORS },
+  ];
+  for (const section of sections) {
     lines.push(`## ${section.title}`, "");
-    const codes = codesIn(section.anchor);
+    if (section.specs === CONTROL_PLANE_ERRORS) lines.push(CONTROL_PLANE_INTRO, "");
+    const codes = section.codes;
     const rows = codes.map((code) => {
-      const spec: ErrorSpec = ERROR_CATALOGUE[code];
+      const spec = section.specs[code] as ErrorSpec;
       const mark = spec.ours ? " _(ours)_" : "";
       return [
         `[\`${code}\`](#${code.toLowerCase()})${mark}`,
@@ -54,7 +69,7 @@ export function renderErrorDocs(): string {
     lines.push(...renderTable(["Code", "Status", "Message"], rows));
     lines.push("");
     for (const code of codes) {
-      const spec = ERROR_CATALOGUE[code];
+      const spec = section.specs[code] as ErrorSpec;
       lines.push(`### ${code}`, "");
       lines.push(`**${spec.status}**, \`${spec.message}\``, "");
       lines.push(`- When: ${spec.when}`);

@@ -1,6 +1,7 @@
+import { type ControlPlaneErrorEnvelope, controlPlaneEnvelope } from "@sigilum-gw/shared/errors";
 import type { z } from "zod";
 
-/** An error the API answers with `{error, code, details?}` and the given status. */
+/** An error the API answers with the envelope `{error, code, request_id, timestamp, docs_url, details?}`. */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
@@ -28,14 +29,6 @@ export function validationError(error: z.ZodError, message = "Validation failed"
   );
 }
 
-export interface ErrorBody {
-  error: string;
-  code: string;
-  details?: unknown;
-}
-
-export function errorBody(err: ApiError): ErrorBody {
-  return err.details === undefined
-    ? { error: err.message, code: err.code }
-    : { error: err.message, code: err.code, details: err.details };
+export function errorBody(err: ApiError, requestId: string): ControlPlaneErrorEnvelope {
+  return controlPlaneEnvelope(err, requestId);
 }

@@ -74,7 +74,9 @@ export function rawBodyReader(limitBytes: number): RequestHandler {
 
 export function notFoundHandler(): RequestHandler {
   return (_req, res) => {
-    res.status(404).json({ error: "Not found", code: "NOT_FOUND" });
+    res
+      .status(404)
+      .json(errorBody(new ApiError(404, "NOT_FOUND", "Not found"), res.locals.requestId as string));
   };
 }
 
@@ -104,7 +106,7 @@ function isDataException(err: unknown): boolean {
   return typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code);
 }
 
-/** Maps every error to `{error, code, details?}`; only a genuine bug becomes a 500. */
+/** Maps every error to the envelope (`{error, code, request_id, timestamp, docs_url, details?}`); only a bug is a 500. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const requestId = res.locals.requestId as string | undefined;
@@ -130,6 +132,6 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    res.status(apiError.status).json(errorBody(apiError));
+    res.status(apiError.status).json(errorBody(apiError, requestId ?? requestIdFrom(req.headers)));
   };
 }

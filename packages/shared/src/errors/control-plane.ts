@@ -1,0 +1,180 @@
+import { ERROR_CATALOGUE, type ErrorSpec } from "./catalogue.ts";
+import { docsUrlFor, ERROR_DOCS_BASE_URL, rfc3339Now } from "./envelope.ts";
+
+/**
+ * The control plane's own codes (those the gateway does not also answer with). The control plane answers every error
+ * with the same envelope as the gateway, `{error, code, request_id, timestamp, docs_url}` (plus `details` for field
+ * errors); docs/errors.md lists these under "Control plane errors".
+ */
+export const CONTROL_PLANE_ERRORS = {
+  VALIDATION_ERROR: {
+    status: 400,
+    message: "Validation failed",
+    when: "A field of the body, path or query is missing or invalid; `details` lists each field and why.",
+    remedy: "Fix the fields named in `details` and resend.",
+  },
+  INVALID_JSON: {
+    status: 400,
+    message: "Request body must be valid JSON",
+    when: "The body is not JSON.",
+    remedy: "Send a JSON body with `content-type: application/json`.",
+  },
+  BAD_REQUEST: {
+    status: 400,
+    message: "Malformed request",
+    when: "The request could not be read (aborted body, bad encoding, undecodable path).",
+    remedy: "Resend a well-formed request.",
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    message: "Request body too large",
+    when: "The body is larger than the control plane accepts.",
+    remedy: "Send a smaller body (usage events in batches).",
+  },
+  UNAUTHORIZED: {
+    status: 401,
+    message: "Authentication required",
+    when: "No valid owner token (session cookie or `Authorization: Bearer`), or no valid service API key.",
+    remedy: "Log in (`sigilum auth login`), or pass the service API key issued by `sigilum service add`.",
+  },
+  TOKEN_EXPIRED: {
+    status: 401,
+    message: "Invalid or expired token",
+    when: "The owner token is expired, malformed or signed with another secret.",
+    remedy: "Get a new token: `sigilum auth refresh` (or log in again in the dashboard).",
+  },
+  FORBIDDEN: {
+    status: 403,
+    message: "Forbidden",
+    when: "Authenticated, but not allowed: another namespace's resource, or a revoked service API key.",
+    remedy: "Act on your own namespace; issue a new key with `sigilum service add <slug> --force`.",
+  },
+  CONFLICT: {
+    status: 409,
+    message: "Conflict",
+    when: "The resource already exists (e.g. a service slug), or the change conflicts with its current state.",
+    remedy: "Use another slug, or update the existing resource.",
+  },
+  SIGNATURE_MISSING: {
+    status: 401,
+    message: "Missing required signed-auth headers",
+    when: "A signed route got a request without the Sigilum signature headers.",
+    remedy: "Sign the request with a Sigilum identity (the SDK or `sigilum request`).",
+  },
+  SIGNATURE_INVALID: {
+    status: 401,
+    message: "Invalid signature",
+    when: "The RFC 9421 signature or the agent certificate does not verify.",
+    remedy: "Sign the exact URL, method and body you send, with the identity's own key.",
+  },
+  SIGNATURE_EXPIRED: {
+    status: 401,
+    message: "Signature expired or not yet valid",
+    when: "The signature's `created` time is outside the freshness window.",
+    remedy: "Sign right before sending; check the clock (`sigilum doctor` reports the skew).",
+  },
+  SIGNATURE_DIGEST_MISMATCH: {
+    status: 401,
+    message: "Content digest mismatch",
+    when: "The body does not match its signed `content-digest`.",
+    remedy: "Send exactly the body that was signed.",
+  },
+  SIGNATURE_COMPONENTS_INVALID: {
+    status: 401,
+    message: "Invalid signed component set",
+    when: "The signature does not cover the components the Sigilum profile requires.",
+    remedy: "Sign with a Sigilum SDK, which covers the required components.",
+  },
+  SIGNATURE_NAMESPACE_MISMATCH: {
+    status: 403,
+    message: "Namespace does not match request",
+    when: "The signer's namespace is not the one the request acts for (claims bind the gateway to its owner's namespace).",
+    remedy:
+      "Run the gateway in its owner's namespace (`sigilum up --namespace <ns>`), or sign as that namespace.",
+  },
+  SIGNATURE_KEY_MISMATCH: {
+    status: 403,
+    message: "Public key does not match request",
+    when: "The signing key is not the public key the request names.",
+    remedy: "Sign with the key the request names.",
+  },
+  SIGNATURE_NONCE_REPLAY: {
+    status: 409,
+    message: "Signature nonce has already been used",
+    when: "A signed request was sent twice.",
+    remedy: "Sign every request anew (a fresh nonce each time).",
+  },
+  NONCE_REPLAY: {
+    status: 409,
+    message: "Claim nonce has already been used",
+    when: "A claim submission reused its nonce.",
+    remedy: "Submit each claim with a fresh nonce.",
+  },
+  NONCE_STORE_UNAVAILABLE: {
+    status: 503,
+    message: "Nonce store unavailable",
+    when: "The replay window (Redis or the database) cannot be reached, so signed requests are refused.",
+    remedy: "Retry shortly; operators: check Redis (`sigilum doctor`).",
+  },
+  DB_UNAVAILABLE: {
+    status: 503,
+    message: "Authorization store unavailable",
+    when: "The control plane's database cannot be reached.",
+    remedy: "Retry shortly; operators: check PostgreSQL (`DATABASE_URL`) or the embedded database's logs.",
+  },
+  SERVICE_LIMIT_REACHED: {
+    status: 403,
+    message: "Service limit reached",
+    when: "The namespace already has its maximum number of services (or approved agents for a service).",
+    remedy: "Delete a service or revoke an approval, or raise the namespace's limit in its settings.",
+  },
+  AGENT_LIMIT_REACHED: {
+    status: 409,
+    message: "Agent limit reached",
+    when: "The service already has its maximum number of approved agents.",
+    remedy: "Revoke an approval first, or raise the limit in the namespace settings.",
+  },
+  KEY_LIMIT_REACHED: {
+    status: 400,
+    message: "API key limit reached",
+    when: "The service already has its maximum number of active API keys.",
+    remedy: "Revoke an old key first.",
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ControlPlaneErrorCode = keyof typeof CONTROL_PLANE_ERRORS;
+export const CONTROL_PLANE_ERROR_CODES = Object.keys(CONTROL_PLANE_ERRORS) as ControlPlaneErrorCode[];
+export const CONTROL_PLANE_DOCS_ANCHOR = "control-plane-errors";
+
+/** Whether a code is documented: the control plane's own, or one it shares with the gateway. */
+export function isDocumentedControlPlaneCode(code: string): boolean {
+  return code in CONTROL_PLANE_ERRORS || code in ERROR_CATALOGUE;
+}
+
+export interface ControlPlaneErrorEnvelope {
+  error: string;
+  code: string;
+  request_id: string;
+  timestamp: string;
+  docs_url: string;
+  details?: unknown;
+}
+
+export function controlPlaneEnvelope(
+  error: { message: string; code: string; status: number; details?: unknown },
+  requestId: string,
+  now?: Date,
+): ControlPlaneErrorEnvelope {
+  const docsUrl =
+    error.code in CONTROL_PLANE_ERRORS
+      ? `${ERROR_DOCS_BASE_URL}#${CONTROL_PLANE_DOCS_ANCHOR}`
+      : docsUrlFor(error.code, error.status);
+  return {
+    error: error.message,
+    code: error.code,
+    request_id: requestId,
+    timestamp: rfc3339Now(now),
+    docs_url: docsUrl,
+    ...(error.details === undefined ? {} : { details: error.details }),
+  };
+}
