@@ -55,7 +55,7 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 const SIGILUM_HEADER_RE = /^(sigilum-|x-sigilum-|signature$|signature-input$|content-digest$)/;
 
 function newcomerPath(database: "postgres" | "pglite"): void {
-  describe(`newcomer path (${database})`, { timeout: 300_000 }, () => {
+  describe(`newcomer path (${database})`, { timeout: 600_000 }, () => {
     let dir: string;
     let env: NodeJS.ProcessEnv;
     let echo: RecordingServer;
@@ -348,6 +348,35 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       assert.match(twice.stderr, /Only pending requests can be approved/);
       const denied = await sigilum(["request", "GET", "/proxy/echo/v1/again", "--json"], env);
       assert.equal(json<{ status: number }>(denied).status, 403);
+    });
+
+    test("the revoked claim stays in the history, listed by status", async () => {
+      const revoked = json<{ claims: { claim_id: string; status: string }[] }>(
+        await sigilum(["approvals", "list", "--status", "revoked", "--json"], env),
+      );
+      assert.ok(revoked.claims.some((c) => c.claim_id === claimId && c.status === "revoked"));
+      const all = json<{ claims: { claim_id: string; status: string }[] }>(
+        await sigilum(["approvals", "list", "--all", "--json"], env),
+      );
+      assert.equal(all.claims.find((c) => c.claim_id === claimId)?.status, "revoked");
+    });
+
+    test("service remove deletes the connection, the key file and the service; the id is then 404", async () => {
+      const removed = await sigilum(["service", "remove", "echo", "--json"], env);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.deepEqual(json<{ removed: Record<string, boolean> }>(removed).removed, {
+        gateway_connection: true,
+        key_file: true,
+        control_plane_service: true,
+      });
+      const gone = json<{ status: number; body: string }>(
+        await sigilum(["request", "GET", "/proxy/echo/v1/x", "--json"], env),
+      );
+      assert.equal(gone.status, 404);
+      assert.match(gone.body, /CONNECTION_NOT_FOUND/);
+      const again = await sigilum(["service", "remove", "echo", "--json"], env);
+      assert.equal(again.code, 1);
+      assert.equal(json<{ code: string }>(again).code, "NOT_FOUND");
     });
 
     test("down stops every process and removes the pid files", async () => {

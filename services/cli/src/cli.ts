@@ -5,6 +5,7 @@ import { registerIdentityCommands } from "./commands/identity.ts";
 import { registerRequestCommand } from "./commands/request.ts";
 import { registerServiceCommands } from "./commands/service.ts";
 import { registerStackCommands } from "./commands/stack.ts";
+import { registerVersionCommand } from "./commands/version.ts";
 import type { CliContext } from "./context.ts";
 import { CliError, EXIT_FAILURE, EXIT_OK } from "./errors.ts";
 import { ApiCallError } from "./lib/http.ts";
@@ -29,6 +30,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerServiceCommands(program, ctx);
   registerApprovalCommands(program, ctx);
   registerRequestCommand(program, ctx);
+  registerVersionCommand(program, ctx);
   return program;
 }
 

@@ -43,3 +43,18 @@ describe("--json errors", () => {
     assert.match(error.code, /^[A-Z][A-Z0-9_]+$/);
   });
 });
+
+describe("version", () => {
+  test("every component, Node and redis-server, as JSON", async () => {
+    const result = await runInProcess(["version", "--json"], { env: { PATH: process.env.PATH } });
+    assert.equal(result.code, 0, result.stderr);
+    const body = JSON.parse(result.stdout) as {
+      components: Record<string, string>;
+      runtime: Record<string, string>;
+    };
+    for (const name of ["cli", "verifier", "proxy", "control-plane", "pairing-bridge", "shared", "sdk"])
+      assert.match(body.components[name] ?? "", /^\d+\.\d+\.\d+/, name);
+    assert.equal(body.runtime.node, process.version);
+    assert.match(body.runtime["redis-server"] ?? "", /^\d+\.\d+/);
+  });
+});

@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import { serviceApiKeyEnvName } from "@sigilum-gw/shared/config";
 import { NAMESPACE_RE } from "@sigilum-gw/shared/identity";
@@ -447,6 +448,77 @@ async function secretSet(
   );
 }
 
+/**
+ * `service remove`: the gateway connection (its secrets with it), the service API key file the verifier reads and
+ * the control plane's service (its keys and claims). Each part that is already gone is reported, not an error.
+ */
+async function remove(
+  ctx: CliContext,
+  slug: string,
+  opts: {
+    namespace?: string;
+    apiUrl?: string;
+    gatewayAdminUrl?: string;
+    token?: string;
+    keyDir?: string;
+    json?: boolean;
+  },
+): Promise<void> {
+  const session = await openOwnerSession(ctx, {
+    namespace: opts.namespace,
+    apiUrl: opts.apiUrl,
+    token: opts.token,
+    adminUrl: opts.gatewayAdminUrl,
+  });
+  const admin = await GatewayAdmin.open(ctx, session.endpoints);
+  const hadConnection = (await admin.get(slug)) !== undefined;
+  if (hadConnection) await admin.remove(slug);
+  const keyPath = serviceApiKeyFile(keyDir(ctx, session, opts.keyDir), slug);
+  const hadKeyFile = await rm(keyPath).then(
+    () => true,
+    () => false,
+  );
+  const found = await findService(session, slug);
+  if (found) {
+    await session.api
+      .call(
+        { method: "DELETE", path: `/v1/services/${encodeURIComponent(found.id)}`, accept: [200, 204, 404] },
+        "Deleting the service",
+      )
+      .catch((e) => explainApiError(e, session));
+  }
+  if (!hadConnection && !hadKeyFile && !found) {
+    throw new CliError(
+      `No service "${slug}" here: no gateway connection, key file or control-plane service`,
+      {
+        code: "NOT_FOUND",
+        hint: "List them with: sigilum service list",
+      },
+    );
+  }
+  emit(
+    ctx,
+    opts.json,
+    {
+      command: "service remove",
+      service_slug: slug,
+      removed: {
+        gateway_connection: hadConnection,
+        key_file: hadKeyFile,
+        control_plane_service: found !== undefined,
+      },
+    },
+    () => [
+      `Service "${slug}" removed`,
+      ...keyValues([
+        ["gateway connection", hadConnection ? "deleted" : "none"],
+        ["key file", hadKeyFile ? `deleted (${keyPath})` : "none"],
+        ["control plane", found ? "service, keys and claims deleted" : "none"],
+      ]),
+    ],
+  );
+}
+
 export function registerServiceCommands(program: Command, ctx: CliContext): void {
   const service = program.command("service").description("services: register, list, update gateway secrets");
 
@@ -499,6 +571,22 @@ export function registerServiceCommands(program: Command, ctx: CliContext): void
     .option("--token <jwt>", "namespace-owner token (default: the stored one)")
     .option("--json", "print JSON")
     .action((opts) => list(ctx, opts));
+
+  service
+    .command("remove")
+    .alias("rm")
+    .description("delete a service: its gateway connection, its key file and the control plane's service")
+    .argument("<slug>", "service slug (connection id)")
+    .option("--namespace <namespace>", "owner namespace")
+    .option(
+      "--key-dir <path>",
+      "where the verifier reads service-api-key-<slug> (default: the local stack's)",
+    )
+    .option("--api-url <url>", "control plane URL")
+    .option("--gateway-admin-url <url>", "gateway admin API URL")
+    .option("--token <jwt>", "namespace-owner token (default: the stored one)")
+    .option("--json", "print JSON")
+    .action((slug: string, opts) => remove(ctx, slug, opts));
 
   const secret = service.command("secret").description("gateway connection secrets");
   withSecretOptions(
