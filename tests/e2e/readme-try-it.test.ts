@@ -91,13 +91,16 @@ describe("README: Try it on one machine", { timeout: 420_000 }, () => {
     };
   });
 
-  after(async () => {
-    if (steps.at(-1)?.command !== "sigilum down") await sh("sigilum down");
-    await upstream.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(
+    async () => {
+      if (steps.at(-1)?.command !== "sigilum down") await sh("sigilum down");
+      await upstream.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+    { timeout: 120_000 },
+  );
 
-  test("every line of the block does what its comment says", async (t) => {
+  test("every line of the block does what its comment says", { timeout: 400_000 }, async (t) => {
     const commands = await tryItCommands();
     let claimId = "";
     let pids: number[] = [];

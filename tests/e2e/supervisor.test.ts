@@ -43,35 +43,43 @@ describe("supervisor: a crashed service is restarted", { timeout: 300_000 }, () 
     }
   }
 
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "sigilum-supervisor-"));
-    const { REDIS_URL: _unset, REDIS_PREFIX: _unsetPrefix, ...inherited } = process.env;
-    env = {
-      PATH: inherited.PATH,
-      HOME: dir,
-      SIGILUM_DATA_DIR: join(dir, "data"),
-      SIGILUM_HOME: join(dir, "agent"),
-      OPENCLAW_HOME: join(dir, "openclaw"),
-      LOG_LEVEL: "warn",
-      GATEWAY_ADDR: `127.0.0.1:${await unusedPort()}`,
-      VERIFIER_ADDR: `127.0.0.1:${await unusedPort()}`,
-      PROXY_ADDR: `127.0.0.1:${await unusedPort()}`,
-      USAGE_WORKER_ADDR: `127.0.0.1:${await unusedPort()}`,
-      CONTROL_PLANE_ADDR: `127.0.0.1:${await unusedPort()}`,
-    };
-    const up = await sigilum(["up"]);
-    assert.equal(up.code, 0, up.stderr);
-    assert.match(up.stderr, /a signed request is decided end to end/);
-    assert.equal((await sigilum(["init"])).code, 0);
-  });
+  before(
+    async () => {
+      dir = await mkdtemp(join(tmpdir(), "sigilum-supervisor-"));
+      const { REDIS_URL: _unset, REDIS_PREFIX: _unsetPrefix, ...inherited } = process.env;
+      env = {
+        PATH: inherited.PATH,
+        HOME: dir,
+        SIGILUM_DATA_DIR: join(dir, "data"),
+        SIGILUM_HOME: join(dir, "agent"),
+        OPENCLAW_HOME: join(dir, "openclaw"),
+        LOG_LEVEL: "warn",
+        GATEWAY_ADDR: `127.0.0.1:${await unusedPort()}`,
+        VERIFIER_ADDR: `127.0.0.1:${await unusedPort()}`,
+        PROXY_ADDR: `127.0.0.1:${await unusedPort()}`,
+        USAGE_WORKER_ADDR: `127.0.0.1:${await unusedPort()}`,
+        CONTROL_PLANE_ADDR: `127.0.0.1:${await unusedPort()}`,
+      };
+      const up = await sigilum(["up"]);
+      assert.equal(up.code, 0, up.stderr);
+      assert.match(up.stderr, /a signed request is decided end to end/);
+      assert.equal((await sigilum(["init"])).code, 0);
+    },
+    { timeout: 240_000 },
+  );
 
-  after(async () => {
-    await sigilum(["down"]);
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(
+    async () => {
+      await sigilum(["down"]);
+      await rm(dir, { recursive: true, force: true });
+    },
+    { timeout: 120_000 },
+  );
 
   for (const name of ["proxy", "control-plane"]) {
-    test(`${name} killed with SIGKILL: restarted, named in status, the stack answers again`, async () => {
+    test(`${name} killed with SIGKILL: restarted, named in status, the stack answers again`, {
+      timeout: 200_000,
+    }, async () => {
       const before = await status();
       const victim = before.services.find((s) => s.name === name);
       assert.ok(victim?.pid, `${name} runs`);
@@ -92,7 +100,9 @@ describe("supervisor: a crashed service is restarted", { timeout: 300_000 }, () 
     });
   }
 
-  test("status says which service died: its restarts and last exit code, in JSON and in text", async () => {
+  test("status says which service died: its restarts and last exit code, in JSON and in text", {
+    timeout: 200_000,
+  }, async () => {
     const current = await status();
     const verifier = current.services.find((s) => s.name === "verifier");
     assert.ok(verifier?.pid);

@@ -46,7 +46,7 @@ describe("a fresh clone", { timeout: 600_000 }, () => {
     await assert.rejects(stat(join(dir, "shared")));
   });
 
-  test("npm install with the system Node gives the npm scripts Node 24", async (t) => {
+  test("npm install with the system Node gives the npm scripts Node 24", { timeout: 540_000 }, async (t) => {
     const system = (await sh("node", ["--version"], dir)).stdout.trim();
     t.diagnostic(`system node ${system}`);
     await sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"]);
