@@ -350,17 +350,6 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       assert.equal(json<{ status: number }>(denied).status, 403);
     });
 
-    test("the revoked claim stays in the history, listed by status", async () => {
-      const revoked = json<{ claims: { claim_id: string; status: string }[] }>(
-        await sigilum(["approvals", "list", "--status", "revoked", "--json"], env),
-      );
-      assert.ok(revoked.claims.some((c) => c.claim_id === claimId && c.status === "revoked"));
-      const all = json<{ claims: { claim_id: string; status: string }[] }>(
-        await sigilum(["approvals", "list", "--all", "--json"], env),
-      );
-      assert.equal(all.claims.find((c) => c.claim_id === claimId)?.status, "revoked");
-    });
-
     test("service remove deletes the connection, the key file and the service; the id is then 404", async () => {
       const removed = await sigilum(["service", "remove", "echo", "--json"], env);
       assert.equal(removed.code, 0, removed.stderr);
