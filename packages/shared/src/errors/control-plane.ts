@@ -140,6 +140,66 @@ export const CONTROL_PLANE_ERRORS = {
     when: "The service already has its maximum number of active API keys.",
     remedy: "Revoke an old key first.",
   },
+  LAST_PASSKEY: {
+    status: 400,
+    message: "Cannot remove the last passkey",
+    when: "The owner tried to remove their only passkey.",
+    remedy: "Register another passkey first.",
+  },
+  INVALID_CREDENTIAL: {
+    status: 400,
+    message: "Invalid passkey credential",
+    when: "The WebAuthn credential sent is malformed or not acceptable.",
+    remedy: "Retry the passkey ceremony in the dashboard.",
+  },
+  CHALLENGE_EXPIRED: {
+    status: 400,
+    message: "Passkey challenge expired",
+    when: "The WebAuthn challenge is unknown or expired.",
+    remedy: "Start the sign-up or login again.",
+  },
+  VERIFICATION_FAILED: {
+    status: 400,
+    message: "Passkey verification failed",
+    when: "The WebAuthn response did not verify.",
+    remedy: "Retry with the same passkey; register a new one if it keeps failing.",
+  },
+  LOGIN_LINK_INVALID: {
+    status: 401,
+    message: "Login link invalid or expired",
+    when: "The one-time login link was used, expired or forged.",
+    remedy: "Get a new one: `sigilum auth login --open`.",
+  },
+  CREDENTIAL_NOT_FOUND: {
+    status: 401,
+    message: "Passkey not found",
+    when: "No owner has this passkey.",
+    remedy: "Use a passkey registered for this namespace, or sign up.",
+  },
+  SIGNUP_DISABLED: {
+    status: 403,
+    message: "Sign-up is disabled",
+    when: "This control plane does not accept new namespaces.",
+    remedy: "Ask the operator to create the namespace.",
+  },
+  NAMESPACE_ALREADY_REGISTERED: {
+    status: 409,
+    message: "Namespace already registered",
+    when: "Sign-up for a namespace that has an owner.",
+    remedy: "Log in instead, or choose another namespace.",
+  },
+  EMAIL_ALREADY_REGISTERED: {
+    status: 409,
+    message: "Email already registered",
+    when: "Sign-up with an email another owner uses.",
+    remedy: "Log in with that account, or use another email.",
+  },
+  USER_NOT_FOUND: {
+    status: 401,
+    message: "User not found",
+    when: "The session names an owner that no longer exists.",
+    remedy: "Log in again.",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ControlPlaneErrorCode = keyof typeof CONTROL_PLANE_ERRORS;
