@@ -50,7 +50,13 @@ try {
     log: (line) => console.log(line.replace(scratch, "(scratch)")),
   });
   const [ca, token, podNamespace] = await Promise.all(
-    ["ca.crt", "token", "namespace"].map((f) => readFile(join(SERVICE_ACCOUNT, f), "utf8")),
+    ["ca.crt", "token", "namespace"].map((f) =>
+      readFile(join(SERVICE_ACCOUNT, f), "utf8").catch(() => {
+        throw new BootstrapError(
+          `no ${join(SERVICE_ACCOUNT, f)}: run as the chart's bootstrap ServiceAccount`,
+        );
+      }),
+    ),
   );
   const labels = JSON.parse(process.env.OBJECT_LABELS ?? "{}") as Record<string, string>;
   const secrets = [

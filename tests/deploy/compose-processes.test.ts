@@ -114,7 +114,8 @@ async function healthy(service: string, port: number, image = service): Promise<
   const check = stages.get(compose.services[image]?.build?.target ?? "")?.healthcheck;
   assert.ok(check, `${image}: the image has a HEALTHCHECK`);
   const url = (check.at(-1) as string).replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`);
-  const deadline = Date.now() + 30_000;
+  // Generous: on a loaded 2-core machine the control plane's first start (migrations) can take half a minute.
+  const deadline = Date.now() + 75_000;
   for (;;) {
     const run = await runScript(join(ROOT, check[1] as string), [url], {
       env: { PATH: process.env.PATH },
@@ -210,8 +211,10 @@ describe("docker-compose.yml as local processes", { timeout: 240_000 }, () => {
       AUTHZ_MODE: "inline",
       VERIFIER_URL: `http://127.0.0.1:${ports.get("verifier")}`,
     });
-    for (const name of SERVICES) await healthy(name, ports.get(name) as number);
-    await healthy("envoy", ports.get("envoy") as number, "proxy");
+    await Promise.all([
+      ...SERVICES.map((name) => healthy(name, ports.get(name) as number)),
+      healthy("envoy", ports.get("envoy") as number, "proxy"),
+    ]);
   });
 
   test("the Helm chart's probe paths answer 200 on the running services", async () => {
