@@ -90,6 +90,12 @@ describe("helm lint and schemas", () => {
     }
   });
 
+  test("the documented in-cluster stores example passes lint and the values schema", async () => {
+    const example = join(CHART, "examples", "in-cluster-stores.yaml");
+    const { stdout } = await helm(["lint", "--strict", CHART, "-f", example], REQUIRED);
+    assert.match(stdout, /0 chart\(s\) failed/);
+  });
+
   test("without gateway.namespace the install stops and says what to set", async () => {
     await assert.rejects(
       helm(["template", "gw", CHART]),
