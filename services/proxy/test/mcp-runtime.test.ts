@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
-import { adminJson, authorizedGet, mintToken, rawRequest, testConfig, useProxy } from "./helpers.ts";
+import {
+  adminJson,
+  authorizedGet,
+  dumpPrefix,
+  eventually,
+  mintToken,
+  rawRequest,
+  testConfig,
+  useProxy,
+} from "./helpers.ts";
 
 /**
  * The MCP runtime routes against real MCP servers built with the official SDK: a stateful 2025-11-25 server
@@ -55,9 +64,16 @@ describe("MCP runtime routes, both protocol eras", () => {
   ] as const) {
     test(`${era}: list, explain, call with the credential injected and nothing of the agent's`, async () => {
       const server = era === "stateful" ? legacy : modern;
+      // Creating the connection started a background discovery (prewarm): the first listing is already cached.
+      await eventually(
+        async () =>
+          (await adminJson(gw.url, "GET", `/api/admin/connections/${id}`)).json.mcp_discovery.tools
+            ?.length === 4,
+      );
       const list = await authorizedGet(gw.url, `/mcp/${id}/tools`);
       assert.equal(list.status, 200, list.text);
       const listed = list.json();
+      assert.equal(listed.discovery_cache_status, "cache_hit");
       assert.deepEqual(
         listed.tools.map((t: { name: string }) => t.name),
         ["add", "delete", "echo", "search"],
@@ -183,5 +199,84 @@ describe("MCP runtime routes, both protocol eras", () => {
     assert.equal(second.status, 200, second.text);
     assert.deepEqual(second.json().result.content, [{ type: "text", text: "echo:two" }]);
     assert.equal(legacy.count("initialize"), initializes + 1);
+  });
+
+  test("pass-through refuses what it cannot read or what lies: batches, Mcp-Method/Mcp-Name not matching the body", async () => {
+    const path = "/mcp/modern-mcp";
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      rawRequest(gw.url, path, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "x-sigilum-authz": mintToken("POST", path),
+          ...headers,
+        },
+        body: JSON.stringify(body),
+      });
+    const batch = await post([{ jsonrpc: "2.0", id: 1, method: "tools/list" }]);
+    assert.equal(batch.status, 400, batch.text);
+    const call = { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "delete", arguments: {} } };
+    const lyingMethod = await post(call, { "mcp-method": "tools/list" });
+    assert.equal(lyingMethod.status, 400, lyingMethod.text);
+    const lyingName = await post(call, { "mcp-method": "tools/call", "mcp-name": "echo" });
+    assert.equal(lyingName.status, 400, lyingName.text);
+    const put = await rawRequest(gw.url, path, {
+      method: "PUT",
+      headers: { "x-sigilum-authz": mintToken("PUT", path) },
+    });
+    assert.equal(put.status, 405, put.text);
+  });
+
+  test("metrics count discoveries and tool calls; no secret in Redis", async () => {
+    const metrics = await adminJson(gw.url, "GET", "/metrics");
+    assert.match(metrics.text, /sigilum_gateway_mcp_discovery_total\{[^}]*result="cache_hit"[^}]*\} [1-9]/);
+    assert.match(metrics.text, /sigilum_gateway_mcp_discovery_total\{[^}]*result="success"[^}]*\} [1-9]/);
+    assert.match(metrics.text, /sigilum_gateway_mcp_tool_call_total\{[^}]*result="success"[^}]*\} [1-9]/);
+    assert.match(metrics.text, /sigilum_gateway_mcp_tool_call_total\{[^}]*result="forbidden"[^}]*\} [1-9]/);
+    const stored = await dumpPrefix(gw.config.redisPrefix);
+    assert.match(stored, /mcp:disc:modern-mcp/);
+    assert.ok(!stored.includes(SECRET));
+  });
+
+  test("the protocol era can be pinned per connection (mcp_protocol_version)", async () => {
+    const bad = await adminJson(gw.url, "POST", "/api/admin/connections", {
+      id: "pinned-bad",
+      protocol: "mcp",
+      base_url: legacy.url,
+      mcp_protocol_version: "2024-01-01",
+    });
+    assert.equal(bad.status, 400, bad.text);
+    const pinnedLegacy = await adminJson(gw.url, "POST", "/api/admin/connections", {
+      id: "pinned-legacy",
+      protocol: "mcp",
+      base_url: legacy.url,
+      mcp_protocol_version: "2025-11-25",
+    });
+    assert.equal(pinnedLegacy.status, 201, pinnedLegacy.text);
+    assert.equal(pinnedLegacy.json.mcp_protocol_version, "2025-11-25");
+    const probes = legacy.count("server/discover");
+    const found = await adminJson(gw.url, "POST", "/api/admin/connections/pinned-legacy/discover");
+    assert.equal(found.status, 200, found.text);
+    assert.equal(found.json.server.protocol_version, "2025-11-25");
+    assert.equal(legacy.count("server/discover"), probes, "a pinned 2025 version skips the probe");
+
+    const pinnedModern = await adminJson(gw.url, "POST", "/api/admin/connections", {
+      id: "pinned-modern",
+      protocol: "mcp",
+      base_url: legacy.url,
+      mcp_protocol_version: "2026-07-28",
+    });
+    assert.equal(pinnedModern.status, 201, pinnedModern.text);
+    const refused = await adminJson(gw.url, "POST", "/api/admin/connections/pinned-modern/discover");
+    assert.equal(refused.status, 502, refused.text);
+    assert.equal(refused.json.code, "MCP_DISCOVERY_FAILED");
+    const back = await adminJson(gw.url, "PATCH", "/api/admin/connections/pinned-modern", {
+      mcp_protocol_version: "auto",
+    });
+    assert.equal(back.status, 200, back.text);
+    assert.equal(back.json.mcp_protocol_version, undefined);
+    const detected = await adminJson(gw.url, "POST", "/api/admin/connections/pinned-modern/discover");
+    assert.equal(detected.status, 200, detected.text);
   });
 });

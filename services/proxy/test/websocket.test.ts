@@ -10,7 +10,15 @@ import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/contro
 import { Redis } from "ioredis";
 import { WebSocket, WebSocketServer } from "ws";
 import { type ServiceProcess, spawnGatewayVerifier } from "./fixtures/processes.ts";
-import { adminJson, eventually, REDIS_URL, randomPrefix, testConfig, useProxy } from "./helpers.ts";
+import {
+  adminJson,
+  eventually,
+  INTERNAL_SECRET,
+  REDIS_URL,
+  randomPrefix,
+  testConfig,
+  useProxy,
+} from "./helpers.ts";
 
 /**
  * WebSocket upgrades through `/proxy/{id}/...` with the real verifier: the handshake is signed by the agent, the
@@ -132,5 +140,26 @@ describe("WebSocket pass-through", () => {
     } finally {
       redis.disconnect();
     }
+  });
+
+  test("the verifier's claim-status route answers only the proxy (internal secret) and checks its input", async () => {
+    const base = `http://127.0.0.1:${verifier.port}/internal/claim-status`;
+    const query = new URLSearchParams({
+      service: "ws-conn",
+      namespace: agent.namespace,
+      public_key: agent.publicKey,
+    });
+    assert.equal((await fetch(`${base}?${query}`)).status, 403);
+    const wrong = await fetch(`${base}?${query}`, { headers: { authorization: "Bearer not-the-secret" } });
+    assert.equal(wrong.status, 403);
+    const missing = await fetch(`${base}?service=ws-conn`, {
+      headers: { authorization: `Bearer ${INTERNAL_SECRET}` },
+    });
+    assert.equal(missing.status, 400);
+    const answer = await fetch(`${base}?${query}`, {
+      headers: { authorization: `Bearer ${INTERNAL_SECRET}` },
+    });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(await answer.json(), { decision: "not_approved" });
   });
 });

@@ -24,7 +24,7 @@ import type { ConnectionStore } from "../store/connections.ts";
 import { asStoreError, isRedisUnavailable } from "../store/redis-errors.ts";
 import type { VariableStore } from "../store/variables.ts";
 import { readJson, sendJson } from "./json.ts";
-import { type AdminMcp, testMcpConnection } from "./mcp.ts";
+import { type AdminMcp, prewarmDiscovery, testMcpConnection } from "./mcp.ts";
 import {
   type TestResult,
   testConnectionInput,
@@ -75,6 +75,7 @@ export async function createConnection(deps: AdminDeps, call: AdminCall): Promis
   await deps.connections.create(record, secrets);
   deps.cache.handle({ type: "connection.changed", id: record.id });
   sendJson(call.res, 201, toConnectionJson(record), call.requestId);
+  prewarmDiscovery(deps, record);
 }
 
 export async function getConnection(deps: AdminDeps, call: AdminCall, id: string): Promise<void> {
@@ -90,6 +91,7 @@ export async function updateConnection(deps: AdminDeps, call: AdminCall, id: str
   );
   deps.cache.handle({ type: "connection.changed", id });
   sendJson(call.res, 200, toConnectionJson(updated), call.requestId);
+  prewarmDiscovery(deps, updated);
 }
 
 export async function deleteConnection(deps: AdminDeps, call: AdminCall, id: string): Promise<void> {

@@ -39,6 +39,23 @@ export async function discoverConnection(deps: AdminDeps, call: AdminCall, id: s
   sendJson(call.res, 200, discoveryJson(snapshot, formatTime), call.requestId);
 }
 
+/**
+ * After a create or update of an MCP connection that was never discovered: discovery starts in the background
+ * (spec §1.3 "prewarm"), so the first agent request finds the tools cached. The answer is not delayed; a failure
+ * is recorded on the discovery like any other.
+ */
+export function prewarmDiscovery(deps: AdminDeps, record: ConnectionRecord): void {
+  if (!deps.mcp || record.protocol !== "mcp") return;
+  const { tools, last_discovered_at } = record.mcp_discovery;
+  if ((tools?.length ?? 0) > 0 || last_discovered_at !== null) return;
+  const { discovery } = deps.mcp;
+  loadConnection(deps.cache, record.id)
+    .then(({ record: loaded, secrets }) =>
+      discovery.get({ record: loaded, credential: credentialOf(loaded, secrets) }, "force"),
+    )
+    .catch(() => {});
+}
+
 export async function testMcpConnection(
   deps: AdminDeps,
   record: ConnectionRecord,

@@ -1,6 +1,8 @@
 import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { GatewayError } from "@sigilum-gw/shared/errors";
 import { type Dispatcher, request } from "undici";
+import { asStoreError } from "../store/redis-errors.ts";
 import type { DiscoveryService } from "./discovery.ts";
 import { mcpEndpointUrl } from "./endpoint.ts";
 import { effectivePolicy, exposedTools } from "./policy.ts";
@@ -70,7 +72,7 @@ function nameOf(message: RpcMessage): string | undefined {
 }
 
 export async function passthrough(ex: McpExchange): Promise<void> {
-  const { req, res, route, resolved, identity } = ex;
+  const { req, res, resolved, identity } = ex;
   const deps = ex.deps.passthrough;
   const method = (req.method ?? "GET").toUpperCase();
   if (method !== "POST" && method !== "GET" && method !== "DELETE") return void ex.fail("METHOD_NOT_ALLOWED");
@@ -95,29 +97,15 @@ export async function passthrough(ex: McpExchange): Promise<void> {
   const policy = effectivePolicy(resolved.record, identity?.subject ?? "");
   const target = { record: resolved.record, credential: resolved.credential };
   if (rpcMethod === "tools/call" && message) {
-    const tool = nameOf(message) ?? "";
-    const { snapshot } = await ex.deps.discovery.get(target, "auto");
-    if (!exposedTools(snapshot.tools, policy).some((t) => t.name === tool)) {
-      ex.deps.metrics.mcp.mcpToolCallTotal.inc({ result: "forbidden" });
-      return rpcError(
-        ex,
-        message.id,
-        INVALID_PARAMS,
-        `tool ${JSON.stringify(tool)} is not allowed for subject`,
-        "MCP_TOOL_FORBIDDEN",
-      );
+    let refusal: Refusal | undefined;
+    try {
+      refusal = await admitToolCall(ex, nameOf(message) ?? "", target, policy);
+    } catch (raw) {
+      const err = asStoreError(raw);
+      if (err instanceof GatewayError) return void ex.fail(err.code, err.message);
+      throw err;
     }
-    const rate = await deps.limiter.consume(route.connectionId, identity?.namespace ?? "");
-    if (!rate.allowed) {
-      ex.deps.metrics.mcp.mcpToolCallTotal.inc({ result: "rate_limited" });
-      return rpcError(
-        ex,
-        message.id,
-        LIMITED,
-        "mcp tool call rate limit exceeded for this connection and namespace; retry in one minute",
-        "MCP_TOOL_RATE_LIMITED",
-      );
-    }
+    if (refusal) return rpcError(ex, message.id, refusal.code, refusal.message, refusal.gatewayCode);
   }
 
   const url = mcpEndpointUrl(resolved.record);
@@ -193,6 +181,46 @@ export async function passthrough(ex: McpExchange): Promise<void> {
     upstream.body.destroy();
     if (!res.writableEnded) res.destroy();
   }
+}
+
+interface Refusal {
+  code: number;
+  message: string;
+  gatewayCode: string;
+}
+
+/** The policy and the shared rate limit, before a tools/call is sent (undefined: send it). */
+async function admitToolCall(
+  ex: McpExchange,
+  tool: string,
+  target: { record: McpExchange["resolved"]["record"]; credential: string },
+  policy: ReturnType<typeof effectivePolicy>,
+): Promise<Refusal | undefined> {
+  const counter = ex.deps.metrics.mcp.mcpToolCallTotal;
+  const { snapshot } = await ex.deps.discovery.get(target, "auto");
+  if (!exposedTools(snapshot.tools, policy).some((t) => t.name === tool)) {
+    counter.inc({ result: "forbidden" });
+    return {
+      code: INVALID_PARAMS,
+      message: `tool ${JSON.stringify(tool)} is not allowed for subject`,
+      gatewayCode: "MCP_TOOL_FORBIDDEN",
+    };
+  }
+  let rate: Awaited<ReturnType<ToolCallRateLimiter["consume"]>>;
+  try {
+    rate = await ex.deps.passthrough.limiter.consume(ex.route.connectionId, ex.identity?.namespace ?? "");
+  } catch {
+    throw new GatewayError("REDIS_UNAVAILABLE");
+  }
+  if (!rate.allowed) {
+    counter.inc({ result: "rate_limited" });
+    return {
+      code: LIMITED,
+      message: "mcp tool call rate limit exceeded for this connection and namespace; retry in one minute",
+      gatewayCode: "MCP_TOOL_RATE_LIMITED",
+    };
+  }
+  return undefined;
 }
 
 function rpcError(ex: McpExchange, id: unknown, code: number, message: string, gatewayCode: string): void {

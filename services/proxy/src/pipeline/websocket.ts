@@ -110,6 +110,9 @@ export class WebSocketRelay {
     if (route?.kind !== "proxy")
       return void fail("NOT_FOUND", "websocket upgrades are served on /proxy/{connection_id}/...");
     if ((req.method ?? "GET") !== "GET") return void fail("METHOD_NOT_ALLOWED");
+    if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket") {
+      return void fail("INVALID_REQUEST", "only websocket upgrades are supported");
+    }
 
     const ip = clientIp(req, this.#deps.trustedProxies);
     const authz = await this.#deps.authorizer.authorize({
