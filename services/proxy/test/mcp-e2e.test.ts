@@ -6,7 +6,7 @@ import { createIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
 import { type ServiceProcess, spawnGatewayVerifier } from "./fixtures/processes.ts";
-import { adminJson, randomPrefix, testConfig, useProxy } from "./helpers.ts";
+import { adminJson, eventually, randomPrefix, testConfig, useProxy } from "./helpers.ts";
 
 /**
  * MCP end to end, inline mode with the real verifier and a control-plane claims feed: agent requests signed with
@@ -37,8 +37,14 @@ describe("MCP end to end with the verifier", () => {
       prefix,
       registryUrl: controlPlane.url,
       serviceApiKey: SERVICE_KEY,
-      env: { GATEWAY_TRUSTED_PROXY_CIDRS: "127.0.0.1/32" },
+      env: {
+        GATEWAY_TRUSTED_PROXY_CIDRS: "127.0.0.1/32",
+        // Claims loaded before the first request (ready = warm), so a loaded machine cannot turn it into a 503.
+        VERIFIER_CLAIMS_PRELOAD_SERVICES: "legacy-mcp,modern-mcp",
+        VERIFIER_CLAIMS_COLD_START: "false",
+      },
     });
+    await eventually(async () => (await fetch(`http://127.0.0.1:${verifier.port}/health/ready`)).ok, 30_000);
   });
   after(async () => {
     await verifier?.stop();

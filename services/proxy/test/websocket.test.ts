@@ -53,8 +53,14 @@ describe("WebSocket pass-through", () => {
       prefix,
       registryUrl: controlPlane.url,
       serviceApiKey: SERVICE_KEY,
-      env: { GATEWAY_TRUSTED_PROXY_CIDRS: "127.0.0.1/32" },
+      env: {
+        GATEWAY_TRUSTED_PROXY_CIDRS: "127.0.0.1/32",
+        // Claims loaded before the first request (ready = warm), so a loaded machine cannot turn it into a 503.
+        VERIFIER_CLAIMS_PRELOAD_SERVICES: "ws-conn",
+        VERIFIER_CLAIMS_COLD_START: "false",
+      },
     });
+    await eventually(async () => (await fetch(`http://127.0.0.1:${verifier.port}/health/ready`)).ok, 30_000);
   });
   after(async () => {
     await verifier?.stop();

@@ -1,4 +1,4 @@
-import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
+import { loadedMcpSdk } from "./sdk.ts";
 
 /**
  * How an upstream MCP failure is classified: which failures are worth one more attempt (spec §6.4's retry classes),
@@ -20,7 +20,8 @@ const RETRYABLE_NETWORK = new Set([
 ]);
 
 export function httpStatusOf(err: unknown): number | undefined {
-  return err instanceof SdkHttpError ? err.status : undefined;
+  const sdk = loadedMcpSdk();
+  return sdk && err instanceof sdk.SdkHttpError ? err.status : undefined;
 }
 
 function networkCode(err: unknown): string | undefined {
@@ -37,7 +38,9 @@ function networkCode(err: unknown): string | undefined {
 export function retryClass(err: unknown): string | undefined {
   const status = httpStatusOf(err);
   if (status !== undefined) return RETRYABLE_STATUS.has(status) ? `http_${status}` : undefined;
-  if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) return "network_timeout";
+  const sdk = loadedMcpSdk();
+  if (sdk && err instanceof sdk.SdkError && err.code === sdk.SdkErrorCode.RequestTimeout)
+    return "network_timeout";
   const code = networkCode(err);
   return code === undefined ? undefined : `network_${code.toLowerCase()}`;
 }
@@ -54,7 +57,8 @@ export function isSessionGone(err: unknown): boolean {
 
 /** A JSON-RPC error answer: the server is up and refused this request. */
 export function isProtocolAnswer(err: unknown): boolean {
-  return err instanceof ProtocolError;
+  const sdk = loadedMcpSdk();
+  return sdk !== undefined && err instanceof sdk.ProtocolError;
 }
 
 export class McpUpstreamError extends Error {}

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import { Client, StreamableHTTPClientTransport, type Tool } from "@modelcontextprotocol/client";
+import type { Client, Tool } from "@modelcontextprotocol/client";
 import CircuitBreaker from "opossum";
 import type { ConnectionRecord } from "../model/connection.ts";
 import { credentialFetch, type FetchLike, mcpEndpointUrl } from "./endpoint.ts";
 import { isProtocolAnswer, isSessionGone, retryClass } from "./errors.ts";
 import { clientOptionsFor } from "./protocol.ts";
+import { loadMcpSdk } from "./sdk.ts";
 
 /**
  * The gateway's MCP client side: one official-SDK `Client` per connection (Streamable HTTP), reused across
@@ -63,8 +64,12 @@ const ROLLING_WINDOW_MS = 30_000;
 
 interface Session {
   key: string;
-  client: Client;
-  ready: Promise<void>;
+  /** The connected client (the SDK is loaded, then the era negotiated or the session initialised). */
+  ready: Promise<Client>;
+}
+
+function closeSession(session: Session): void {
+  session.ready.then((client) => client.close()).catch(() => {});
 }
 
 function fingerprint(credential: string): string {
@@ -140,7 +145,7 @@ export class McpUpstreams {
     const session = this.#sessions.get(connectionId);
     if (session) {
       this.#sessions.delete(connectionId);
-      void session.client.close().catch(() => {});
+      closeSession(session);
     }
   }
 
@@ -149,7 +154,7 @@ export class McpUpstreams {
     this.#sessions.clear();
     for (const breaker of this.#breakers.values()) breaker.shutdown();
     this.#breakers.clear();
-    await Promise.allSettled(sessions.map((s) => s.client.close()));
+    await Promise.allSettled(sessions.map((s) => s.ready.then((client) => client.close())));
   }
 
   async #run<T>(target: UpstreamTarget, op: (client: Client) => Promise<T>): Promise<T> {
@@ -190,9 +195,9 @@ export class McpUpstreams {
       let connected = false;
       try {
         session = this.#session(target);
-        await session.ready;
+        const client = await session.ready;
         connected = true;
-        return await op(session.client);
+        return await op(client);
       } catch (err) {
         // A failed handshake, or a session the server forgot, is started afresh; any other failure keeps the client.
         const gone = connected && isSessionGone(err);
@@ -212,7 +217,7 @@ export class McpUpstreams {
   #drop(connectionId: string, session: Session): void {
     if (this.#sessions.get(connectionId) !== session) return;
     this.#sessions.delete(connectionId);
-    void session.client.close().catch(() => {});
+    closeSession(session);
   }
 
   #session(target: UpstreamTarget): Session {
@@ -229,15 +234,18 @@ export class McpUpstreams {
     const existing = this.#sessions.get(record.id);
     if (existing?.key === key) return existing;
     if (existing) this.#drop(record.id, existing);
-    const client = new Client(CLIENT_INFO, options.client);
-    const transport = new StreamableHTTPClientTransport(url, {
-      fetch: credentialFetch(record, credential, this.#opts.fetch),
-      redirectPolicy: "same-origin",
-    });
+    const fetchWithCredential = credentialFetch(record, credential, this.#opts.fetch);
     const session: Session = {
       key,
-      client,
-      ready: client.connect(transport, { timeout: this.#opts.timeoutMs, ...options.connect }),
+      ready: loadMcpSdk().then(async (sdk) => {
+        const client = new sdk.Client(CLIENT_INFO, options.client);
+        const transport = new sdk.StreamableHTTPClientTransport(url, {
+          fetch: fetchWithCredential,
+          redirectPolicy: "same-origin",
+        });
+        await client.connect(transport, { timeout: this.#opts.timeoutMs, ...options.connect });
+        return client;
+      }),
     };
     session.ready.catch(() => {});
     this.#sessions.set(record.id, session);
