@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { parse } from "yaml";
 import { envoyFiles } from "../../deploy/envoy/files.ts";
 import { loadConfig as loadControlPlaneConfig } from "../../services/control-plane/src/config.ts";
@@ -94,6 +95,19 @@ describe("docker-compose.yml", () => {
     assert.equal(usageWorker.listen.port, 38125);
     assert.equal(usageWorker.registryUrl, proxy.registryUrl, "delivers to the registry the proxy reports to");
     assert.equal(usageWorker.redisPrefix, proxy.redisPrefix, "consumes the proxies' queue");
+    // Each caller's Host header passes the callee's browser guard (Host allowlist).
+    const cli: Record<string, string> = envOf("cli");
+    const adminHosts = createHostAllowlist([proxy.publicUrl], proxy.allowedHosts, { anyIpAddress: true });
+    assert.ok(adminHosts.allows(new URL(cli.GATEWAY_ADMIN_URL as string).host), "cli → admin API");
+    const controlHosts = createHostAllowlist(
+      [controlPlane.CONTROL_PLANE_PUBLIC_URL],
+      controlPlane.CONTROL_PLANE_ALLOWED_HOSTS,
+      { anyIpAddress: true },
+    );
+    for (const url of [verifier.registryUrl, proxy.registryUrl, cli.SIGILUM_API_URL]) {
+      assert.ok(url);
+      assert.ok(controlHosts.allows(new URL(url).host), `→ control plane as ${url}`);
+    }
   });
 
   test("usage events are delivered by the usage worker, not inside the proxies", () => {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { ALLOW_HEADERS } from "@sigilum-gw/shared/ext-authz";
+import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { parse } from "yaml";
 import { secretManifest } from "../../deploy/bootstrap/secret-manifest.ts";
 import { bootstrap, GENERATED_SECRETS } from "../../deploy/bootstrap/secrets.ts";
@@ -354,10 +355,30 @@ describe("wiring", () => {
       assert.equal(p.usageDelivery, "separate");
       assert.equal(p.admin.mode, "token");
       assert.equal(v.internalSecret, samples.internal_secret, "verifier and proxy share the internal secret");
+      // Callers use the URL the control plane's signatures are checked against.
+      const registry =
+        rendered === everyFlag ? "https://control.example.com" : `http://${component("control-plane")}:8787`;
+      assert.equal(cp.CONTROL_PLANE_PUBLIC_URL, registry);
       for (const config of [v, p, u]) {
-        assert.equal(config.registryUrl, `http://${component("control-plane")}:8787`);
+        assert.equal(config.registryUrl, registry);
         assert.equal(config.redisPrefix, v.redisPrefix);
       }
+      // Each caller's Host header passes the callee's browser guard (Host allowlist).
+      const adminHosts = createHostAllowlist([p.publicUrl], p.allowedHosts, { anyIpAddress: true });
+      assert.ok(adminHosts.allows(new URL(cli.env.GATEWAY_ADMIN_URL as string).host), "CLI pod → admin API");
+      const controlHosts = createHostAllowlist(
+        [cp.CONTROL_PLANE_PUBLIC_URL],
+        cp.CONTROL_PLANE_ALLOWED_HOSTS,
+        {
+          anyIpAddress: true,
+        },
+      );
+      for (const url of [
+        registry,
+        cli.env.SIGILUM_API_URL as string,
+        `http://${component("control-plane")}:8787`,
+      ])
+        assert.ok(controlHosts.allows(new URL(url).host), `→ control plane as ${url}`);
       assert.equal(cp.REDIS_PREFIX, v.redisPrefix);
       assert.equal(v.signerNamespace, NAMESPACE);
       assert.equal(u.identity.namespace, NAMESPACE);
@@ -386,7 +407,7 @@ describe("wiring", () => {
         );
 
       // The CLI pod talks to the same services with the same homes.
-      assert.equal(cli.env.SIGILUM_API_URL, `http://${component("control-plane")}:8787`);
+      assert.equal(cli.env.SIGILUM_API_URL, registry);
       assert.equal(cli.env.GATEWAY_ADMIN_URL, `http://${component("proxy")}:38120`);
       assert.equal(cli.env.GATEWAY_SIGILUM_HOME, verifier.env.GATEWAY_SIGILUM_HOME);
       assert.notEqual(

@@ -42,8 +42,12 @@ helm.sh/chart: {{ printf "%s-%s" (index . 0).Chart.Name (index . 0).Chart.Versio
 {{- default (include "sigilum-gateway.component" (list . "service-keys")) .Values.gateway.serviceKeysSecret -}}
 {{- end -}}
 
+{{/*
+The control plane's URL for every caller: the URL clients sign (its CONTROL_PLANE_PUBLIC_URL), so the gateway's
+signed claim submissions and usage reports match it; its Service when no public URL is set.
+*/}}
 {{- define "sigilum-gateway.controlPlaneUrl" -}}
-{{- printf "http://%s:8787" (include "sigilum-gateway.component" (list . "control-plane")) -}}
+{{- default (printf "http://%s:8787" (include "sigilum-gateway.component" (list . "control-plane"))) .Values.controlPlane.publicUrl -}}
 {{- end -}}
 
 {{/* Pod-level settings shared by every workload: service account token off, security context, scheduling. */}}
@@ -241,7 +245,10 @@ spec:
 - name: CONTROL_PLANE_ADDR
   value: ":8787"
 - name: CONTROL_PLANE_PUBLIC_URL
-  value: {{ default (include "sigilum-gateway.controlPlaneUrl" .) .Values.controlPlane.publicUrl | quote }}
+  value: {{ include "sigilum-gateway.controlPlaneUrl" . | quote }}
+# Its Service name is answered too (the browser guard refuses unknown Host names).
+- name: CONTROL_PLANE_ALLOWED_HOSTS
+  value: {{ include "sigilum-gateway.component" (list . "control-plane") | quote }}
 - name: CONTROL_PLANE_DATA_DIR
   value: /var/lib/sigilum-control-plane
 - name: DATABASE_URL_FILE
