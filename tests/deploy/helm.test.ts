@@ -37,7 +37,12 @@ const EVERY_FLAG = {
   networkPolicy: {
     metricsFrom: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
   },
-  ingress: { enabled: true, className: "nginx", tlsSecret: "gateway-tls" },
+  ingress: {
+    enabled: true,
+    className: "nginx",
+    tlsSecret: "gateway-tls",
+    controlPlaneHost: "control.example.com",
+  },
   gatewayApi: {
     enabled: true,
     parentRefs: [{ name: "public", namespace: "gateways" }],
@@ -485,6 +490,11 @@ describe("wiring", () => {
       assert.ok(s.spec.ports.some((p: { name: string }) => p.name === monitor.spec.endpoints[0].port));
     const ingress = of(everyFlag, "Ingress")[0] as Manifest;
     assert.equal(ingress.spec.rules[0].http.paths[0].backend.service.name, component("envoy"));
+    // The dashboard's host leads to the control plane, whose public URL (what owners sign) is that host.
+    assert.equal(ingress.spec.rules[1].host, "control.example.com");
+    assert.equal(ingress.spec.rules[1].http.paths[0].backend.service.name, component("control-plane"));
+    assert.equal(EVERY_FLAG.controlPlane.publicUrl, `https://${ingress.spec.rules[1].host}`);
+    assert.deepEqual(ingress.spec.tls[0].hosts, ["gateway.example.com", "control.example.com"]);
     const route = of(everyFlag, "HTTPRoute")[0] as Manifest;
     assert.deepEqual(route.spec.backendRefs ?? route.spec.rules[0].backendRefs, [
       { name: component("envoy"), port: 38100 },
