@@ -39,6 +39,9 @@ export function createRedisKeys(prefix: string = DEFAULT_REDIS_PREFIX) {
     claimsMeta: (service: string) => `${prefix}claims:{${tag(service)}}:meta`,
     /** Single-flight refresh lock across replicas (same slot). */
     claimsLock: (service: string) => `${prefix}claims:{${tag(service)}}:lock`,
+    /** Why the last claim submission of (service, agent key) failed for good, shown in the agent's next 403. */
+    claimSubmitFailure: (service: string, claimId: string) =>
+      `${prefix}claims:{${tag(service)}}:failed:${claimId}`,
     /** A connection, secrets AES-256-GCM encrypted. */
     connection: (id: string) => `${prefix}conn:${id}`,
     /** Set of every connection id. */

@@ -39,6 +39,8 @@ export interface ControlPlane {
   maxPage: number;
   feedRequests: { service: string; offset: number }[];
   submissions: RecordedSubmission[];
+  /** When set, claim submissions are refused with this status and code (as the real one refuses a namespace mismatch). */
+  claimRejection: { status: number; code: string } | undefined;
   usageEvents: RecordedUsageEvent[];
   /** Status to answer usage events with (to test retries). */
   usageStatus: number;
@@ -78,6 +80,7 @@ export async function startControlPlane(options: { apiKey: string }): Promise<Co
     maxPage: 500,
     feedRequests: [],
     submissions: [],
+    claimRejection: undefined,
     usageEvents: [],
     usageStatus: 201,
     batchRoute: true,
@@ -130,6 +133,8 @@ export async function startControlPlane(options: { apiKey: string }): Promise<Co
     if (req.method === "POST" && url.pathname === "/v1/claims") {
       const parsed = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
       state.submissions.push({ headers: req.headers, body: parsed });
+      if (state.claimRejection)
+        return json(state.claimRejection.status, { error: "refused", code: state.claimRejection.code });
       return json(201, {
         claim_id: `cl_sub_${state.submissions.length}`,
         status: "pending",

@@ -166,6 +166,7 @@ export async function createVerifierService(
     ratePerMinute: config.submissions.ratePerMinute,
     dedupeSeconds: config.submissions.dedupeSeconds,
     timeoutMs: Math.max(config.redisCommandTimeoutMs * 2, 500),
+    settleMs: config.claims.lookupWaitMs,
   });
 
   const verify = createVerifyStage({
@@ -282,6 +283,8 @@ export async function createVerifierService(
       ? undefined
       : startClaimWorker({
           connection: workerRedis,
+          store: redis,
+          failureTtlSeconds: Math.max(config.submissions.dedupeSeconds, 30),
           keys,
           registryUrl: config.registryUrl,
           identity,
@@ -291,6 +294,11 @@ export async function createVerifierService(
             const fields = { connection: claim.service, namespace: claim.namespace, subject: claim.subject };
             if ("error" in result) {
               metrics.claimSubmissions.inc({ result: result.final ? "failed" : "retry" });
+              if (result.final)
+                logger.warn(
+                  { ...fields, error: result.error },
+                  "claim submission failed: no owner can approve this agent yet",
+                );
               log?.("proxy_claim_submit", {
                 ...fields,
                 decision: "error",

@@ -99,3 +99,30 @@ describe("connections the gateway does not serve", () => {
     }
   });
 });
+
+describe("a claim submission the control plane refuses", () => {
+  test("the agent's 403 shows the refusal (status and code) and later requests keep showing it", async () => {
+    const feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
+    feed.claimRejection = { status: 403, code: "SIGNATURE_NAMESPACE_MISMATCH" };
+    const verifier = await startVerifier(feed.url, { VERIFIER_CLAIMS_WAIT_MS: "2000" });
+    try {
+      const first = await signedCheck(verifier.port, "crm");
+      assert.equal(first.status, 403);
+      assert.match(
+        first.body,
+        /Claim submit result: `failed` \(control plane answered HTTP 403 `SIGNATURE_NAMESPACE_MISMATCH`\)/,
+      );
+      const submitted = feed.submissions.length;
+      const again = await signedCheck(verifier.port, "crm");
+      assert.match(again.body, /`failed`.*SIGNATURE_NAMESPACE_MISMATCH/);
+      assert.equal(
+        feed.submissions.length,
+        submitted,
+        "a refused submission is not retried at every request",
+      );
+    } finally {
+      await verifier.stop();
+      await feed.close();
+    }
+  });
+});

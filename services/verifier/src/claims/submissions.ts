@@ -26,6 +26,8 @@ export interface ClaimSubmission {
 
 export type SubmitOutcome =
   | { kind: "queued"; jobId: string }
+  /** The control plane refused the submission for good (e.g. 403 SIGNATURE_NAMESPACE_MISMATCH). */
+  | { kind: "failed"; httpStatus: number; code: string }
   | { kind: "rate_limited"; retryAfterSeconds: number }
   | { kind: "disabled" }
   | { kind: "unavailable" };
@@ -39,7 +41,37 @@ export interface ClaimSubmitterOptions {
   dedupeSeconds: number;
   /** Bound on the enqueue round trip; past it the request fails closed (503) instead of hanging. */
   timeoutMs: number;
+  /** How long a request waits for its submission to be refused, so the agent's 403 can say so (0 = not at all). */
+  settleMs?: number;
 }
+
+/** One submission per (service, namespace, key): the bullmq dedupe id, also the key of its failure record. */
+export function submissionId(claim: Pick<ClaimSubmission, "service" | "namespace" | "publicKey">): string {
+  return createHash("sha256")
+    .update(`${claim.service}\u0000${claim.namespace}\u0000${claim.publicKey}`)
+    .digest("hex")
+    .slice(0, 32);
+}
+
+const failureSchema = z.object({ http_status: z.number().int(), code: z.string().max(128) });
+
+/** The failure record of a submission, when the control plane refused it for good (never throws). */
+async function readFailure(
+  redis: Redis,
+  key: string,
+): Promise<{ kind: "failed"; httpStatus: number; code: string } | undefined> {
+  try {
+    const text = await redis.get(key);
+    const parsed = text ? failureSchema.safeParse(JSON.parse(text)) : undefined;
+    return parsed?.success
+      ? { kind: "failed", httpStatus: parsed.data.http_status, code: parsed.data.code }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Rate-limit key of the Sigilum gateway: lower(trim(connection)) + "|" + lower(trim(namespace)), empty → "_". */
 export function rateLimitKey(service: string, namespace: string): string {
@@ -99,10 +131,10 @@ export class ClaimSubmitter {
         return { kind: "unavailable" };
       }
     }
-    const dedupeId = createHash("sha256")
-      .update(`${claim.service}\u0000${claim.namespace}\u0000${claim.publicKey}`)
-      .digest("hex")
-      .slice(0, 32);
+    const dedupeId = submissionId(claim);
+    const failureKey = this.#o.keys.claimSubmitFailure(claim.service, dedupeId);
+    const failed = await readFailure(this.#o.redis, failureKey);
+    if (failed) return failed;
     try {
       const job = await withTimeout(
         this.#queue.add("submit", claim, {
@@ -116,10 +148,22 @@ export class ClaimSubmitter {
         }),
         this.#o.timeoutMs,
       );
-      return { kind: "queued", jobId: job.id ?? dedupeId };
+      return (await this.#settle(job, failureKey)) ?? { kind: "queued", jobId: job.id ?? dedupeId };
     } catch {
       return { kind: "unavailable" };
     }
+  }
+
+  /** Waits (up to `settleMs`) for a final refusal of the submission, so the first 403 already says so. */
+  async #settle(job: Job, failureKey: string): Promise<SubmitOutcome | undefined> {
+    const deadline = Date.now() + (this.#o.settleMs ?? 0);
+    while (Date.now() < deadline) {
+      const state = await job.getState().catch(() => "unknown");
+      if (state === "failed") return readFailure(this.#o.redis, failureKey);
+      if (state === "completed" || state === "delayed" || state === "unknown") return undefined;
+      await sleep(50);
+    }
+    return undefined;
   }
 
   async close(): Promise<void> {
@@ -146,6 +190,10 @@ export interface ClaimPostResult {
 
 export interface ClaimWorkerOptions {
   connection: ConnectionOptions;
+  /** Where a final refusal is recorded (a non-blocking connection). */
+  store: Redis;
+  /** How long a refusal is remembered (and shown) before the agent's next request submits again. */
+  failureTtlSeconds: number;
   keys: RedisKeys;
   registryUrl: string;
   identity: SigilumIdentity;
@@ -157,13 +205,24 @@ export interface ClaimWorkerOptions {
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-/** One POST /v1/claims (spec/gateway.md §4.4 step 2). Throws to retry; UnrecoverableError for a final 4xx. */
+/** A final refusal: the status and code the control plane answered with. */
+export class ClaimRejectedError extends UnrecoverableError {
+  readonly httpStatus: number;
+  readonly code: string;
+  constructor(httpStatus: number, code: string) {
+    super(`claim submit rejected: HTTP ${httpStatus} ${code}`);
+    this.httpStatus = httpStatus;
+    this.code = code;
+  }
+}
+
+/** One POST /v1/claims (spec/gateway.md §4.4 step 2). Throws to retry; ClaimRejectedError for a final 4xx. */
 export async function postClaim(
   claim: ClaimSubmission,
   options: Pick<ClaimWorkerOptions, "registryUrl" | "identity" | "apiKeyFor" | "timeoutMs">,
 ): Promise<ClaimPostResult> {
   const apiKey = options.apiKeyFor(claim.service);
-  if (!apiKey) throw new UnrecoverableError(`service API key not configured for service "${claim.service}"`);
+  if (!apiKey) throw new ClaimRejectedError(0, "SERVICE_API_KEY_MISSING");
   const body = JSON.stringify({
     namespace: claim.namespace,
     public_key: claim.publicKey,
@@ -206,9 +265,7 @@ export async function postClaim(
   if (response.status === 429 || response.status >= 500)
     throw new Error(`claim submit failed: HTTP ${response.status}`);
   if (response.status < 200 || response.status > 299) {
-    throw new UnrecoverableError(
-      `claim submit rejected: HTTP ${response.status}${parsed.code ? ` ${parsed.code}` : ""}`,
-    );
+    throw new ClaimRejectedError(response.status, parsed.code ?? `HTTP_${response.status}`);
   }
   return result;
 }
@@ -230,6 +287,21 @@ export function startClaimWorker(options: ClaimWorkerOptions): Worker {
   worker.on("failed", (job, error) => {
     if (!job) return;
     const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (final) {
+      const claim = job.data as ClaimSubmission;
+      const record = JSON.stringify({
+        http_status: error instanceof ClaimRejectedError ? error.httpStatus : 0,
+        code: error instanceof ClaimRejectedError ? error.code : "CONTROL_PLANE_UNREACHABLE",
+      });
+      void options.store
+        .set(
+          options.keys.claimSubmitFailure(claim.service, submissionId(claim)),
+          record,
+          "EX",
+          options.failureTtlSeconds,
+        )
+        .catch(() => undefined);
+    }
     options.onResult?.(job.data as ClaimSubmission, { error: error.message, final });
   });
   worker.on("error", () => undefined);

@@ -110,16 +110,30 @@ const NEXT_STEP_DISABLED =
 
 /** The Sigilum gateway's AUTH_CLAIM_REQUIRED Markdown (spec/gateway.md §4.4); the claim is queued, not awaited. */
 export function claimRequiredMarkdown(ctx: ClaimRequiredContext): string {
+  const submission = ctx.submission;
   const registration =
-    ctx.submission.kind === "queued"
+    submission.kind === "queued"
       ? [
           "- Auto-registration mode: `enabled` (gateway)",
           "- Claim submit result: `queued`",
-          `- Claim request: \`${inline(ctx.submission.jobId)}\``,
+          `- Claim request: \`${inline(submission.jobId)}\``,
           "- Claim state: `pending`",
         ].join("\n")
-      : "- Auto-registration mode: `disabled`";
-  const nextStep = ctx.submission.kind === "queued" ? NEXT_STEP_PENDING : NEXT_STEP_DISABLED;
+      : submission.kind === "failed"
+        ? [
+            "- Auto-registration mode: `enabled` (gateway)",
+            `- Claim submit result: \`failed\` (control plane answered HTTP ${submission.httpStatus} \`${inline(submission.code)}\`)`,
+            "- Claim state: `not registered`",
+          ].join("\n")
+        : "- Auto-registration mode: `disabled`";
+  const nextStep =
+    submission.kind === "queued"
+      ? NEXT_STEP_PENDING
+      : submission.kind === "failed"
+        ? `The gateway could not file the access request (${inline(submission.code)}), so no owner can approve it yet. ` +
+          "Tell the gateway operator: the gateway's logs name the cause (e.g. SIGNATURE_NAMESPACE_MISMATCH: the agent " +
+          "and the gateway are in different namespaces)."
+        : NEXT_STEP_DISABLED;
   return `# HTTP 403 AUTH_CLAIM_REQUIRED: Sigilum Authorization Required
 
 ~~~text
