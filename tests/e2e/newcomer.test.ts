@@ -350,6 +350,16 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       assert.equal(json<{ status: number }>(denied).status, 403);
     });
 
+    test("usage counts the calls per service", async () => {
+      const usage = await until("usage of echo", 15_000, async () => {
+        const run = json<{ services: { service: string; calls: number }[] }>(
+          await sigilum(["usage", "--json"], env),
+        );
+        return run.services.find((s) => s.service === "echo" && s.calls >= 1);
+      });
+      assert.ok(usage.calls >= 1);
+    });
+
     test("service remove deletes the connection, the key file and the service; the id is then 404", async () => {
       const removed = await sigilum(["service", "remove", "echo", "--json"], env);
       assert.equal(removed.code, 0, removed.stderr);

@@ -76,6 +76,20 @@ describe("supervisor: a crashed service is restarted", { timeout: 300_000 }, () 
     { timeout: 120_000 },
   );
 
+  test("doctor on the running stack: every service healthy, the clock compared", {
+    timeout: 120_000,
+  }, async () => {
+    const run = await sigilum(["doctor", "--json"]);
+    const doctor = JSON.parse(run.stdout) as {
+      ok: boolean;
+      checks: { name: string; ok: boolean; detail: string }[];
+    };
+    assert.equal(run.code, 0, run.stdout);
+    assert.equal(doctor.ok, true);
+    assert.match(doctor.checks.find((c) => c.name === "services")?.detail ?? "", /5 healthy/);
+    assert.match(doctor.checks.find((c) => c.name === "clock")?.detail ?? "", /skew -?\d+s/);
+  });
+
   for (const name of ["proxy", "control-plane"]) {
     test(`${name} killed with SIGKILL: restarted, named in status, the stack answers again`, {
       timeout: 200_000,

@@ -1,10 +1,12 @@
 import { Command, CommanderError } from "commander";
 import { registerApprovalCommands } from "./commands/approvals.ts";
 import { registerAuthCommands } from "./commands/auth.ts";
+import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerIdentityCommands } from "./commands/identity.ts";
 import { registerRequestCommand } from "./commands/request.ts";
 import { registerServiceCommands } from "./commands/service.ts";
 import { registerStackCommands } from "./commands/stack.ts";
+import { registerUsageCommand } from "./commands/usage.ts";
 import { registerVersionCommand } from "./commands/version.ts";
 import type { CliContext } from "./context.ts";
 import { CliError, EXIT_FAILURE, EXIT_OK } from "./errors.ts";
@@ -30,6 +32,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerServiceCommands(program, ctx);
   registerApprovalCommands(program, ctx);
   registerRequestCommand(program, ctx);
+  registerUsageCommand(program, ctx);
+  registerDoctorCommand(program, ctx);
   registerVersionCommand(program, ctx);
   return program;
 }
