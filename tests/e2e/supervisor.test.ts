@@ -125,8 +125,8 @@ describe("supervisor: a crashed service is restarted", { timeout: 300_000 }, () 
       "the verifier to be restarted",
       (s) => s.healthy && (s.services.find((x) => x.name === "verifier")?.restarts ?? 0) > verifier.restarts,
     );
+    // The row alone: on a loaded machine another service's health probe may time out at this moment.
     const human = await sigilum(["status"]);
-    assert.equal(human.code, 0, human.stdout);
     assert.match(human.stdout, /verifier +\d+ +healthy +\d+ \(last exit 137\)/);
   });
 });
