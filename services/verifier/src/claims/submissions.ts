@@ -161,7 +161,7 @@ export class ClaimSubmitter {
       const state = await job.getState().catch(() => "unknown");
       if (state === "failed") return readFailure(this.#o.redis, failureKey);
       if (state === "completed" || state === "delayed" || state === "unknown") return undefined;
-      await sleep(50);
+      await sleep(100);
     }
     return undefined;
   }
