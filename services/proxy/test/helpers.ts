@@ -223,7 +223,13 @@ export interface RawResponse {
 export function rawRequest(
   base: string,
   path: string,
-  opts: { method?: string; headers?: Record<string, string | string[]>; body?: string | Buffer } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string | string[]>;
+    body?: string | Buffer;
+    /** Source address of the connection, e.g. 127.0.0.2 to arrive from a second loopback address. */
+    localAddress?: string;
+  } = {},
 ): Promise<RawResponse> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
@@ -231,6 +237,7 @@ export function rawRequest(
       {
         host: url.hostname,
         port: url.port,
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
         method: opts.method ?? "GET",
         path,
         headers: opts.headers,
