@@ -200,15 +200,24 @@ describe("inline mode with the verifier running", () => {
     assert.equal(upstream.requests.length, before + 1, "only the one valid request reached the upstream");
   });
 
-  test("path traversal with a valid signature is refused before the verifier or the upstream sees it", async () => {
+  test("path traversal with a valid signature is refused by the proxy's own route check, before the verifier or the upstream sees it", async () => {
+    /** Every check the verifier answered, whatever its decision (its own traversal refusal included). */
+    const verifierDecisions = async () => {
+      const text = (await rawRequest(`http://127.0.0.1:${verifier.port}`, "/metrics")).text;
+      const counts = [...text.matchAll(/^sigilum_verifier_decisions_total\{[^}]*\} (\d+)$/gm)];
+      return counts.reduce((sum, match) => sum + Number(match[1]), 0);
+    };
     const before = upstream.requests.length;
+    const decisionsBefore = await verifierDecisions();
+    assert.ok(decisionsBefore > 0, "the verifier counts the checks it answers");
     for (const path of ["/proxy/bearer-conn/a/%2e%2e/%2e%2e/admin", "/proxy/bearer-conn/..%2F..%2Fetc"]) {
       const request = signRequest(agent, { url: `${gw.url}${path}`, method: "GET" });
       const res = await rawRequest(gw.url, path, { headers: request.headers });
       assert.equal(res.status, 400, path);
       assert.equal(res.json().code, "PATH_TRAVERSAL");
     }
-    assert.equal(upstream.requests.length, before);
+    assert.equal(await verifierDecisions(), decisionsBefore, "the verifier was never asked");
+    assert.equal(upstream.requests.length, before, "nothing reached the upstream");
   });
 
   test("no secret in logs, answers, metrics or Redis (verifier's keys included)", async () => {

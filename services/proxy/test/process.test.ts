@@ -253,7 +253,7 @@ describe("exit when the log reader is gone", () => {
     });
     const proxy = await spawnProxy({
       AUTHZ_MODE: "envoy",
-      GATEWAY_ADDR: "127.0.0.1:0",
+      PROXY_ADDR: "127.0.0.1:0",
       REDIS_URL,
       REDIS_PREFIX: prefix,
       GATEWAY_INTERNAL_SECRET: INTERNAL_SECRET,
