@@ -34,6 +34,13 @@ function runNamed(file: string, pattern: string): { passed: boolean; ran: number
   return { passed: result.status === 0, ran, output };
 }
 
+/** The source file under mutation goes back to its original text even when the run is interrupted. */
+let restoreOnInterrupt: (() => void) | undefined;
+process.on("SIGINT", () => {
+  restoreOnInterrupt?.();
+  process.exit(130);
+});
+
 function mutate(condition: Condition): () => void {
   const path = `${ROOT}${condition.file}`;
   const original = readFileSync(path, "utf8");
@@ -42,10 +49,7 @@ function mutate(condition: Condition): () => void {
     throw new Error(`${condition.name}: the snippet must occur exactly once in ${condition.file}`);
   }
   const restore = () => writeFileSync(path, original);
-  process.once("SIGINT", () => {
-    restore();
-    process.exit(130);
-  });
+  restoreOnInterrupt = restore;
   writeFileSync(path, original.slice(0, at) + condition.replace + original.slice(at + condition.find.length));
   return restore;
 }
@@ -86,6 +90,7 @@ for (const condition of chosen) {
     }
   } finally {
     restore();
+    restoreOnInterrupt = undefined;
   }
   rows.push(`${condition.name}\n${verdicts.map((v) => `    ${v}`).join("\n")}`);
   process.stdout.write(`${rows[rows.length - 1]}\n`);

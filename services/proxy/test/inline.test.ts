@@ -207,9 +207,11 @@ describe("inline mode with the verifier running", () => {
       const counts = [...text.matchAll(/^sigilum_verifier_decisions_total\{[^}]*\} (\d+)$/gm)];
       return counts.reduce((sum, match) => sum + Number(match[1]), 0);
     };
-    const before = upstream.requests.length;
+    const counted = await verifierDecisions();
+    assert.equal((await signed(agent, "GET", "/proxy/bearer-conn/x")).status, 200);
     const decisionsBefore = await verifierDecisions();
-    assert.ok(decisionsBefore > 0, "the verifier counts the checks it answers");
+    assert.equal(decisionsBefore, counted + 1, "the verifier counts each check it answers");
+    const before = upstream.requests.length;
     for (const path of ["/proxy/bearer-conn/a/%2e%2e/%2e%2e/admin", "/proxy/bearer-conn/..%2F..%2Fetc"]) {
       const request = signRequest(agent, { url: `${gw.url}${path}`, method: "GET" });
       const res = await rawRequest(gw.url, path, { headers: request.headers });

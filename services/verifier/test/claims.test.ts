@@ -4,7 +4,9 @@ import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { createRedisKeys, encodeEvent } from "@sigilum-gw/shared/redis-keys";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
+import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { CLAIM_QUEUE } from "../src/claims/submissions.ts";
 import { type CheckResponse, envelopeCode, envoyCheck } from "./helpers/envoy-check.ts";
 import {
   REDIS_URL,
@@ -78,8 +80,11 @@ describe("claims", () => {
     );
     const required = responses.filter((r) => r.status === 403);
     const limited = responses.filter((r) => r.status === 429);
-    assert.equal(required.length, 5);
-    assert.equal(limited.length, 95);
+    const seen = JSON.stringify(
+      responses.map((r) => `${r.status} ${r.headers["x-sigilum-code"] ?? r.body.slice(0, 80)}`),
+    );
+    assert.equal(required.length, 5, seen);
+    assert.equal(limited.length, 95, seen);
     assert.ok(
       responses.every((r) => r.headers["x-sigilum-authz"] === undefined),
       "never an allow",
@@ -93,7 +98,37 @@ describe("claims", () => {
     assert.ok(Number(limited[0]!.headers["retry-after"]) > 0);
 
     assert.ok(await waitFor(() => feed.submissions.length >= 1, 5000), "the worker posts the claim");
-    await sleep(500);
+    // Observed, not waited for: the queue holds nothing else that could still post (one job, completed).
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue(CLAIM_QUEUE, {
+      connection,
+      prefix: createRedisKeys(verifier.prefix).bullmqPrefix(),
+    });
+    try {
+      assert.ok(
+        await waitFor(async () => (await queue.getCompletedCount()) === 1, 5000),
+        "the job completes",
+      );
+      const counts = await queue.getJobCounts(
+        "waiting",
+        "delayed",
+        "active",
+        "prioritized",
+        "completed",
+        "failed",
+      );
+      assert.deepEqual(counts, {
+        waiting: 0,
+        delayed: 0,
+        active: 0,
+        prioritized: 0,
+        completed: 1,
+        failed: 0,
+      });
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
     assert.equal(feed.submissions.length, 1, "deduplicated: one submission reaches the control plane");
     const submission = feed.submissions[0]!;
     assert.equal(submission.headers["authorization"], `Bearer ${SERVICE_API_KEY}`);
