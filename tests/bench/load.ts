@@ -268,7 +268,7 @@ export async function spawnListening(
   const { marker = "", listeners = 1 } = options;
   const child = spawnNode(args, options);
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(" ")} did not start`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${args.join(" ")} did not start`)), 60_000);
     const ports: number[] = [];
     let partial = "";
     child.stdout?.on("data", (chunk: Buffer) => {

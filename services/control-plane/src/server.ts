@@ -160,7 +160,12 @@ export async function startControlPlane(
     const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     const url = `http://${shownHost}:${addr.port}`;
     log.info(
-      { url, database: config.DATABASE_URL ? "postgresql" : "pglite", redis: Boolean(redis) },
+      {
+        url,
+        port: addr.port,
+        database: config.DATABASE_URL ? "postgresql" : "pglite",
+        redis: Boolean(redis),
+      },
       "control plane listening",
     );
     const openRedis = redis;

@@ -1,0 +1,192 @@
+// `npm run soak`: the whole gateway as real processes (control plane, verifier, proxy in inline mode, usage worker,
+// own Redis server, PostgreSQL; a loopback relay in Envoy's place) under steady signed traffic at a share of its
+// measured saturation for a long time. Reports errors, latency, and for each service its RSS over time (slope of a
+// least-squares line over the second half, after warm-up) and its event-loop delay p99 (from /metrics).
+//
+//   SOAK_MINUTES=10 (default) SOAK_SHARE=0.7 (default) npm run soak
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { type FaultStack, type ServiceName, startFaultStack } from "../faults/harness/stack.ts";
+import { machineShape } from "./targets.ts";
+
+const minutes = Number(process.env.SOAK_MINUTES ?? 10);
+const share = Number(process.env.SOAK_SHARE ?? 0.7);
+const SERVICES: ServiceName[] = ["control-plane", "verifier-0", "proxy-0", "usage-worker"];
+const SAMPLE_MS = 10_000;
+
+interface Sample {
+  atS: number;
+  rssMb: Record<string, number>;
+  loopP99Ms: Record<string, number>;
+}
+
+async function rssMb(pid: number | undefined): Promise<number> {
+  if (!pid) return Number.NaN;
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return kb ? Number(kb) / 1024 : Number.NaN;
+}
+
+/** prom-client's event-loop delay p99 since the last scrape (it resets its histogram on each one). */
+async function loopP99Ms(url: string | undefined): Promise<number> {
+  if (!url) return Number.NaN;
+  try {
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
+    const value = /^nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text)?.[1];
+    return value ? Number(value) * 1000 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** MB per minute of a least-squares line through (seconds, MB). */
+function slopeMbPerMin(points: [number, number][]): number {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxy = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return (sxy / sxx) * 60;
+}
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
+
+/** Closed loop, `lanes` requests in flight, for `seconds`: requests per second answered 200. */
+async function saturation(stack: FaultStack, seconds: number, lanes: number): Promise<number> {
+  let ok = 0;
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (performance.now() < end) if ((await stack.call("/v1/saturate")).status === 200) ok++;
+    }),
+  );
+  return ok / seconds;
+}
+
+const machine = machineShape();
+console.log(`soak: starting the gateway (${machine.cpus} CPUs, load average ${machine.load1} now) ...`);
+const stack = await startFaultStack({ verifiers: 1, proxies: 1 });
+try {
+  await saturation(stack, 5, 16); // warm-up
+  const saturated = await saturation(stack, 15, 16);
+  const rate = saturated * share;
+  console.log(
+    `soak: saturation ${saturated.toFixed(0)} req/s (16 in flight); ${minutes} min at ${(share * 100).toFixed(0)} % = ${rate.toFixed(0)} req/s`,
+  );
+
+  const latencies: number[] = [];
+  const failures = new Map<string, number>();
+  let sent = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const started = performance.now();
+  const durationMs = minutes * 60_000;
+  const samples: Sample[] = [];
+  const metricsUrls: Record<string, string | undefined> = {
+    "control-plane": undefined,
+    "verifier-0": stack.metricsUrl("verifier-0"),
+    "proxy-0": stack.metricsUrl("proxy-0"),
+    "usage-worker": stack.metricsUrl("usage-worker"),
+  };
+  const sampler = (async () => {
+    while (performance.now() - started < durationMs) {
+      const sample: Sample = { atS: (performance.now() - started) / 1000, rssMb: {}, loopP99Ms: {} };
+      for (const name of SERVICES) {
+        sample.rssMb[name] = await rssMb(stack.pid(name));
+        sample.loopP99Ms[name] = await loopP99Ms(metricsUrls[name]);
+      }
+      samples.push(sample);
+      const done = ((performance.now() - started) / durationMs) * 100;
+      console.log(
+        `soak: ${done.toFixed(0).padStart(3)} %  ${sent} sent, ${[...failures.values()].reduce((a, b) => a + b, 0)} failed, in flight ${inFlight}  RSS ${SERVICES.map((s) => `${s} ${sample.rssMb[s]?.toFixed(0)}`).join(" ")} MB`,
+      );
+      await sleep(SAMPLE_MS);
+    }
+  })();
+  // Open loop: requests leave on schedule whatever the answers do (a closed loop would hide a slowdown).
+  const tickMs = 10;
+  let next = performance.now();
+  while (performance.now() - started < durationMs) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate) - sent;
+    for (let i = 0; i < due; i++) {
+      sent++;
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      const t0 = performance.now();
+      void stack.call(`/v1/soak/${sent}`).then((r) => {
+        inFlight--;
+        latencies.push(performance.now() - t0);
+        if (r.status !== 200) {
+          const key = `${r.status} ${r.code ?? ""}`.trim();
+          failures.set(key, (failures.get(key) ?? 0) + 1);
+        }
+      });
+    }
+    next += tickMs;
+    await sleep(Math.max(0, next - performance.now()));
+  }
+  await sampler;
+  while (inFlight > 0) await sleep(50);
+
+  latencies.sort((a, b) => a - b);
+  const secondHalf = samples.filter((s) => s.atS >= (minutes * 60) / 2);
+  const services = Object.fromEntries(
+    SERVICES.map((name) => {
+      const rss = samples.map((s) => s.rssMb[name] ?? Number.NaN);
+      const loops = samples.map((s) => s.loopP99Ms[name] ?? Number.NaN).filter((x) => Number.isFinite(x));
+      return [
+        name,
+        {
+          rssStartMb: rss[0],
+          rssEndMb: rss.at(-1),
+          rssSlopeMbPerMin: slopeMbPerMin(secondHalf.map((s) => [s.atS, s.rssMb[name] ?? Number.NaN])),
+          eventLoopP99MaxMs: loops.length ? Math.max(...loops) : undefined,
+          eventLoopP99MedianMs: loops.length
+            ? quantile(
+                [...loops].sort((a, b) => a - b),
+                0.5,
+              )
+            : undefined,
+        },
+      ];
+    }),
+  );
+  const errors = [...failures.values()].reduce((a, b) => a + b, 0);
+  const report = {
+    when: new Date().toISOString(),
+    machine,
+    minutes,
+    share,
+    saturationRps: saturated,
+    targetRps: rate,
+    sent,
+    errors,
+    failures: Object.fromEntries(failures),
+    latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) },
+    maxInFlight,
+    services,
+    samples,
+  };
+  console.log(
+    `\n== Soak: ${minutes} min at ${(share * 100).toFixed(0)} % of saturation (${rate.toFixed(0)} req/s) ==`,
+  );
+  console.log(
+    `  requests ${sent}, errors ${errors}${errors ? ` ${JSON.stringify(report.failures)}` : ""}; latency p50 ${report.latencyMs.p50.toFixed(1)} ms, p99 ${report.latencyMs.p99.toFixed(1)} ms, max ${report.latencyMs.max?.toFixed(0)} ms`,
+  );
+  for (const [name, s] of Object.entries(services)) {
+    console.log(
+      `  ${name.padEnd(14)} RSS ${s.rssStartMb?.toFixed(0)} -> ${s.rssEndMb?.toFixed(0)} MB, slope ${s.rssSlopeMbPerMin.toFixed(2)} MB/min (second half)` +
+        `; event-loop delay p99 ${s.eventLoopP99MedianMs === undefined ? "n/a (no /metrics)" : `median ${s.eventLoopP99MedianMs.toFixed(1)} ms, max ${s.eventLoopP99MaxMs?.toFixed(1)} ms`}`,
+    );
+  }
+  const out = fileURLToPath(new URL("../../bench/soak.json", import.meta.url));
+  await mkdir(fileURLToPath(new URL("../../bench/", import.meta.url)), { recursive: true });
+  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log("wrote bench/soak.json");
+} finally {
+  await stack.stop();
+}
+process.exit(0);

@@ -1,0 +1,268 @@
+import { availableParallelism, cpus } from "node:os";
+import type { ProxyBenchResult } from "./proxy-bench.ts";
+import type { UsageBenchResult } from "./usage-bench.ts";
+import type { VerifierBenchResult } from "./verifier-bench.ts";
+
+/**
+ * The performance targets, each a ratio to a reference measured in the same run (docs/benchmarks.md): what was
+ * measured, the reference beside it, the limit and whether it was met. `met` is undefined when a part could not be
+ * measured on this machine (the line says why).
+ */
+
+export interface Target {
+  id: string;
+  name: string;
+  measured: number | undefined;
+  reference: number | undefined;
+  unit: string;
+  referenceName: string;
+  /** measured / reference */
+  ratio: number | undefined;
+  comparison: "<=" | ">=";
+  limit: number;
+  met: boolean | undefined;
+  note?: string;
+}
+
+export interface BenchResults {
+  when: string;
+  machine: { cpus: number; model: string; load1: number | undefined; node: string };
+  verifier: VerifierBenchResult;
+  proxy: ProxyBenchResult;
+  usage: UsageBenchResult;
+  /** The verifier bench again with VERIFIER_WORKERS=2 (only on 3 or more CPUs: the load generator needs its own). */
+  scale?: VerifierBenchResult;
+}
+
+function target(t: Omit<Target, "ratio" | "met"> & { ratio?: number; met?: boolean | undefined }): Target {
+  const ratio = t.ratio ?? (t.measured !== undefined && t.reference ? t.measured / t.reference : undefined);
+  const met = ratio === undefined ? undefined : t.comparison === "<=" ? ratio <= t.limit : ratio >= t.limit;
+  return { ...t, ratio, met: t.met ?? met };
+}
+
+export function machineShape(): BenchResults["machine"] {
+  const load1 = (() => {
+    try {
+      return Number(
+        (process.getBuiltinModule("node:fs") as typeof import("node:fs"))
+          .readFileSync("/proc/loadavg", "utf8")
+          .split(" ")[0],
+      );
+    } catch {
+      return undefined;
+    }
+  })();
+  return {
+    cpus: availableParallelism(),
+    model: cpus()[0]?.model ?? "unknown",
+    load1,
+    node: process.version,
+  };
+}
+
+export function buildTargets(r: BenchResults): Target[] {
+  const v = r.verifier;
+  const p = r.proxy;
+  const pinned = p.oneCore;
+  const forwarding = pinned ?? p;
+  const where = pinned ? "one pinned core" : "unpinned";
+  const gatewayCpu =
+    p.gateway?.proxyCpuUs !== undefined && p.gateway.verifierCpuUs !== undefined
+      ? p.gateway.proxyCpuUs + p.gateway.verifierCpuUs
+      : undefined;
+  const partsCpu =
+    p.verifier?.cpuUs !== undefined && p.proxy.cpuUs !== undefined
+      ? p.verifier.cpuUs + p.proxy.cpuUs
+      : undefined;
+  const targets: Target[] = [
+    target({
+      id: "verifier-cpu",
+      name: "verifier CPU per decision",
+      measured: v.verifier.cpuPerRequestUs,
+      reference: v.floor.verifyAndNonce.cpuPerRequestUs,
+      unit: "us",
+      referenceName: "floor server (node:http + 1 verify + 1 SET NX)",
+      comparison: "<=",
+      limit: 1.2,
+    }),
+    target({
+      id: "verifier-p99",
+      name: "verifier p99 at half its saturation",
+      measured: v.verifier.half.p99Ms,
+      reference: v.bare.half.p99Ms,
+      unit: "ms",
+      referenceName: "bare node:http p99 at half its own saturation",
+      comparison: "<=",
+      limit: 2,
+    }),
+    target({
+      id: "proxy-cpu",
+      name: `proxy alone CPU per request (${where})`,
+      measured: forwarding.proxy.cpuUs,
+      reference: forwarding.engines.undici.cpuUs,
+      unit: "us",
+      referenceName: "bare undici forwarder",
+      comparison: "<=",
+      limit: 1.6,
+    }),
+    target({
+      id: "gateway-cpu",
+      name: "whole gateway (inline) CPU per request",
+      measured: gatewayCpu,
+      reference: partsCpu,
+      unit: "us",
+      referenceName: "verifier alone + proxy alone",
+      comparison: "<=",
+      limit: 1.1,
+    }),
+    target({
+      id: "usage-cpu",
+      name: "usage CPU per delivered event (worker + control plane)",
+      measured: r.usage.totalCpuUsPerEvent,
+      reference: p.proxy.cpuUs,
+      unit: "us",
+      referenceName: "proxy alone CPU per request",
+      comparison: "<=",
+      limit: 0.1,
+      note: `worker ${r.usage.workerCpuUsPerEvent.toFixed(1)} us, control plane ${r.usage.controlPlaneCpuUsPerEvent.toFixed(1)} us; PostgreSQL's own CPU not counted`,
+    }),
+    target({
+      id: "usage-rate",
+      name: "usage events delivered per second",
+      measured: r.usage.eventsPerSecond,
+      reference: p.gateway?.saturation.rps,
+      unit: "/s",
+      referenceName: "whole gateway saturation (requests/s)",
+      comparison: ">=",
+      limit: 1,
+      note: "the control plane keeps up when it stores events at least as fast as the gateway forwards",
+    }),
+    target({
+      id: "verifier-scale",
+      name: "VERIFIER_WORKERS=2 throughput",
+      measured: r.scale?.verifier.saturation.rps,
+      reference: r.scale ? v.verifier.saturation.rps : undefined,
+      unit: "/s",
+      referenceName: "one worker",
+      comparison: ">=",
+      limit: 1.8,
+      note: r.scale
+        ? `CPU per decision ${r.scale.verifier.cpuPerRequestUs?.toFixed(0)} us with 2 workers vs ${v.verifier.cpuPerRequestUs?.toFixed(0)} us with 1`
+        : `not measurable here: ${r.machine.cpus} CPUs, and the target needs two for the workers plus one for the load generator`,
+    }),
+    target({
+      id: "hpm-vs-undici",
+      name: "reference: http-proxy-middleware throughput",
+      measured: p.engines.httpProxyMiddleware.saturation.rps,
+      reference: p.engines.undici.saturation.rps,
+      unit: "/s",
+      referenceName: "our undici forwarder",
+      comparison: "<=",
+      limit: Number.POSITIVE_INFINITY,
+      met: true,
+      note: "reference point, no limit",
+    }),
+    target({
+      id: "reference-sdk",
+      name: "reference: Sigilum SDK verification server",
+      measured: undefined,
+      reference: undefined,
+      unit: "/s",
+      referenceName: "ours >= 15x",
+      comparison: ">=",
+      limit: 15,
+      note: "not measured: @sigilum/sdk is not published on the npm registry (404), and the repository must stand alone",
+    }),
+  ];
+  return targets;
+}
+
+const num = (x: number | undefined, unit: string) =>
+  x === undefined
+    ? "-"
+    : `${x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(x >= 10 ? 1 : 2)} ${unit}`;
+
+export function verdict(t: Target): string {
+  if (t.id === "hpm-vs-undici") return "reference";
+  return t.met === undefined ? "not measured" : t.met ? "MET" : "MISSED";
+}
+
+export function targetLine(t: Target): string {
+  const limit = Number.isFinite(t.limit) ? ` (target ${t.comparison} ${t.limit}x)` : "";
+  const ratio = t.ratio === undefined ? "" : ` = ${t.ratio.toFixed(2)}x`;
+  return `  ${t.name.padEnd(56)} ${num(t.measured, t.unit).padStart(11)} vs ${num(t.reference, t.unit).padStart(11)} ${t.referenceName}${ratio}${limit} -> ${verdict(t)}${t.note ? `  [${t.note}]` : ""}`;
+}
+
+export function printTargets(r: BenchResults, targets: Target[]): void {
+  const m = r.machine;
+  console.log(
+    `\n== Targets (each a ratio to a reference measured in this run; ${m.cpus} CPUs ${m.model}, load average ${m.load1 ?? "?"} at the start, Node ${m.node}) ==`,
+  );
+  for (const t of targets) console.log(targetLine(t));
+}
+
+export function markdownTable(r: BenchResults, targets: Target[]): string {
+  const m = r.machine;
+  const rows = targets.map(
+    (t) =>
+      `| ${t.name} | ${num(t.measured, t.unit)} | ${num(t.reference, t.unit)} (${t.referenceName}) | ${t.ratio === undefined ? "-" : `${t.ratio.toFixed(2)}×`} | ${Number.isFinite(t.limit) ? `${t.comparison} ${t.limit}×` : "-"} | ${verdict(t)}${t.note ? ` — ${t.note}` : ""} |`,
+  );
+  const p = r.proxy;
+  const component = (name: string, rps: number | undefined, p50?: number, p99?: number) =>
+    `| ${name} | ${num(rps, "/s")} | ${num(p50, "ms")} | ${num(p99, "ms")} |`;
+  return [
+    `Run of ${r.when} on ${m.cpus} CPUs (${m.model}), load average ${m.load1 ?? "?"} at the start, Node ${m.node}.`,
+    "",
+    "| target | measured | reference | ratio | limit | verdict |",
+    "| --- | ---: | --- | ---: | ---: | --- |",
+    ...rows,
+    "",
+    "| component (saturation) | throughput | p50 | p99 |",
+    "| --- | ---: | ---: | ---: |",
+    component(
+      "bare node:http (verifier bench)",
+      r.verifier.bare.saturation.rps,
+      r.verifier.bare.saturation.p50Ms,
+      r.verifier.bare.saturation.p99Ms,
+    ),
+    component(
+      "floor: node:http + verify + SET NX",
+      r.verifier.floor.verifyAndNonce.saturation.rps,
+      r.verifier.floor.verifyAndNonce.saturation.p50Ms,
+      r.verifier.floor.verifyAndNonce.saturation.p99Ms,
+    ),
+    component(
+      "verifier",
+      r.verifier.verifier.saturation.rps,
+      r.verifier.verifier.saturation.p50Ms,
+      r.verifier.verifier.saturation.p99Ms,
+    ),
+    component(
+      "direct to upstream",
+      p.direct.saturation.rps,
+      p.direct.saturation.p50Ms,
+      p.direct.saturation.p99Ms,
+    ),
+    component(
+      "undici forwarder",
+      p.engines.undici.saturation.rps,
+      p.engines.undici.saturation.p50Ms,
+      p.engines.undici.saturation.p99Ms,
+    ),
+    component(
+      "http-proxy-middleware",
+      p.engines.httpProxyMiddleware.saturation.rps,
+      p.engines.httpProxyMiddleware.saturation.p50Ms,
+      p.engines.httpProxyMiddleware.saturation.p99Ms,
+    ),
+    component("proxy alone", p.proxy.saturation.rps, p.proxy.saturation.p50Ms, p.proxy.saturation.p99Ms),
+    component(
+      "whole gateway (inline)",
+      p.gateway?.saturation.rps,
+      p.gateway?.saturation.p50Ms,
+      p.gateway?.saturation.p99Ms,
+    ),
+    component("usage events delivered", r.usage.eventsPerSecond),
+    "",
+  ].join("\n");
+}
