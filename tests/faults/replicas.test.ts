@@ -14,6 +14,11 @@ import { recoveryMs, startTraffic, tally } from "./harness/traffic.ts";
 
 /** Fail-closed answers a starting process's CPU burst can cause on a small machine (verifier Redis deadline). */
 const UNDER_LOAD = ["REDIS_UNAVAILABLE"];
+/**
+ * Recovery must happen on its own within this bound; the measured time is reported (t.diagnostic). Generous: on a
+ * 2-core machine shared with other test runs, a second or two of scheduling delay is common.
+ */
+const RECOVERY_BOUND_MS = 5000;
 
 describe("faults: replicas, upstream, slow link (durable usage)", { timeout: 600_000 }, () => {
   const suite = faultSuite({
@@ -42,7 +47,7 @@ describe("faults: replicas, upstream, slow link (durable usage)", { timeout: 600
     t.diagnostic(
       `first success after the kill: ${failover?.toFixed(0)} ms; after the restart: ${recoveryMs(outcomes, restartedAt)?.toFixed(0)} ms`,
     );
-    assert.ok(failover !== undefined && failover < 2000, `failover took ${failover} ms`);
+    assert.ok(failover !== undefined && failover < RECOVERY_BOUND_MS, `failover took ${failover} ms`);
     assert.ok(suite.stack.running("verifier-0"));
     await usageCounted(outcomes, t);
   });
@@ -60,17 +65,17 @@ describe("faults: replicas, upstream, slow link (durable usage)", { timeout: 600
     assertFailClosed(outcomes, ["NETWORK", ...UNDER_LOAD]);
     const failover = recoveryMs(outcomes, killedAt);
     t.diagnostic(`first success after the kill: ${failover?.toFixed(0)} ms`);
-    assert.ok(failover !== undefined && failover < 2000);
+    assert.ok(failover !== undefined && failover < RECOVERY_BOUND_MS, `failover took ${failover} ms`);
     // Cut answers (NETWORK) may or may not have stored their event; every complete answer has.
     const cut = outcomes.filter((o) => o.who === "agent" && o.code === "NETWORK").length;
     await usageCounted(outcomes, t, { cut });
   });
 
   test("the upstream goes away: 502 UPSTREAM_ERROR, counted as usage; back, the next request succeeds", async (t) => {
-    const traffic = startTraffic(suite.stack, { lanes: 2, strangerEvery: 5 });
+    const traffic = startTraffic(suite.stack, { lanes: 3, strangerEvery: 5 });
     await sleep(500);
     await suite.stack.upstream.stop();
-    await sleep(1000);
+    await sleep(2000);
     await suite.stack.upstream.start();
     const restartedAt = traffic.now();
     await sleep(1000);
@@ -83,7 +88,7 @@ describe("faults: replicas, upstream, slow link (durable usage)", { timeout: 600
     );
     const recovery = recoveryMs(outcomes, restartedAt);
     t.diagnostic(`recovery after the upstream restart: ${recovery?.toFixed(0)} ms`);
-    assert.ok(recovery !== undefined && recovery < 2000);
+    assert.ok(recovery !== undefined && recovery < RECOVERY_BOUND_MS, `recovery ${recovery} ms`);
     await usageCounted(outcomes, t);
   });
 
@@ -109,7 +114,7 @@ describe("faults: replicas, upstream, slow link (durable usage)", { timeout: 600
     assert.ok(outcomes.some((o) => o.code === "UPSTREAM_TIMEOUT"));
     const recovery = recoveryMs(outcomes, healedAt);
     t.diagnostic(`recovery after the link healed: ${recovery?.toFixed(0)} ms`);
-    assert.ok(recovery !== undefined && recovery < 3000);
+    assert.ok(recovery !== undefined && recovery < RECOVERY_BOUND_MS, `recovery ${recovery} ms`);
     await usageCounted(outcomes, t, { alsoForwarded: 2 });
   });
 });

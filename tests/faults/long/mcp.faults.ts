@@ -46,7 +46,7 @@ describe("faults: an MCP server", { timeout: 600_000 }, () => {
     );
     const recovery = recoveryMs(outcomes, restartedAt);
     t.diagnostic(`first successful tool call after the server came back: ${recovery?.toFixed(0)} ms`);
-    assert.ok(recovery !== undefined && recovery < 4500, `recovery ${recovery} ms`);
+    assert.ok(recovery !== undefined && recovery < 8000, `recovery ${recovery} ms`);
     assert.ok((stack.mcp.server?.count("tools/call", "search") ?? 0) > 0, "calls reach the new server");
   });
 });
