@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { assertFailClosed } from "./harness/expect.ts";
+import { assertFailClosed, UNDER_LOAD } from "./harness/expect.ts";
 import { faultSuite } from "./harness/suite.ts";
 import { recoveryMs, startTraffic, tally } from "./harness/traffic.ts";
 
@@ -12,8 +12,6 @@ import { recoveryMs, startTraffic, tally } from "./harness/traffic.ts";
  * it works again, and that every usage event of a forwarded request reaches the control plane (counted, not sampled).
  */
 
-/** Fail-closed answers a starting process's CPU burst can cause on a small machine (verifier Redis deadline). */
-const UNDER_LOAD = ["REDIS_UNAVAILABLE"];
 /**
  * Recovery must happen on its own within this bound; the measured time is reported (t.diagnostic). Generous: on a
  * 2-core machine shared with other test runs, a second or two of scheduling delay is common.
@@ -81,7 +79,7 @@ describe("faults: replicas, upstream, slow link (durable usage)", { timeout: 600
     await sleep(1000);
     const outcomes = await traffic.stop();
     t.diagnostic(JSON.stringify(tally(outcomes)));
-    assertFailClosed(outcomes, ["UPSTREAM_ERROR"]);
+    assertFailClosed(outcomes, ["UPSTREAM_ERROR", ...UNDER_LOAD]);
     assert.ok(
       outcomes.some((o) => o.code === "UPSTREAM_ERROR"),
       "the outage was seen",
@@ -110,7 +108,7 @@ describe("faults: replicas, upstream, slow link (durable usage)", { timeout: 600
     await sleep(2500);
     const outcomes = await traffic.stop();
     t.diagnostic(JSON.stringify(tally(outcomes)));
-    assertFailClosed(outcomes, ["UPSTREAM_TIMEOUT", "UPSTREAM_ERROR"]);
+    assertFailClosed(outcomes, ["UPSTREAM_TIMEOUT", "UPSTREAM_ERROR", ...UNDER_LOAD]);
     assert.ok(outcomes.some((o) => o.code === "UPSTREAM_TIMEOUT"));
     const recovery = recoveryMs(outcomes, healedAt);
     t.diagnostic(`recovery after the link healed: ${recovery?.toFixed(0)} ms`);

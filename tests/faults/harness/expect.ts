@@ -4,6 +4,12 @@ import type { FaultStack } from "./stack.ts";
 import { type Outcome, tally } from "./traffic.ts";
 
 /**
+ * Fail-closed answers that a process starting (a CPU burst) can cause on a small busy machine: a verifier Redis
+ * command past its 250 ms deadline (VERIFIER_REDIS_COMMAND_TIMEOUT_MS) is a 503, never an allow.
+ */
+export const UNDER_LOAD = ["REDIS_UNAVAILABLE"];
+
+/**
  * What every fault test checks on the traffic it saw: the agent that was never approved got nothing but refusals,
  * and every failed request of the approved agent carries one of the documented codes the fault may cause
  * (`NETWORK` = no answer at all: only when a process holding the connection died).

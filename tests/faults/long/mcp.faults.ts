@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { assertFailClosed } from "../harness/expect.ts";
+import { assertFailClosed, UNDER_LOAD } from "../harness/expect.ts";
 import { faultSuite } from "../harness/suite.ts";
 import { recoveryMs, startTraffic, tally } from "../harness/traffic.ts";
 
