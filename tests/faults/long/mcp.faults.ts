@@ -39,6 +39,7 @@ describe("faults: an MCP server", { timeout: 600_000 }, () => {
       "MCP_CIRCUIT_OPEN",
       "UPSTREAM_ERROR",
       "UPSTREAM_TIMEOUT",
+      ...UNDER_LOAD,
     ]);
     assert.ok(
       outcomes.some((o) => o.who === "agent" && o.status >= 500),
