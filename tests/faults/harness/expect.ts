@@ -83,8 +83,14 @@ export async function assertUsageCounted(
   return { counts: now, ms, summary };
 }
 
-/** The current counts once nothing more arrives (to start the next test from). */
+/** The counts once nothing more arrives (unchanged for a second, at most 15 s): where the next test starts from. */
 export async function settledCounts(stack: FaultStack): Promise<UsageCounts> {
-  await new Promise((r) => setTimeout(r, 1500));
-  return stack.usageByStatus();
+  const deadline = Date.now() + 15_000;
+  let last = JSON.stringify(await stack.usageByStatus());
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await stack.usageByStatus();
+    if (JSON.stringify(now) === last || Date.now() > deadline) return now;
+    last = JSON.stringify(now);
+  }
 }
