@@ -37,7 +37,10 @@ describe("migrations on PostgreSQL", () => {
       const [a, b] = await Promise.all([migrate(db), migrate(other)]);
       const all = loadMigrations().map((m) => m.version);
       // One run applied everything, the other found it done (the advisory lock serialises them).
-      assert.deepEqual([...a, ...b].sort((x, y) => x - y), all);
+      assert.deepEqual(
+        [...a, ...b].sort((x, y) => x - y),
+        all,
+      );
       assert.deepEqual(await migrate(db), []);
       const { rows } = await db.query<{ version: number; name: string }>(
         "SELECT version, name FROM schema_migrations ORDER BY version",
