@@ -350,6 +350,17 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       assert.equal(json<{ status: number }>(denied).status, 403);
     });
 
+    test("the revoked claim stays in the history, listed by status", async () => {
+      const revoked = json<{ claims: { claim_id: string; status: string }[] }>(
+        await sigilum(["approvals", "list", "--status", "revoked", "--json"], env),
+      );
+      assert.ok(revoked.claims.some((c) => c.claim_id === claimId && c.status === "revoked"));
+      const all = json<{ claims: { claim_id: string; status: string }[] }>(
+        await sigilum(["approvals", "list", "--all", "--json"], env),
+      );
+      assert.equal(all.claims.find((c) => c.claim_id === claimId)?.status, "revoked");
+    });
+
     test("usage counts the calls per service", async () => {
       const usage = await until("usage of echo", 15_000, async () => {
         const run = json<{ services: { service: string; calls: number }[] }>(

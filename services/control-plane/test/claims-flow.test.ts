@@ -113,6 +113,22 @@ describe("claims lifecycle on PostgreSQL + Redis", () => {
       assert.equal(reRequest.body.status, "pending");
       assert.notEqual(reRequest.body.claim_id, claimId);
 
+      // The revoked claim stays in the owner's history, by status and in full.
+      const revokedList = await t.owner(token, "GET", `/v1/namespaces/${ns}/claims?status=revoked`);
+      assert.deepEqual(
+        revokedList.body.claims.map((c: { claim_id: string }) => c.claim_id),
+        [claimId],
+      );
+      const all = await t.owner(token, "GET", `/v1/namespaces/${ns}/claims`);
+      assert.deepEqual(
+        all.body.claims.map((c: { claim_id: string; status: string }) => [c.claim_id, c.status]).sort(),
+        [
+          [claimId, "revoked"],
+          [reRequest.body.claim_id, "pending"],
+        ].sort(),
+      );
+      assert.equal((await t.owner(token, "GET", `/v1/claims/${claimId}`)).body.status, "revoked");
+
       // Reject publishes too.
       const reject = await t.owner(token, "POST", `/v1/claims/${reRequest.body.claim_id}/reject`);
       assert.deepEqual(reject.body, { claim_id: reRequest.body.claim_id, status: "rejected" });

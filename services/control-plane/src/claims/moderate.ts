@@ -31,9 +31,14 @@ async function findClaim(db: Queryable, claimId: string, lock = false): Promise<
   return rows[0];
 }
 
-/** GET /v1/claims/:id: the owner's own claim only (403 for another namespace's). */
+/** GET /v1/claims/:id: the owner's own claim only (403 for another namespace's), replaced ones included. */
 export async function getClaim(db: Queryable, owner: Owner, claimId: string) {
-  const row = await findClaim(db, claimId);
+  const row =
+    (await findClaim(db, claimId)) ??
+    (claimId.length > MAX_CLAIM_ID
+      ? undefined
+      : (await db.query<ClaimRow>("SELECT * FROM authorization_history WHERE claim_id = $1", [claimId]))
+          .rows[0]);
   if (!row) throw notFound("Claim not found");
   if (row.namespace !== owner.namespace) throw forbidden("Access denied: claim belongs to another namespace");
   return presentClaimDetail(row);

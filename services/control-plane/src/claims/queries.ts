@@ -14,6 +14,10 @@ export const namespaceClaimsQuerySchema = z.object({
 export type NamespaceClaimsQuery = z.output<typeof namespaceClaimsQuerySchema>;
 
 /** GET /v1/namespaces/:ns/claims — every claim of the (already authorised) namespace, newest first. */
+/** Live claims and the decided ones a later request replaced (the owner's whole history). */
+export const WITH_HISTORY =
+  "(SELECT * FROM authorizations UNION ALL SELECT * FROM authorization_history) AS claims";
+
 export async function listNamespaceClaims(db: Queryable, namespace: string, q: NamespaceClaimsQuery) {
   const where = ["namespace = $1"];
   const params: unknown[] = [namespace];
@@ -27,11 +31,11 @@ export async function listNamespaceClaims(db: Queryable, namespace: string, q: N
   }
   const cond = where.join(" AND ");
   const total = await db.query<{ n: unknown }>(
-    `SELECT count(*) AS n FROM authorizations WHERE ${cond}`,
+    `SELECT count(*) AS n FROM ${WITH_HISTORY} WHERE ${cond}`,
     params,
   );
   const { rows } = await db.query<ClaimRow>(
-    `SELECT * FROM authorizations WHERE ${cond}
+    `SELECT * FROM ${WITH_HISTORY} WHERE ${cond}
       ORDER BY created_at DESC, claim_id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
     [...params, q.limit, q.offset],
   );

@@ -107,6 +107,14 @@ async function decide(
     );
   }
 
+  // A decided claim (revoked, rejected, expired) is replaced by the new request: keep it in the history first.
+  if (prior) {
+    await tx.query(
+      "INSERT INTO authorization_history SELECT * FROM authorizations WHERE claim_id = $1 ON CONFLICT DO NOTHING",
+      [prior.claim_id],
+    );
+  }
+
   let subject = body.subject ?? null;
   let agentName = body.agent_name ?? null;
   // Backward compatibility: older gateways sent the caller's subject as agent_name.
