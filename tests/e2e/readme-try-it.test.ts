@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { type RecordingServer, startRecordingServer, unusedPort } from "@sigilum-gw/testkit/network";
+import { isolatedStackEnv, type RecordingServer, startRecordingServer } from "@sigilum-gw/testkit/network";
 import { Redis } from "ioredis";
 
 /**
@@ -75,19 +75,10 @@ describe("README: Try it on one machine", { timeout: 420_000 }, () => {
         .split(delimiter)
         .filter((d) => d && !resolve(d).startsWith(REPO_ROOT))
         .join(delimiter),
-      HOME: dir,
+      ...(await isolatedStackEnv(dir)),
       USER: "tryit",
       LOGNAME: "tryit",
       MY_API_TOKEN: token,
-      SIGILUM_DATA_DIR: join(dir, "data"),
-      SIGILUM_HOME: join(dir, "sigilum-home"),
-      OPENCLAW_HOME: join(dir, "openclaw"),
-      LOG_LEVEL: "warn",
-      GATEWAY_ADDR: `127.0.0.1:${await unusedPort()}`,
-      VERIFIER_ADDR: `127.0.0.1:${await unusedPort()}`,
-      PROXY_ADDR: `127.0.0.1:${await unusedPort()}`,
-      USAGE_WORKER_ADDR: `127.0.0.1:${await unusedPort()}`,
-      CONTROL_PLANE_ADDR: `127.0.0.1:${await unusedPort()}`,
     };
   });
 

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { unusedPort } from "@sigilum-gw/testkit/network";
+import { isolatedStackEnv } from "@sigilum-gw/testkit/network";
 import { type RunResult, runScript, serviceMain } from "@sigilum-gw/testkit/process";
 
 /**
@@ -49,16 +49,7 @@ describe("supervisor: a crashed service is restarted", { timeout: 300_000 }, () 
       const { REDIS_URL: _unset, REDIS_PREFIX: _unsetPrefix, ...inherited } = process.env;
       env = {
         PATH: inherited.PATH,
-        HOME: dir,
-        SIGILUM_DATA_DIR: join(dir, "data"),
-        SIGILUM_HOME: join(dir, "agent"),
-        OPENCLAW_HOME: join(dir, "openclaw"),
-        LOG_LEVEL: "warn",
-        GATEWAY_ADDR: `127.0.0.1:${await unusedPort()}`,
-        VERIFIER_ADDR: `127.0.0.1:${await unusedPort()}`,
-        PROXY_ADDR: `127.0.0.1:${await unusedPort()}`,
-        USAGE_WORKER_ADDR: `127.0.0.1:${await unusedPort()}`,
-        CONTROL_PLANE_ADDR: `127.0.0.1:${await unusedPort()}`,
+        ...(await isolatedStackEnv(dir)),
       };
       const up = await sigilum(["up"]);
       assert.equal(up.code, 0, up.stderr);

@@ -54,3 +54,23 @@ export async function startRecordingServer(answer: RequestHandler): Promise<Reco
     },
   };
 }
+
+/**
+ * The environment of a local stack (`sigilum up`) that lives in `dir` and listens on free ports only: its data
+ * directory, agent home, owner-token home and every listen address, so a test never touches the developer's stack.
+ */
+export async function isolatedStackEnv(dir: string): Promise<Record<string, string>> {
+  const free = async () => `127.0.0.1:${await unusedPort()}`;
+  return {
+    HOME: dir,
+    SIGILUM_DATA_DIR: `${dir}/data`,
+    SIGILUM_HOME: `${dir}/agent`,
+    OPENCLAW_HOME: `${dir}/openclaw`,
+    LOG_LEVEL: "warn",
+    GATEWAY_ADDR: await free(),
+    VERIFIER_ADDR: await free(),
+    PROXY_ADDR: await free(),
+    USAGE_WORKER_ADDR: await free(),
+    CONTROL_PLANE_ADDR: await free(),
+  };
+}
