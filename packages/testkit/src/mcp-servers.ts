@@ -63,7 +63,12 @@ function buildServer(name: string, tools: readonly string[], listTtlMs: number):
     server.registerTool(
       tool,
       { description: `the ${tool} tool`, inputSchema: z.object({ text: z.string().optional() }) },
-      async ({ text }) => ({ content: [{ type: "text", text: `${tool}:${text ?? ""}` }] }),
+      async ({ text }) => ({
+        // "big" answers 3 MiB, past the gateway's bound on an MCP answer.
+        content: [
+          { type: "text", text: tool === "big" ? "x".repeat(3 * 1024 * 1024) : `${tool}:${text ?? ""}` },
+        ],
+      }),
     );
   }
   return server;

@@ -8,6 +8,7 @@ import { mcpEndpointUrl } from "./endpoint.ts";
 import { effectivePolicy, exposedTools } from "./policy.ts";
 import type { ToolCallRateLimiter } from "./rate-limit.ts";
 import type { McpExchange } from "./request.ts";
+import { MAX_MCP_RESPONSE_BYTES, ResponseTooLargeError } from "./response-cap.ts";
 
 /**
  * `POST|GET|DELETE /mcp/{id}`: for agents that speak MCP themselves (streamable HTTP, either era). The agent's own
@@ -156,7 +157,7 @@ export async function passthrough(ex: McpExchange): Promise<void> {
   const filter = (payload: unknown) => filterToolsListAnswer(payload, message?.id, policy);
   try {
     if (filtering && contentType.includes("application/json")) {
-      const text = await upstream.body.text();
+      const text = await readCapped(upstream.body, MAX_MCP_RESPONSE_BYTES);
       let out = text;
       try {
         out = JSON.stringify(filter(JSON.parse(text)));
@@ -169,7 +170,7 @@ export async function passthrough(ex: McpExchange): Promise<void> {
     }
     if (stream) {
       res.flushHeaders();
-      if (filtering) await pipeline(upstream.body, new SseRewriter(filter), res);
+      if (filtering) await pipeline(upstream.body, new SseRewriter(filter, MAX_MCP_RESPONSE_BYTES), res);
       else await pipeline(upstream.body, res);
       return;
     }
@@ -179,6 +180,7 @@ export async function passthrough(ex: McpExchange): Promise<void> {
   } catch {
     upstream.body.on("error", () => {});
     upstream.body.destroy();
+    if (!res.headersSent) return void ex.fail("UPSTREAM_ERROR", "mcp server response could not be relayed");
     if (!res.writableEnded) res.destroy();
   }
 }
@@ -223,6 +225,18 @@ async function admitToolCall(
   return undefined;
 }
 
+/** The whole body as text, refused past `limit` bytes. */
+async function readCapped(body: Readable, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new ResponseTooLargeError(limit);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 function rpcError(ex: McpExchange, id: unknown, code: number, message: string, gatewayCode: string): void {
   ex.json(200, { jsonrpc: "2.0", id: id ?? null, error: { code, message, data: { code: gatewayCode } } });
 }
@@ -249,14 +263,21 @@ export function filterToolsListAnswer(
 class SseRewriter extends Transform {
   #pending = "";
   #event: string[] = [];
+  #eventBytes = 0;
   readonly #rewrite: (payload: unknown) => unknown;
+  readonly #maxEventBytes: number;
 
-  constructor(rewrite: (payload: unknown) => unknown) {
+  /** One event may not exceed `maxEventBytes` (a server never ending its event would fill memory). */
+  constructor(rewrite: (payload: unknown) => unknown, maxEventBytes: number) {
     super();
     this.#rewrite = rewrite;
+    this.#maxEventBytes = maxEventBytes;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#eventBytes += chunk.length;
+    if (this.#eventBytes > this.#maxEventBytes)
+      return done(new Error("mcp server event exceeds the size limit"));
     this.#pending += chunk.toString("utf8");
     let newline = this.#pending.indexOf("\n");
     while (newline !== -1) {
@@ -278,6 +299,7 @@ class SseRewriter extends Transform {
   #flushEvent(): void {
     const lines = this.#event;
     this.#event = [];
+    this.#eventBytes = this.#pending.length;
     const data = lines.filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, ""));
     if (data.length === 0) {
       this.push(`${lines.join("\n")}\n\n`);

@@ -5,6 +5,7 @@ import type { ConnectionRecord } from "../model/connection.ts";
 import { credentialFetch, type FetchLike, mcpEndpointUrl } from "./endpoint.ts";
 import { isProtocolAnswer, isSessionGone, retryClass } from "./errors.ts";
 import { clientOptionsFor } from "./protocol.ts";
+import { cappedFetch } from "./response-cap.ts";
 import { loadMcpSdk } from "./sdk.ts";
 
 /**
@@ -234,7 +235,7 @@ export class McpUpstreams {
     const existing = this.#sessions.get(record.id);
     if (existing?.key === key) return existing;
     if (existing) this.#drop(record.id, existing);
-    const fetchWithCredential = credentialFetch(record, credential, this.#opts.fetch);
+    const fetchWithCredential = cappedFetch(credentialFetch(record, credential, this.#opts.fetch));
     const session: Session = {
       key,
       ready: loadMcpSdk().then(async (sdk) => {
