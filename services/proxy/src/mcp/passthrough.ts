@@ -276,8 +276,10 @@ class SseRewriter extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.#eventBytes += chunk.length;
-    if (this.#eventBytes > this.#maxEventBytes)
-      return done(new Error("mcp server event exceeds the size limit"));
+    if (this.#eventBytes > this.#maxEventBytes) {
+      done(new Error("mcp server event exceeds the size limit"));
+      return;
+    }
     this.#pending += chunk.toString("utf8");
     let newline = this.#pending.indexOf("\n");
     while (newline !== -1) {
