@@ -1,5 +1,7 @@
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
+import { MAX_REQUEST_TARGET_BYTES, SIGNING_HEADER_LIMITS } from "./limits.ts";
+import { MAX_REQUEST_ID_LENGTH } from "./request-id.ts";
 
 /**
  * The `x-sigilum-authz` token (DESIGN.md §2): the verifier's proof to the proxy that this exact request (method,
@@ -13,8 +15,26 @@ export const AUTHZ_TOKEN_MAX_TTL_SECONDS = 30;
 /** Clock difference tolerated between verifier and proxy hosts. */
 export const AUTHZ_TOKEN_CLOCK_SKEW_SECONDS = 5;
 export const MIN_SECRET_BYTES = 32;
-const MAX_TOKEN_LENGTH = 8192;
 const VERSION = "v1";
+const VERSION_PREFIX_LENGTH = VERSION.length + 1;
+const FIELD_MAX = {
+  m: 32,
+  p: MAX_REQUEST_TARGET_BYTES,
+  ns: SIGNING_HEADER_LIMITS["sigilum-namespace"],
+  sub: SIGNING_HEADER_LIMITS["sigilum-subject"],
+  // The key id is a parameter of signature-input (and must equal the certificate's).
+  kid: SIGNING_HEADER_LIMITS["signature-input"],
+  pk: SIGNING_HEADER_LIMITS["sigilum-agent-key"],
+  rid: MAX_REQUEST_ID_LENGTH,
+  aid: SIGNING_HEADER_LIMITS["sigilum-agent-id"],
+};
+/**
+ * Derived from the request limits, so that every request the verifier accepts gets a token the proxy accepts:
+ * each field at its limit, every character JSON-escaped or UTF-8 encoded to at most 2 bytes (header and URL
+ * text is latin1 without control characters but tab), 128 bytes of names and punctuation, then base64url.
+ */
+const MAX_PAYLOAD_BYTES = 2 * Object.values(FIELD_MAX).reduce((a, b) => a + b, 0) + 128;
+const MAX_TOKEN_LENGTH = VERSION_PREFIX_LENGTH + Math.ceil((MAX_PAYLOAD_BYTES * 4) / 3) + 1 + 43;
 const KEY_LABEL = "sigilum-gateway/authz-token/v1";
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -31,14 +51,14 @@ export interface AuthzClaims {
 }
 
 const payloadSchema = z.strictObject({
-  m: z.string().min(1).max(32),
-  p: z.string().min(1).max(MAX_TOKEN_LENGTH),
-  ns: z.string().max(256),
-  sub: z.string().max(1024),
-  kid: z.string().max(1024),
-  pk: z.string().max(1024),
-  rid: z.string().max(256),
-  aid: z.string().max(1024).optional(),
+  m: z.string().min(1).max(FIELD_MAX.m),
+  p: z.string().min(1).max(FIELD_MAX.p),
+  ns: z.string().max(FIELD_MAX.ns),
+  sub: z.string().max(FIELD_MAX.sub),
+  kid: z.string().max(FIELD_MAX.kid),
+  pk: z.string().max(FIELD_MAX.pk),
+  rid: z.string().max(FIELD_MAX.rid),
+  aid: z.string().max(FIELD_MAX.aid).optional(),
   exp: z.number().int().nonnegative(),
 });
 

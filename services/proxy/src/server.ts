@@ -8,6 +8,7 @@ import { clientIp, createTrustedProxies } from "@sigilum-gw/shared/client-ip";
 import { formatListenAddress } from "@sigilum-gw/shared/config";
 import { GatewayError, sendError } from "@sigilum-gw/shared/errors";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
+import { checkRequestLimits } from "@sigilum-gw/shared/limits";
 import { createLogger, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { type DrainOutcome, metricsHandler, recordShutdownDrain } from "@sigilum-gw/shared/metrics";
 import { requestIdFrom } from "@sigilum-gw/shared/request-id";
@@ -349,6 +350,8 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
         message: "absolute-form request targets are not accepted",
       });
     }
+    const overLimit = checkRequestLimits(url, req.rawHeaders);
+    if (overLimit) return void sendError(res, overLimit.code, { requestId, message: overLimit.message });
     let route: ReturnType<typeof parseRuntimeRoute>;
     try {
       route = parseRuntimeRoute(url);

@@ -281,6 +281,27 @@ export const ERROR_CATALOGUE = {
     when: "The body is larger than GATEWAY_MAX_REQUEST_BODY_BYTES.",
     remedy: "Send a smaller body; operators may raise GATEWAY_MAX_REQUEST_BODY_BYTES.",
   },
+  REQUEST_TARGET_TOO_LONG: {
+    status: 414,
+    message: "request target is too long",
+    ours: true,
+    when: "The path and query exceed 8192 bytes; refused before the signature is checked, so the nonce stays unused.",
+    remedy: "Send long data in the body instead of the URL.",
+  },
+  REQUEST_HEADER_TOO_LARGE: {
+    status: 431,
+    message: "a Sigilum header exceeds its size limit",
+    ours: true,
+    when: "A signing header is longer than its limit (sigilum-subject 1024 bytes, sigilum-agent-cert 4096, signature-input 2048, ...; docs/protocol.md); refused before the nonce is spent.",
+    remedy: "Use a shorter subject or agent id; the SDK's own headers always fit.",
+  },
+  REQUEST_HOST_INVALID: {
+    status: 400,
+    message: "missing or repeated Host header",
+    ours: true,
+    when: "The request has no Host header or more than one.",
+    remedy: "Send exactly one Host header (every HTTP client does this by itself).",
+  },
   INVALID_REQUEST: {
     status: 400,
     message: "invalid request",

@@ -11,10 +11,11 @@ export const SINGLE_LINE_SIGNING_HEADERS = [
   "sigilum-agent-id",
   "sigilum-agent-key",
   "sigilum-agent-cert",
+  "content-digest",
 ] as const;
 
 /** Every header the profile signs or carries: stripped before a request leaves the gateway. */
-export const SIGNING_HEADERS = [...SINGLE_LINE_SIGNING_HEADERS, "content-digest"] as const;
+export const SIGNING_HEADERS = SINGLE_LINE_SIGNING_HEADERS;
 
 const NO_BODY = [
   "@method",

@@ -79,6 +79,7 @@ const SUBJECT = indexOf("sigilum-subject");
 const AGENT_ID = indexOf("sigilum-agent-id");
 const AGENT_KEY = indexOf("sigilum-agent-key");
 const AGENT_CERT = indexOf("sigilum-agent-cert");
+const CONTENT_DIGEST = indexOf("content-digest");
 const CREATED_RE = /^[1-9]\d{0,11}$/;
 
 /**
@@ -169,7 +170,7 @@ export function createSigilumVerifier(options: SigilumVerifierOptions = {}): Sig
     if (agentId && !input.components.includes("sigilum-agent-id")) {
       return fail("AUTH_IDENTITY_INVALID", "sigilum-agent-id is present but not signed");
     }
-    const digestHeader = firstHeader(headers, "content-digest");
+    const digestHeader = single[CONTENT_DIGEST];
     if (hasBody && digestHeader !== contentDigest(body)) {
       return fail("AUTH_SIGNATURE_INVALID", "content-digest does not match the body");
     }
@@ -185,8 +186,6 @@ export function createSigilumVerifier(options: SigilumVerifierOptions = {}): Sig
             return method;
           case "@target-uri":
             return targetUri;
-          case "content-digest":
-            return digestHeader || null;
           default: {
             const index = SINGLE_LINE_INDEX.get(name);
             return (index === undefined ? firstHeader(headers, name) : single[index]) || null;

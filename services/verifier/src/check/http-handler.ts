@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ErrorCode } from "@sigilum-gw/shared/errors";
 import { CHECK_PATH_PREFIX } from "@sigilum-gw/shared/ext-authz";
+import { checkRequestLimits } from "@sigilum-gw/shared/limits";
 import { requestIdFrom } from "@sigilum-gw/shared/request-id";
 import type { AuthzMinter } from "../authz.ts";
 import type { VerifierMetrics } from "../metrics.ts";
@@ -95,6 +96,9 @@ export function createCheckHandler(
       deps.log?.("proxy_auth_denied", { request_id: requestId, stage, decision: "deny", reason_code: code });
     };
     if (deps.isClosing()) return deny("SERVICE_UNAVAILABLE", "shutdown");
+    // Limits first: a request over them is refused before its signature is read or its nonce spent.
+    const overLimit = checkRequestLimits(target, req.rawHeaders);
+    if (overLimit) return deny(overLimit.code, "limits", overLimit.message);
     const headers = checkHeaders(req);
     if (partialBody(headers["x-envoy-auth-partial-body"])) return deny("AUTH_PARTIAL_BODY", "body");
     const pending = readBody(req, deps.maxBodyBytes);
