@@ -3,6 +3,7 @@ import {
   claimsEnv,
   composeEnv,
   type Env,
+  envBool,
   envEnum,
   envGroup,
   envInt,
@@ -41,6 +42,8 @@ const proxyOwnEnv = envGroup({
    * separate `usage-worker` process, so that signing and posting each event does not compete with forwarding.
    */
   GATEWAY_USAGE_DELIVERY: envEnum(USAGE_DELIVERY_MODES, { default: "embedded" }),
+  /** Let connections reach link-local and cloud metadata addresses (SSRF guard off). */
+  GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS: envBool({ default: false }),
   /**
    * buffered: usage events leave in batches every 250 ms (a proxy crash loses up to 250 ms of them); durable: a
    * response ends only once its event is in Redis (nothing lost on a proxy crash; costs a Redis write per group).
@@ -94,6 +97,7 @@ export interface ProxyConfig {
   };
   maxBodyBytes: number;
   proxyTimeoutMs: number;
+  allowLinkLocalUpstreams: boolean;
   rotationEnforcement: "off" | "warn" | "block";
   rotationGraceDays: number;
   shutdownTimeoutMs: number;
@@ -144,6 +148,7 @@ export function loadProxyConfig(env: Env = process.env): ProxyConfig {
     },
     maxBodyBytes: c.GATEWAY_MAX_REQUEST_BODY_BYTES,
     proxyTimeoutMs: c.GATEWAY_PROXY_TIMEOUT_SECONDS * 1000,
+    allowLinkLocalUpstreams: c.GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS,
     rotationEnforcement: c.GATEWAY_ROTATION_ENFORCEMENT,
     rotationGraceDays: c.GATEWAY_ROTATION_GRACE_DAYS,
     shutdownTimeoutMs: c.GATEWAY_SHUTDOWN_TIMEOUT_SECONDS * 1000,

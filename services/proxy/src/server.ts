@@ -151,7 +151,10 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     config.authzMode === "envoy"
       ? createEnvoyAuthorizer(codec)
       : createInlineAuthorizer({ verifierUrl: config.verifierUrl, codec, timeoutMs: config.authzTimeoutMs });
-  const forwarder = new Forwarder({ timeoutMs: config.proxyTimeoutMs });
+  const forwarder = new Forwarder({
+    timeoutMs: config.proxyTimeoutMs,
+    allowLinkLocal: config.allowLinkLocalUpstreams,
+  });
   const usage = new UsageRecorder({
     connection: queueConnection,
     prefix: keys.bullmq,

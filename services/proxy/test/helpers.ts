@@ -38,6 +38,7 @@ export function testConfig(overrides: Partial<ProxyConfig> = {}): ProxyConfig {
     },
     maxBodyBytes: 2 * 1024 * 1024,
     proxyTimeoutMs: 10_000,
+    allowLinkLocalUpstreams: false,
     rotationEnforcement: "warn",
     rotationGraceDays: 0,
     shutdownTimeoutMs: 5000,

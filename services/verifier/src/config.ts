@@ -66,6 +66,8 @@ export interface VerifierConfig {
   signerHome: string | undefined;
   internalSecret: string;
   publicOrigin: string | undefined;
+  /** GATEWAY_ALLOWED_HOSTS: Host names (besides loopback) agents may sign for when no public URL is set. */
+  allowedHosts: string[];
   trustedProxyCidrs: string[];
   signatureMaxAgeSeconds: number;
   nonceTtlSeconds: number;
@@ -108,6 +110,7 @@ export function loadVerifierConfig(env: NodeJS.ProcessEnv = process.env): Verifi
     internalSecret: e.GATEWAY_INTERNAL_SECRET,
     // Only scheme and host matter: the path an agent signs is the one Envoy forwards.
     publicOrigin: e.GATEWAY_PUBLIC_URL ? new URL(e.GATEWAY_PUBLIC_URL).origin : undefined,
+    allowedHosts: e.GATEWAY_ALLOWED_HOSTS,
     trustedProxyCidrs: e.GATEWAY_TRUSTED_PROXY_CIDRS,
     signatureMaxAgeSeconds: e.GATEWAY_SIGNATURE_MAX_AGE_SECONDS,
     // A nonce must outlive every signature that could still pass the freshness check, or a replay slips through.

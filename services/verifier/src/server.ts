@@ -5,6 +5,7 @@ import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import type { Ed25519Backend } from "@sigilum-gw/shared/ed25519";
 import { type ErrorCode, errorEnvelope } from "@sigilum-gw/shared/errors";
 import { CHECK_PATH_PREFIX } from "@sigilum-gw/shared/ext-authz";
+import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { loadIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import {
   createLogger,
@@ -186,6 +187,8 @@ export async function createVerifierService(
       submitter,
       trusted: createTrustedProxies(config.trustedProxyCidrs),
       publicOrigin: config.publicOrigin,
+      // With a public URL the signed authority is that URL's, whatever the Host; else the Host is pinned.
+      signedHosts: config.publicOrigin ? undefined : createHostAllowlist([], config.allowedHosts),
       nonceTtlSeconds: config.nonceTtlSeconds,
       bypass: config.bypass,
       connectionKnown: async (service) =>

@@ -89,6 +89,14 @@ export const ERROR_CATALOGUE = {
     when: "Generic authorization refusal.",
     remedy: "Check the agent's identity and its approval for this service.",
   },
+  AUTH_HOST_NOT_ALLOWED: {
+    status: 403,
+    message: "request is addressed to a host this gateway does not serve",
+    ours: true,
+    when: "No GATEWAY_PUBLIC_URL is set and the Host (the authority of the signed `@target-uri`) is neither a loopback name nor in GATEWAY_ALLOWED_HOSTS: a request signed for another service replayed here.",
+    remedy:
+      "Call the gateway under its own name; operators reaching it under another name: set GATEWAY_PUBLIC_URL or add the name to GATEWAY_ALLOWED_HOSTS.",
+  },
   AUTH_AUTHZ_TOKEN_INVALID: {
     status: 403,
     message: "missing or invalid gateway authorization token",
@@ -187,6 +195,14 @@ export const ERROR_CATALOGUE = {
     when: "The provider did not answer within GATEWAY_PROXY_TIMEOUT_SECONDS (MCP: GATEWAY_MCP_TIMEOUT_SECONDS).",
     remedy:
       "Retry later with a freshly signed request; operators: raise the timeout if the provider is slow by design.",
+  },
+  UPSTREAM_ADDRESS_FORBIDDEN: {
+    status: 403,
+    message: "connection points at a link-local or cloud metadata address",
+    ours: true,
+    when: "The connection's base URL is, or resolves to, a link-local address (169.254.0.0/16, fe80::/10) or a cloud metadata address, and GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS is not true.",
+    remedy:
+      "Operators: point the connection at the provider's real address; set GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS=true only if a link-local upstream is intended.",
   },
   ROTATION_REQUIRED: {
     status: 403,

@@ -33,6 +33,8 @@ export interface ConnectionRecord {
   protocol: Protocol;
   base_url: string;
   path_prefix: string;
+  /** Encoded `/` and `\` (%2F, %5C) may appear inside a path segment (e.g. GitLab project ids); default false. */
+  allow_encoded_slashes: boolean;
   auth_mode: AuthMode;
   auth_header_name: string;
   auth_prefix: string;
@@ -74,6 +76,7 @@ export const createConnectionInput = z.object({
   protocol: optStr,
   base_url: optStr,
   path_prefix: optStr,
+  allow_encoded_slashes: z.boolean().nullish(),
   auth_mode: optStr,
   auth_header_name: optStr,
   auth_prefix: optStr,
@@ -93,6 +96,7 @@ export type CreateConnectionInput = z.infer<typeof createConnectionInput>;
 export const updateConnectionInput = z.object({
   name: optStr,
   path_prefix: optStr,
+  allow_encoded_slashes: z.boolean().nullish(),
   auth_mode: optStr,
   auth_header_name: optStr,
   auth_prefix: optStr,
@@ -366,6 +370,7 @@ export function buildNewConnection(
     protocol,
     base_url,
     path_prefix: normalizePathPrefix(input.path_prefix),
+    allow_encoded_slashes: input.allow_encoded_slashes ?? false,
     auth_mode,
     auth_header_name,
     auth_prefix,
@@ -404,6 +409,9 @@ export function applyConnectionUpdate(
   const name = (input.name ?? "").trim();
   if (name !== "") next.name = name;
   if ((input.path_prefix ?? "").trim() !== "") next.path_prefix = normalizePathPrefix(input.path_prefix);
+  if (input.allow_encoded_slashes !== undefined && input.allow_encoded_slashes !== null) {
+    next.allow_encoded_slashes = input.allow_encoded_slashes;
+  }
 
   const mode = parseAuthMode(input.auth_mode);
   const modeChanged = mode !== "" && mode !== current.auth_mode;
@@ -534,6 +542,7 @@ export function toConnectionJson(c: ConnectionRecord): Record<string, unknown> {
     base_url: c.base_url,
   };
   if (c.path_prefix) out["path_prefix"] = c.path_prefix;
+  if (c.allow_encoded_slashes) out["allow_encoded_slashes"] = true;
   out["auth_mode"] = c.auth_mode;
   out["auth_header_name"] = c.auth_header_name;
   out["auth_prefix"] = c.auth_prefix;
@@ -578,6 +587,8 @@ export const connectionRecordSchema = z.object({
   protocol: z.enum(["http", "mcp"]),
   base_url: z.string(),
   path_prefix: z.string(),
+  // Records written before the option existed read as false.
+  allow_encoded_slashes: z.boolean().default(false),
   auth_mode: z.enum(["bearer", "header_key", "query_param"]),
   auth_header_name: z.string(),
   auth_prefix: z.string(),

@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { Agent, type Dispatcher } from "undici";
 import { filterResponseHeaders, type UpstreamTarget } from "./inject.ts";
+import { FORBIDDEN_ADDRESS_CODE, forbiddenLiteral, guardedLookup } from "./upstream-address.ts";
 
 /**
  * Forwards one request with undici's dispatcher API and streams the response straight into the client's
@@ -16,6 +17,8 @@ export interface ForwarderOptions {
   keepAliveTimeoutMs?: number;
   /** Max sockets per upstream origin (undefined = unlimited). */
   connectionsPerOrigin?: number;
+  /** GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS: let connections reach link-local and cloud metadata addresses. */
+  allowLinkLocal?: boolean;
 }
 
 export interface ForwardRequest {
@@ -34,7 +37,7 @@ export interface ForwardRequest {
   beforeEnd?: (status: number, responseBytes: number, durationMs: number) => Promise<void>;
 }
 
-export type ForwardFailure = "timeout" | "unreachable" | "client_closed";
+export type ForwardFailure = "timeout" | "unreachable" | "client_closed" | "forbidden_address";
 
 export type ForwardOutcome =
   | {
@@ -52,6 +55,7 @@ const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"
 function classify(err: Error, clientClosed: boolean): ForwardFailure {
   if (clientClosed) return "client_closed";
   const code = (err as { code?: string }).code;
+  if (code === FORBIDDEN_ADDRESS_CODE) return "forbidden_address";
   if (code !== undefined && TIMEOUT_CODES.has(code)) return "timeout";
   return "unreachable";
 }
@@ -59,16 +63,21 @@ function classify(err: Error, clientClosed: boolean): ForwardFailure {
 export class Forwarder {
   readonly #agent: Agent;
   readonly #timeoutMs: number;
+  readonly #allowLinkLocal: boolean;
 
   constructor(opts: ForwarderOptions) {
     this.#timeoutMs = opts.timeoutMs;
+    this.#allowLinkLocal = opts.allowLinkLocal ?? false;
     this.#agent = new Agent({
       keepAliveTimeout: opts.keepAliveTimeoutMs ?? 10_000,
       keepAliveMaxTimeout: 60_000,
       connections: opts.connectionsPerOrigin ?? null,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
-      connect: { timeout: Math.min(opts.connectTimeoutMs ?? 10_000, opts.timeoutMs) },
+      connect: {
+        timeout: Math.min(opts.connectTimeoutMs ?? 10_000, opts.timeoutMs),
+        ...(this.#allowLinkLocal ? {} : { lookup: guardedLookup }),
+      },
     });
   }
 
@@ -168,6 +177,13 @@ export class Forwarder {
         },
       };
 
+      const literal = this.#allowLinkLocal
+        ? undefined
+        : forbiddenLiteral(new URL(request.target.origin).hostname);
+      if (literal) {
+        finish({ kind: "failed", failure: "forbidden_address", error: literal, durationMs: 0 });
+        return;
+      }
       try {
         this.#agent.dispatch(
           {

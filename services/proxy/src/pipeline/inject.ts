@@ -31,6 +31,16 @@ const ALWAYS_STRIPPED = new Set([
   // replaced below
   "x-request-id",
   "x-forwarded-for",
+  // Forwarding and rewrite headers an upstream (or a proxy in front of it) may trust: only the gateway's own
+  // x-forwarded-for is sent; an agent's could spoof its address, host or the path the upstream serves.
+  "forwarded",
+  "x-real-ip",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-original-url",
+  "x-rewrite-url",
   // The agent's own credential: an agent cannot override or smuggle one past the connection's.
   "authorization",
 ]);

@@ -141,6 +141,11 @@ export async function handleProxyRequest(
     }
     throw err;
   }
+  if (route.encodedSeparator && !resolved.record.allow_encoded_slashes) {
+    fail("PATH_TRAVERSAL", "invalid proxy path: encoded slashes are not allowed for this connection");
+    finish(400, 0);
+    return;
+  }
   if (resolved.rotationWarning) {
     log("rotation_warning", {
       connection: route.connectionId,
@@ -214,6 +219,19 @@ export async function handleProxyRequest(
   if (outcome.failure === "client_closed") {
     recordUpstream(deps.metrics.upstream, "http", "error", seconds, "client_closed");
     finish(499, 0);
+    return;
+  }
+  if (outcome.failure === "forbidden_address") {
+    recordUpstream(deps.metrics.upstream, "http", "error", seconds, "upstream_error");
+    log("proxy_upstream_error", {
+      connection: route.connectionId,
+      subject: identity?.subject ?? "",
+      decision: "deny",
+      reason_code: "UPSTREAM_ADDRESS_FORBIDDEN",
+      error: outcome.error.message,
+    });
+    fail("UPSTREAM_ADDRESS_FORBIDDEN");
+    finish(403, 0);
     return;
   }
   const code: ErrorCode = outcome.failure === "timeout" ? "UPSTREAM_TIMEOUT" : "UPSTREAM_ERROR";

@@ -4,8 +4,10 @@ import { isSafeConnectionId } from "../model/connection.ts";
 /**
  * Runtime route parsing: `/proxy/{connection_id}/{rest}` and `/slack/{rest}` (alias of `slack-proxy`).
  * The upstream path is built from the percent-decoded segments, and must stay inside the connection's base
- * path: dot segments (raw or encoded), backslashes and control characters are refused; empty segments (double
- * slashes) are dropped; an absolute URL in the path is only ever path text. Segments are re-encoded before use.
+ * path: dot segments (raw, encoded, or with a `;` parameter as in `..;`, which Tomcat-style servers read as
+ * `..`), raw backslashes and control characters are refused; empty segments (double slashes) are dropped; an
+ * absolute URL in the path is only ever path text. Segments are re-encoded before use, so an encoded `/` or
+ * `\` stays inside its segment; the route reports it, and the proxy refuses it unless the connection opts in.
  */
 
 export const SLACK_ALIAS_CONNECTION = "slack-proxy";
@@ -21,6 +23,8 @@ export interface RuntimeRoute {
   trailingSlash: boolean;
   /** Raw query string without "?", as received ("" when absent). */
   rawQuery: string;
+  /** A segment holds an encoded `/` or `\` (%2F, %5C): served only by connections that allow it. */
+  encodedSeparator: boolean;
 }
 
 export type RouteMatch = RuntimeRoute | { kind: "mcp" } | null;
@@ -51,16 +55,20 @@ export function parseRuntimeRoute(target: string): RouteMatch {
   }
 
   const segments: string[] = [];
+  let encodedSeparator = false;
   for (const raw of rest.split("/")) {
-    for (const piece of decodeSegment(raw).split("/")) {
-      if (piece === "") continue;
-      if (piece === "." || piece === "..") {
+    if (raw === "") continue;
+    if (raw.includes("\\"))
+      throw new GatewayError("PATH_TRAVERSAL", "invalid proxy path: backslashes are not allowed");
+    const segment = decodeSegment(raw);
+    if (segment === "") continue;
+    if (ENCODED_SEPARATOR.test(raw)) encodedSeparator = true;
+    for (const part of segment.split(/[/\\]/)) {
+      if (DOT_SEGMENT.test(part)) {
         throw new GatewayError("PATH_TRAVERSAL", "invalid proxy path: dot segments are not allowed");
       }
-      if (piece.includes("\\"))
-        throw new GatewayError("PATH_TRAVERSAL", "invalid proxy path: backslashes are not allowed");
-      segments.push(piece);
     }
+    segments.push(segment);
   }
   return {
     kind: "proxy",
@@ -68,8 +76,13 @@ export function parseRuntimeRoute(target: string): RouteMatch {
     segments,
     trailingSlash: segments.length > 0 && rest.endsWith("/"),
     rawQuery,
+    encodedSeparator,
   };
 }
+
+/** `.`, `..`, and either with a `;` path parameter (`..;x`, `.;`), which some servers strip before resolving. */
+const DOT_SEGMENT = /^\.\.?(;.*)?$/;
+const ENCODED_SEPARATOR = /%2f|%5c/i;
 
 function decodeSegment(raw: string): string {
   let decoded: string;

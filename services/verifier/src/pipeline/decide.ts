@@ -1,5 +1,6 @@
 import { clientIpFrom, type TrustedProxies } from "@sigilum-gw/shared/client-ip";
 import type { ErrorCode } from "@sigilum-gw/shared/errors";
+import type { HostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import type { HeaderInput, VerifiedIdentity } from "@sigilum-gw/shared/http-signatures";
 import type { NonceStore } from "@sigilum-gw/shared/replay";
 import type { ClaimsCache } from "../claims/cache.ts";
@@ -68,6 +69,8 @@ export interface PipelineDeps {
   submitter: ClaimSubmitter;
   trusted: TrustedProxies;
   publicOrigin: string | undefined;
+  /** The Host names agents may sign for (`@target-uri` authority); undefined when publicOrigin fixes it. */
+  signedHosts: HostAllowlist | undefined;
   nonceTtlSeconds: number;
   bypass: { enabled: boolean; connections: readonly string[] };
   /**
@@ -120,6 +123,9 @@ export async function decide(input: CheckInput, deps: PipelineDeps): Promise<Dec
     return { kind: "allow", service, clientIp: ip, identity: null };
   }
 
+  if (deps.signedHosts && !deps.signedHosts.allows(input.host)) {
+    return { kind: "deny", code: "AUTH_HOST_NOT_ALLOWED", stage: "route", clientIp: ip, service };
+  }
   const targetUri = rebuildTargetUri(
     { target: input.target, host: input.host, forwardedProto: input.forwardedProto, peerTrusted },
     deps.publicOrigin,

@@ -38,16 +38,20 @@ function hasUnsafeSegments(path: string): boolean {
     }
     if (!segment.includes("%") && !segment.includes("\\")) {
       // Nothing encoded, no backslash: the segment is its own decoding and cannot hide a separator.
-      if (segment === "." || segment === "..") return true;
+      if (DOT_SEGMENT.test(segment)) return true;
       continue;
     }
     const decoded = decodeSegment(segment);
     if (decoded === null) return true;
-    // An encoded slash is legitimate (e.g. GitLab project ids), an encoded dot segment behind it is not.
-    for (const part of decoded.split(/[/\\]/)) if (part === "." || part === "..") return true;
+    // An encoded slash can be legitimate (e.g. GitLab project ids; the proxy asks the connection), an encoded
+    // dot segment behind it is not.
+    for (const part of decoded.split(/[/\\]/)) if (DOT_SEGMENT.test(part)) return true;
   }
   return false;
 }
+
+/** `.`, `..`, and either with a `;` path parameter (`..;x`), which Tomcat-style servers resolve as `..`. */
+const DOT_SEGMENT = /^\.\.?(;.*)?$/;
 
 const CONTROL_RE = /[\u0000-\u0020\u007f]/;
 

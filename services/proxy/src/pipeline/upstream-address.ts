@@ -1,0 +1,55 @@
+import { type LookupAddress, type LookupOptions, lookup } from "node:dns";
+import { BlockList, isIP } from "node:net";
+
+/**
+ * Upstream addresses a connection may not reach unless GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS=true: link-local
+ * ranges, where cloud metadata services answer (169.254.169.254 hands out the host's cloud credentials), and the
+ * metadata addresses outside them. Checked on the address actually dialled: an IP in the base URL directly, a
+ * name through the lookup the connector uses, so a DNS name pointing there is refused too.
+ */
+
+const FORBIDDEN = new BlockList();
+FORBIDDEN.addSubnet("169.254.0.0", 16, "ipv4");
+FORBIDDEN.addSubnet("fe80::", 10, "ipv6");
+FORBIDDEN.addAddress("fd00:ec2::254", "ipv6");
+FORBIDDEN.addAddress("100.100.100.200", "ipv4");
+
+export const FORBIDDEN_ADDRESS_CODE = "ERR_UPSTREAM_ADDRESS_FORBIDDEN";
+
+export function isForbiddenUpstreamAddress(address: string): boolean {
+  const bare = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
+  const family = isIP(bare);
+  if (family === 0) return false;
+  return FORBIDDEN.check(bare, family === 4 ? "ipv4" : "ipv6");
+}
+
+function forbidden(hostname: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`upstream ${hostname} is a link-local or metadata address`), {
+    code: FORBIDDEN_ADDRESS_CODE,
+  });
+}
+
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/** `dns.lookup` for the connector that fails when any resolved address is forbidden. */
+export function guardedLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+  lookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, []);
+    if (addresses.some((a) => isForbiddenUpstreamAddress(a.address)))
+      return callback(forbidden(hostname), []);
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0];
+    if (!first)
+      return callback(Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }), []);
+    callback(null, first.address, first.family);
+  });
+}
+
+/** For an IP literal host (no lookup happens): the error to fail with, or undefined. */
+export function forbiddenLiteral(hostname: string): NodeJS.ErrnoException | undefined {
+  return isForbiddenUpstreamAddress(hostname) ? forbidden(hostname) : undefined;
+}

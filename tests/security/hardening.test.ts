@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { approvedAgent, createConnection, sign } from "./support/agent.ts";
+import { sendSigned } from "./support/http.ts";
+import { type Stack, startStack } from "./support/stack.ts";
+
+/**
+ * Finding 5 (hardening): agent-set forwarding and rewrite headers never reach the upstream; `..;` and encoded
+ * slashes are refused unless the connection opts in; the signed authority is pinned to the gateway's names;
+ * and a connection cannot be pointed at a link-local / cloud metadata address (SSRF).
+ */
+
+describe("hardening", () => {
+  let stack: Stack;
+  let gw: string;
+  let agent: SigilumIdentity;
+
+  before(async () => {
+    stack = await startStack();
+    gw = stack.replicas[0]!.url;
+    agent = approvedAgent(stack, ["hard", "gitlab", "metadata"]);
+    await createConnection(gw, "hard", stack.upstream.url, "hard-key");
+    await createConnection(gw, "gitlab", stack.upstream.url, "gitlab-key", { allow_encoded_slashes: true });
+    await createConnection(gw, "metadata", "http://169.254.169.254/latest", "metadata-key");
+  });
+  after(() => stack?.stop());
+
+  const refused = async (path: string, status: number, code: string, signFor = gw) => {
+    const before = stack.upstream.requests.length;
+    const signed = sign(agent, signFor, path);
+    const host = new URL(signFor).host;
+    const reply = await sendSigned(gw, signed, { headers: [["host", host]] });
+    assert.equal(reply.status, status, `${path}: ${reply.text}`);
+    assert.equal(reply.code, code, path);
+    assert.equal(stack.upstream.requests.length, before, `${path} reached the upstream`);
+  };
+
+  test("Forwarded, X-Real-IP, X-Forwarded-Host/Proto, X-Original-URL, X-Rewrite-URL are stripped", async () => {
+    const spoofed: [string, string][] = [
+      ["forwarded", "for=127.0.0.1;host=admin.internal;proto=https"],
+      ["x-real-ip", "127.0.0.1"],
+      ["x-forwarded-host", "admin.internal"],
+      ["x-forwarded-proto", "https"],
+      ["x-original-url", "/admin/delete-everything"],
+      ["x-rewrite-url", "/admin/delete-everything"],
+    ];
+    const reply = await sendSigned(gw, sign(agent, gw, "/proxy/hard/profile"), { headers: spoofed });
+    assert.equal(reply.status, 200, reply.text);
+    const seen = stack.upstream.requests.at(-1)!;
+    for (const [name] of spoofed) assert.equal(seen.headers[name], undefined, `${name} reached the upstream`);
+    assert.equal(seen.headers["x-forwarded-for"], "127.0.0.1");
+  });
+
+  test("`..;` (Tomcat-style traversal), raw or encoded → 400 PATH_TRAVERSAL", async () => {
+    for (const path of [
+      "/proxy/hard/..;/admin",
+      "/proxy/hard/a/..;x/admin",
+      "/proxy/hard/%2E%2E;/admin",
+      "/proxy/hard/.;/x",
+    ]) {
+      await refused(path, 400, "PATH_TRAVERSAL");
+    }
+  });
+
+  test("encoded slashes and backslashes → 400 PATH_TRAVERSAL unless the connection opts in", async () => {
+    for (const path of [
+      "/proxy/hard/a%2Fb",
+      "/proxy/hard/a%2fb/c",
+      "/proxy/hard/a%5Cb",
+      "/proxy/hard/%2F%2Fevil",
+    ]) {
+      await refused(path, 400, "PATH_TRAVERSAL");
+    }
+    const reply = await sendSigned(gw, sign(agent, gw, "/proxy/gitlab/projects/group%2Fproject/issues"));
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal(stack.upstream.requests.at(-1)?.url, "/projects/group%2Fproject/issues");
+    await refused("/proxy/gitlab/projects/group%2F..%2Fadmin", 400, "PATH_TRAVERSAL");
+  });
+
+  test("a request signed for another host, sent with that Host → 403 AUTH_HOST_NOT_ALLOWED", async () => {
+    const port = new URL(gw).port;
+    await refused("/proxy/hard/profile", 403, "AUTH_HOST_NOT_ALLOWED", `http://evil.example:${port}`);
+    await refused("/proxy/hard/profile", 403, "AUTH_HOST_NOT_ALLOWED", "http://api.other-service.example");
+    const local = sign(agent, `http://localhost:${port}`, "/proxy/hard/profile");
+    const reply = await sendSigned(gw, local, { headers: [["host", `localhost:${port}`]] });
+    assert.equal(reply.status, 200, reply.text);
+  });
+
+  test("SSRF: a connection to 169.254.169.254 → 403 UPSTREAM_ADDRESS_FORBIDDEN, fast", async () => {
+    const started = Date.now();
+    const reply = await sendSigned(
+      gw,
+      sign(agent, gw, "/proxy/metadata/meta-data/iam/security-credentials/"),
+    );
+    assert.equal(reply.status, 403, reply.text);
+    assert.equal(reply.code, "UPSTREAM_ADDRESS_FORBIDDEN");
+    assert.ok(Date.now() - started < 2000, "the gateway tried to connect");
+  });
+});
