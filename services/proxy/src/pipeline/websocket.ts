@@ -2,6 +2,7 @@ import { type IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { clientIp, forwardedScheme, peerIp, type TrustedProxies } from "@sigilum-gw/shared/client-ip";
 import { type ErrorCode, GatewayError, sendError } from "@sigilum-gw/shared/errors";
+import { checkRequestLimits } from "@sigilum-gw/shared/limits";
 import type { Logger } from "@sigilum-gw/shared/logger";
 import { WebSocket, WebSocketServer } from "ws";
 import { asStoreError } from "../store/redis-errors.ts";
@@ -100,6 +101,8 @@ export class WebSocketRelay {
       sendError(responseOn(req, socket), code, { requestId, ...(message ? { message } : {}) });
     socket.on("error", () => socket.destroy());
     const target = req.url ?? "/";
+    const overLimit = checkRequestLimits(target, req.rawHeaders);
+    if (overLimit) return void fail(overLimit.code, overLimit.message);
     let route: ReturnType<typeof parseRuntimeRoute>;
     try {
       route = parseRuntimeRoute(target);
@@ -135,6 +138,12 @@ export class WebSocketRelay {
       throw err;
     }
 
+    if (route.encodedSeparator && !resolved.record.allow_encoded_slashes) {
+      return void fail(
+        "PATH_TRAVERSAL",
+        "invalid proxy path: encoded slashes are not allowed for this connection",
+      );
+    }
     const upstreamTarget = buildUpstreamTarget(resolved.record, route, resolved.credential);
     const headers = buildUpstreamHeaders(req.rawHeaders, {
       record: resolved.record,
