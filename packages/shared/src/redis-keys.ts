@@ -31,6 +31,8 @@ export const EVENTS_CHANNEL = eventsChannel();
 export function createRedisKeys(prefix: string = DEFAULT_REDIS_PREFIX) {
   return {
     prefix,
+    /** `<run id> <began> <margin>`: when the replay window's data set began (replay-epoch.ts). */
+    replayEpoch: () => `${prefix}replay-epoch`,
     /** Replay window entry: `SET NX EX`. */
     nonce: (namespace: string, nonce: string) => `${prefix}nonce:{${tag(namespace)}}:${nonce}`,
     /** Approved (namespace, public key, subject) set of a service. */

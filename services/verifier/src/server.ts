@@ -6,6 +6,7 @@ import type { Ed25519Backend } from "@sigilum-gw/shared/ed25519";
 import { type ErrorCode, errorEnvelope } from "@sigilum-gw/shared/errors";
 import { CHECK_PATH_PREFIX } from "@sigilum-gw/shared/ext-authz";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
+import { DEFAULT_FUTURE_SKEW_SECONDS } from "@sigilum-gw/shared/http-signatures";
 import { loadIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import {
   createLogger,
@@ -17,6 +18,7 @@ import {
 } from "@sigilum-gw/shared/logger";
 import { createRedisKeys, parseEvent } from "@sigilum-gw/shared/redis-keys";
 import { RedisNonceStore } from "@sigilum-gw/shared/replay";
+import { trackReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
 import { generateRequestId } from "@sigilum-gw/shared/request-id";
 import { settleWithin } from "@sigilum-gw/shared/server-lifecycle";
 import type { Worker } from "bullmq";
@@ -128,6 +130,15 @@ export async function createVerifierService(
     redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
   );
   const workerRedis = new Redis(config.redisUrl, redisOptions({ maxRetriesPerRequest: null }));
+  // Learned on every (re)connection of the nonce connection, before it checks a nonce (replay-epoch.ts).
+  const epoch = trackReplayEpoch(redis, keys.replayEpoch(), {
+    marginSeconds: DEFAULT_FUTURE_SKEW_SECONDS,
+    onChange: (notBefore) =>
+      logger.warn(
+        { not_before: notBefore },
+        "Redis restarted or lost data: signatures created before this moment are refused (replay window reset)",
+      ),
+  });
   const clients = [redis, subscriber, queueRedis, workerRedis];
   for (const client of clients) client.on("error", () => undefined);
 
@@ -183,6 +194,7 @@ export async function createVerifierService(
     pipeline: {
       verify,
       nonces: new CorkedNonceStore(redis, new RedisNonceStore(redis, config.redisPrefix)),
+      epoch,
       claims,
       submitter,
       trusted: createTrustedProxies(config.trustedProxyCidrs),
@@ -413,6 +425,7 @@ export async function createVerifierService(
       if (closing) return;
       closing = true;
       claims.stop();
+      epoch.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = new Promise<"timeout">((resolve) =>

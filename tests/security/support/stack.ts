@@ -42,16 +42,19 @@ export interface StackOptions {
   /** Extra environment for every verifier and proxy. */
   env?: Record<string, string>;
   prefix?: string;
+  /** A Redis of the test's own (restart and rollback attacks); default the shared REDIS_URL. */
+  redisUrl?: string;
 }
 
 async function startReplica(
+  redisUrl: string,
   prefix: string,
   home: string,
   registryUrl: string,
   env: Record<string, string>,
 ): Promise<Replica> {
   const common = {
-    REDIS_URL,
+    REDIS_URL: redisUrl,
     REDIS_PREFIX: prefix,
     GATEWAY_INTERNAL_SECRET: INTERNAL_SECRET,
     LOG_LEVEL: "info",
@@ -103,12 +106,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     await upstream.close();
     await controlPlane.close();
-    await deletePrefix(prefix);
+    await deletePrefix(prefix, options.redisUrl ?? REDIS_URL);
     await rm(home, { recursive: true, force: true });
   };
   try {
     for (let i = 0; i < (options.replicas ?? 1); i++) {
-      replicas.push(await startReplica(prefix, home, controlPlane.url, options.env ?? {}));
+      const redisUrl = options.redisUrl ?? REDIS_URL;
+      replicas.push(await startReplica(redisUrl, prefix, home, controlPlane.url, options.env ?? {}));
     }
   } catch (error) {
     await stop();

@@ -55,6 +55,14 @@ export const ERROR_CATALOGUE = {
     when: "The nonce was already used by this namespace within the replay window.",
     remedy: "Never resend a signed request as is: sign again (new nonce, new created time) for every retry.",
   },
+  AUTH_REPLAY_WINDOW_RESET: {
+    status: 403,
+    message: "signature predates the replay window; sign the request again",
+    ours: true,
+    when: "The signature's `created` is earlier than the moment the replay window's current Redis data set began (Redis restarted, was restored from an older snapshot, or lost its data): such a request could be a replay the window forgot.",
+    remedy:
+      "Sign the request again (new nonce, current time) and resend; right after a Redis restart allow a few seconds (the tolerated clock skew).",
+  },
   AUTH_CLAIMS_UNAVAILABLE: {
     status: 503,
     message: "claims authorization cache is unavailable",

@@ -80,6 +80,8 @@ const AGENT_ID = indexOf("sigilum-agent-id");
 const AGENT_KEY = indexOf("sigilum-agent-key");
 const AGENT_CERT = indexOf("sigilum-agent-cert");
 const CONTENT_DIGEST = indexOf("content-digest");
+/** Tolerated clock skew for a `created` in the future, unless the caller sets another. */
+export const DEFAULT_FUTURE_SKEW_SECONDS = 5;
 const CREATED_RE = /^[1-9]\d{0,11}$/;
 
 /**
@@ -89,7 +91,7 @@ const CREATED_RE = /^[1-9]\d{0,11}$/;
 export function createSigilumVerifier(options: SigilumVerifierOptions = {}): SigilumVerifier {
   const backend = options.backend ?? defaultEd25519Backend();
   const maxAge = options.maxAgeSeconds ?? 300;
-  const futureSkew = options.futureSkewSeconds ?? 5;
+  const futureSkew = options.futureSkewSeconds ?? DEFAULT_FUTURE_SKEW_SECONDS;
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const allowAgentId = options.allowAgentIdComponent ?? true;
   const certificates = new LRUCache<string, CachedCertificate>({ max: options.certCacheSize ?? 10_000 });

@@ -126,7 +126,8 @@ async function preflight(
       throw new CliError(`Redis is not reachable at ${redactUrl(prepared.redis.url)} (${redis.reason})`, {
         hint:
           "The gateway keeps nonces, claims and connections in Redis. Start it, then run `sigilum up` again:\n" +
-          "  redis-server --daemonize yes            # or: docker run -d --name redis -p 6379:6379 redis:7\n" +
+          "  redis-server --daemonize yes --appendonly yes --appendfsync everysec\n" +
+          "  # or: docker run -d --name redis -p 6379:6379 redis:7 redis-server --appendonly yes --appendfsync everysec\n" +
           "Or unset REDIS_URL: the stack then runs its own redis-server.",
       });
     }

@@ -3,6 +3,7 @@ import type { ErrorCode } from "@sigilum-gw/shared/errors";
 import type { HostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import type { HeaderInput, VerifiedIdentity } from "@sigilum-gw/shared/http-signatures";
 import type { NonceStore } from "@sigilum-gw/shared/replay";
+import type { ReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
 import type { ClaimsCache } from "../claims/cache.ts";
 import type { ClaimSubmitter } from "../claims/submissions.ts";
 import type { ClaimRequiredContext } from "./answer.ts";
@@ -65,6 +66,8 @@ export type Decision =
 export interface PipelineDeps {
   verify: VerifyStage;
   nonces: NonceStore;
+  /** When the replay window's data set began: older signatures could be replays it forgot. */
+  epoch: ReplayEpoch;
   claims: ClaimsCache;
   submitter: ClaimSubmitter;
   trusted: TrustedProxies;
@@ -141,6 +144,27 @@ export async function decide(input: CheckInput, deps: PipelineDeps): Promise<Dec
     };
   }
 
+  const notBefore = deps.epoch.current() ?? (await deps.epoch.sync().catch(() => undefined));
+  if (notBefore === undefined) {
+    return {
+      kind: "deny",
+      code: "REDIS_UNAVAILABLE",
+      stage: "replay_detection",
+      clientIp: ip,
+      service,
+      identity: verified,
+    };
+  }
+  if (verified.created < notBefore) {
+    return {
+      kind: "deny",
+      code: "AUTH_REPLAY_WINDOW_RESET",
+      stage: "replay_detection",
+      clientIp: ip,
+      service,
+      identity: verified,
+    };
+  }
   const replay = await checkReplay(deps.nonces, verified.namespace, verified.nonce, deps.nonceTtlSeconds);
   if (replay === "replay") {
     return {

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { approvedAgent, createConnection, sign } from "./support/agent.ts";
+import { sendSigned } from "./support/http.ts";
+import { type OwnRedis, startOwnRedis } from "./support/own-redis.ts";
+import { type Stack, startStack } from "./support/stack.ts";
+
+/**
+ * Replay: the exact bytes of an accepted request, sent again to the same replica, to the other replica, as
+ * concurrent copies, and (finding 2) after Redis restarted from an older snapshot or came back empty. Each must
+ * be refused with its code, and the upstream must have received the request once.
+ */
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("replay across replicas", () => {
+  let stack: Stack;
+  let agent: SigilumIdentity;
+  before(async () => {
+    stack = await startStack({ replicas: 2 });
+    agent = approvedAgent(stack, ["rep"]);
+    await createConnection(stack.replicas[0]!.url, "rep", stack.upstream.url, "replay-key");
+  });
+  after(() => stack?.stop());
+
+  test("same replica, other replica, and 20 concurrent copies: one forward, the rest 403 AUTH_REPLAY_DETECTED", async () => {
+    const [a, b] = stack.replicas.map((r) => r.url) as [string, string];
+    const signed = sign(agent, a, "/proxy/rep/charge", { method: "POST", body: '{"amount":100}' });
+    const before = stack.upstream.requests.length;
+    assert.equal((await sendSigned(a, signed)).status, 200);
+    const again = await sendSigned(a, signed);
+    assert.equal(again.status, 403);
+    assert.equal(again.code, "AUTH_REPLAY_DETECTED");
+    // The other replica: Host is what the agent signed (replica a's), the socket goes to replica b.
+    const other = await sendSigned(b, signed, { headers: [["host", new URL(a).host]] });
+    assert.equal(other.status, 403);
+    assert.equal(other.code, "AUTH_REPLAY_DETECTED");
+
+    const fresh = sign(agent, a, "/proxy/rep/charge", { method: "POST", body: '{"amount":200}' });
+    const copies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        sendSigned(i % 2 ? b : a, fresh, { headers: [["host", new URL(a).host]] }),
+      ),
+    );
+    assert.equal(copies.filter((r) => r.status === 200).length, 1);
+    assert.ok(copies.every((r) => r.status === 200 || r.code === "AUTH_REPLAY_DETECTED"));
+    assert.equal(
+      stack.upstream.requests.length,
+      before + 2,
+      "each request reached the upstream exactly once",
+    );
+  });
+});
+
+describe("replay after a Redis restart or rollback (finding 2)", () => {
+  let redis: OwnRedis;
+  let stack: Stack;
+  let gw: string;
+  let agent: SigilumIdentity;
+  before(async () => {
+    redis = await startOwnRedis();
+    stack = await startStack({ redisUrl: redis.url });
+    gw = stack.replicas[0]!.url;
+    agent = approvedAgent(stack, ["roll"]);
+    await createConnection(gw, "roll", stack.upstream.url, "rollback-key");
+  });
+  after(async () => {
+    await stack?.stop();
+    await redis?.stop();
+  });
+
+  /** Waits until the gateway answers again after Redis came back (the verifier reconnects with backoff). */
+  async function untilServing(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const probe = await sendSigned(gw, sign(agent, gw, "/proxy/roll/probe"));
+      if (probe.status !== 503) return;
+      await sleep(100);
+    }
+    throw new Error("the gateway did not come back after the Redis restart");
+  }
+
+  test("snapshot → R allowed → Redis restarted from the snapshot → R's bytes → 403 AUTH_REPLAY_WINDOW_RESET", async () => {
+    await redis.snapshot();
+    const r = sign(agent, gw, "/proxy/roll/transfer", { method: "POST", body: '{"to":"mallory"}' });
+    const before = stack.upstream.requests.length;
+    assert.equal((await sendSigned(gw, r)).status, 200);
+    await redis.restart("snapshot");
+    await untilServing();
+    const replayed = await sendSigned(gw, r);
+    assert.equal(replayed.status, 403, replayed.text);
+    assert.equal(replayed.code, "AUTH_REPLAY_WINDOW_RESET");
+    assert.equal(
+      stack.upstream.requests.filter((q) => q.url === "/transfer").length,
+      stack.upstream.requests.slice(0, before).filter((q) => q.url === "/transfer").length + 1,
+      "R was forwarded twice",
+    );
+    // Requests signed after the restart (plus the clock-skew margin) pass again.
+    await sleep(6500);
+    const later = await sendSigned(gw, sign(agent, gw, "/proxy/roll/after"));
+    assert.equal(later.status, 200, later.text);
+  });
+
+  test("Redis back with no data → R's bytes → 403 AUTH_REPLAY_WINDOW_RESET, not forwarded", async () => {
+    const r = sign(agent, gw, "/proxy/roll/again", { method: "POST", body: '{"n":1}' });
+    assert.equal((await sendSigned(gw, r)).status, 200);
+    const forwarded = stack.upstream.requests.length;
+    await redis.restart("empty");
+    await untilServing();
+    const replayed = await sendSigned(gw, r);
+    assert.equal(replayed.status, 403, replayed.text);
+    assert.equal(replayed.code, "AUTH_REPLAY_WINDOW_RESET");
+    assert.equal(stack.upstream.requests.length, forwarded);
+  });
+});
