@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
+import { networkInterfaces } from "node:os";
 import { after, before, describe, test } from "node:test";
+import { type ServiceProcess, serviceMain, spawnService } from "@sigilum-gw/testkit/process";
+import { REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
 import { startTestControlPlane, type TestControlPlane } from "../../services/control-plane/test/helpers.ts";
 import { approvedAgent, createConnection, sign } from "./support/agent.ts";
 import { send, sendSigned } from "./support/http.ts";
-import { type Stack, startStack } from "./support/stack.ts";
+import { scanForSecrets } from "./support/secrets.ts";
+import { INTERNAL_SECRET, MASTER_KEY, type Stack, startStack } from "./support/stack.ts";
 
 /**
  * Finding 1 (HIGH): a web page in the operator's browser drove the loopback admin API with `text/plain` bodies
@@ -134,6 +138,44 @@ describe("admin API against browser attacks", () => {
   });
 });
 
+/** A non-loopback address of this host, so a request really arrives from outside loopback. */
+function externalAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return undefined;
+}
+
+describe("admin API from a non-loopback address", () => {
+  const address = externalAddress();
+  let proxy: ServiceProcess | undefined;
+  before(async () => {
+    if (!address) return;
+    proxy = await spawnService(serviceMain("proxy"), "proxy listening", {
+      AUTHZ_MODE: "envoy",
+      GATEWAY_ADDR: `${address}:0`,
+      REDIS_URL,
+      REDIS_PREFIX: randomPrefix(),
+      GATEWAY_INTERNAL_SECRET: INTERNAL_SECRET,
+      GATEWAY_MASTER_KEY: MASTER_KEY,
+    });
+  });
+  after(() => proxy?.stop());
+
+  test("spoofed X-Forwarded-For / X-Real-IP / Forwarded: 127.0.0.1 → 403 ADMIN_TOKEN_OR_LOOPBACK_REQUIRED", async (t) => {
+    if (!address || !proxy) return t.diagnostic("this host has no non-loopback IPv4 address");
+    const reply = await send(`http://${address}:${proxy.port}`, "/api/admin/connections", {
+      headers: {
+        "x-forwarded-for": "127.0.0.1",
+        "x-real-ip": "127.0.0.1",
+        forwarded: "for=127.0.0.1",
+      },
+    });
+    assert.equal(reply.status, 403, reply.text);
+    assert.equal(reply.code, "ADMIN_TOKEN_OR_LOOPBACK_REQUIRED");
+  });
+});
+
 describe("control plane API against browser attacks", () => {
   let cp: TestControlPlane;
   let cpPort: string;
@@ -188,6 +230,15 @@ describe("control plane API against browser attacks", () => {
     const list = await cp.owner(token, "GET", "/v1/services");
     assert.equal(list.status, 200);
     assert.equal(JSON.stringify(list.body).includes("evil-svc"), false);
+  });
+
+  test("secrets scan: the owner session and the JWT secret are not in the database", async () => {
+    assert.ok(cp.databaseUrl);
+    const findings = await scanForSecrets({
+      secrets: { "owner session token": token, "JWT secret": cp.cp.deps.jwtSecret },
+      databaseUrl: cp.databaseUrl,
+    });
+    assert.deepEqual(findings, []);
   });
 
   test("health stays open to probes under any Host; same-origin JSON with the cookie works", async () => {

@@ -317,6 +317,7 @@ describe("runtime route parsing and path joining (never escapes the base path)",
       segments: ["v1", "users"],
       trailingSlash: false,
       rawQuery: "x=1",
+      encodedSeparator: false,
     });
     assert.equal(parse("/proxy/my-conn").segments.length, 0);
     assert.equal(parse("/slack").connectionId, "slack-proxy");
@@ -350,7 +351,10 @@ describe("runtime route parsing and path joining (never escapes the base path)",
     assert.equal(joinUpstreamPath("/v1", "/pre", route), "/v1/pre/http:/evil.example/x/");
     assert.equal(joinUpstreamPath("/", "", parse("/proxy/c-1")), "/");
     assert.equal(joinUpstreamPath("/v1", "", parse("/proxy/c-1/a%20b/%40me")), "/v1/a%20b/@me");
-    assert.equal(joinUpstreamPath("/v1", "", parse("/proxy/c-1/a%2Fb")), "/v1/a/b");
+    // An encoded slash stays inside its segment, and the route says so (the proxy asks the connection).
+    const encoded = parse("/proxy/c-1/a%2Fb");
+    assert.equal(joinUpstreamPath("/v1", "", encoded), "/v1/a%2Fb");
+    assert.equal(encoded.encodedSeparator, true);
   });
 
   test("property: any accepted path stays under base + prefix and has no dot segment", () => {
