@@ -57,59 +57,43 @@ describe("attacks on the runtime path", () => {
   test("tampering: every signed component changed after signing → 403, never forwarded", async () => {
     const base = () => sign(agent, gw, "/proxy/api/orders?limit=1", { method: "POST", body: '{"qty":1}' });
     const other = createIdentity("agent-other");
-    const tamper: [string, (s: ReturnType<typeof base>) => { path?: string; method?: string }, string][] = [
+    type Signed = ReturnType<typeof base>;
+    type Change = (s: Signed) => { path?: string; method?: string };
+    const header =
+      (name: string, value: (s: Signed) => string): Change =>
+      (s) => {
+        s.headers[name] = value(s);
+        return {};
+      };
+    const input = (from: RegExp, to: string) =>
+      header("signature-input", (s) => s.headers["signature-input"]!.replace(from, to));
+    const older = `created=${Math.floor(Date.now() / 1000) - 1}`;
+    const tamper: [string, Change, string][] = [
       ["method", () => ({ method: "PUT" }), "AUTH_SIGNATURE_INVALID"],
       ["path", () => ({ path: "/proxy/api/admin?limit=1" }), "AUTH_SIGNATURE_INVALID"],
       ["query", () => ({ path: "/proxy/api/orders?limit=1000" }), "AUTH_SIGNATURE_INVALID"],
-      ["body", (s) => ((s.body = Buffer.from('{"qty":9}')), {}), "AUTH_SIGNATURE_INVALID"],
       [
-        "content-digest",
-        (s) => ((s.headers["content-digest"] = "sha-256=:AAAA:"), {}),
+        "body",
+        (s) => {
+          s.body = Buffer.from('{"qty":9}');
+          return {};
+        },
         "AUTH_SIGNATURE_INVALID",
       ],
-      ["sigilum-subject", (s) => ((s.headers["sigilum-subject"] = "admin"), {}), "AUTH_SIGNATURE_INVALID"],
-      [
-        "sigilum-namespace",
-        (s) => ((s.headers["sigilum-namespace"] = "victim-ns"), {}),
-        "AUTH_IDENTITY_INVALID",
-      ],
-      [
-        "sigilum-agent-key",
-        (s) => ((s.headers["sigilum-agent-key"] = other.publicKey), {}),
-        "AUTH_IDENTITY_INVALID",
-      ],
-      [
-        "signature created",
-        (s) => (
-          (s.headers["signature-input"] = s.headers["signature-input"]!.replace(
-            /created=\d+/,
-            `created=${Math.floor(Date.now() / 1000) - 1}`,
-          )),
-          {}
-        ),
-        "AUTH_SIGNATURE_INVALID",
-      ],
-      [
-        "signature nonce",
-        (s) => (
-          (s.headers["signature-input"] = s.headers["signature-input"]!.replace(
-            /nonce="[^"]+"/,
-            'nonce="other"',
-          )),
-          {}
-        ),
-        "AUTH_SIGNATURE_INVALID",
-      ],
+      ["content-digest", header("content-digest", () => "sha-256=:AAAA:"), "AUTH_SIGNATURE_INVALID"],
+      ["sigilum-subject", header("sigilum-subject", () => "admin"), "AUTH_SIGNATURE_INVALID"],
+      ["sigilum-namespace", header("sigilum-namespace", () => "victim-ns"), "AUTH_IDENTITY_INVALID"],
+      ["sigilum-agent-key", header("sigilum-agent-key", () => other.publicKey), "AUTH_IDENTITY_INVALID"],
+      ["signature created", input(/created=\d+/, older), "AUTH_SIGNATURE_INVALID"],
+      ["signature nonce", input(/nonce="[^"]+"/, 'nonce="other"'), "AUTH_SIGNATURE_INVALID"],
       [
         "signature bytes",
-        (s) => ((s.headers.signature = `sig1=:${Buffer.alloc(64, 7).toString("base64")}:`), {}),
+        header("signature", () => `sig1=:${Buffer.alloc(64, 7).toString("base64")}:`),
         "AUTH_SIGNATURE_INVALID",
       ],
       [
         "component list without the subject",
-        (s) => (
-          (s.headers["signature-input"] = s.headers["signature-input"]!.replace(' "sigilum-subject"', "")), {}
-        ),
+        input(/ "sigilum-subject"/, ""),
         "AUTH_SIGNED_COMPONENTS_INVALID",
       ],
     ];
