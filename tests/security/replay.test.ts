@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { runScript, serviceMain } from "@sigilum-gw/testkit/process";
 import { approvedAgent, createConnection, sign } from "./support/agent.ts";
 import { sendSigned } from "./support/http.ts";
 import { type OwnRedis, startOwnRedis } from "./support/own-redis.ts";
@@ -101,15 +105,41 @@ describe("replay after a Redis restart or rollback (finding 2)", () => {
     assert.equal(later.status, 200, later.text);
   });
 
-  test("Redis back with no data → R's bytes → 403 AUTH_REPLAY_WINDOW_RESET, not forwarded", async () => {
-    const r = sign(agent, gw, "/proxy/roll/again", { method: "POST", body: '{"n":1}' });
-    assert.equal((await sendSigned(gw, r)).status, 200);
-    const forwarded = stack.upstream.requests.length;
-    await redis.restart("empty");
-    await untilServing();
-    const replayed = await sendSigned(gw, r);
-    assert.equal(replayed.status, 403, replayed.text);
-    assert.equal(replayed.code, "AUTH_REPLAY_WINDOW_RESET");
-    assert.equal(stack.upstream.requests.length, forwarded);
+  test("Redis back with no data → R's bytes → 403 AUTH_REPLAY_WINDOW_RESET; `sigilum gateway restore` brings the connections back", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sigilum-backup-"));
+    const file = join(dir, "gateway-backup.json");
+    const cli = (args: string[]) =>
+      runScript(serviceMain("cli"), [...args, "--gateway-admin-url", gw, "--json"], {
+        env: { SIGILUM_DATA_DIR: dir, HOME: dir },
+        timeoutMs: 60_000,
+      });
+    try {
+      const saved = await cli(["gateway", "backup", file]);
+      assert.equal(saved.code, 0, saved.stderr);
+      assert.equal(JSON.parse(saved.stdout).connections, 1);
+      const text = await readFile(file, "utf8");
+      assert.equal(text.includes("rollback-key"), false, "the backup holds a secret in clear");
+      assert.equal(((await stat(file)).mode & 0o777).toString(8), "600");
+
+      const r = sign(agent, gw, "/proxy/roll/again", { method: "POST", body: '{"n":1}' });
+      assert.equal((await sendSigned(gw, r)).status, 200);
+      const forwarded = stack.upstream.requests.length;
+      await redis.restart("empty");
+      await untilServing();
+      const replayed = await sendSigned(gw, r);
+      assert.equal(replayed.status, 403, replayed.text);
+      assert.equal(replayed.code, "AUTH_REPLAY_WINDOW_RESET");
+      assert.equal(stack.upstream.requests.length, forwarded);
+
+      const restored = await cli(["gateway", "restore", file]);
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.deepEqual(JSON.parse(restored.stdout).connections, { restored: 1, skipped: 0 });
+      await sleep(6500);
+      const after = await sendSigned(gw, sign(agent, gw, "/proxy/roll/restored"));
+      assert.equal(after.status, 200, after.text);
+      assert.equal(stack.upstream.requests.at(-1)?.headers.authorization, "Bearer rollback-key");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

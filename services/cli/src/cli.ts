@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { registerApprovalCommands } from "./commands/approvals.ts";
 import { registerAuthCommands } from "./commands/auth.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
+import { registerGatewayBackupCommands } from "./commands/gateway-backup.ts";
 import { registerIdentityCommands } from "./commands/identity.ts";
 import { registerRequestCommand } from "./commands/request.ts";
 import { registerServiceCommands } from "./commands/service.ts";
@@ -35,6 +36,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerUsageCommand(program, ctx);
   registerDoctorCommand(program, ctx);
   registerVersionCommand(program, ctx);
+  registerGatewayBackupCommands(program, ctx);
   return program;
 }
 

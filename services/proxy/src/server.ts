@@ -31,6 +31,7 @@ import { handleProxyRequest, type RuntimeDeps } from "./pipeline/proxy-request.t
 import { ConnectionResolver } from "./pipeline/resolve.ts";
 import { parseRuntimeRoute } from "./pipeline/route.ts";
 import { WebSocketRelay } from "./pipeline/websocket.ts";
+import { BackupStore } from "./store/backup.ts";
 import { ConnectionCache } from "./store/cache.ts";
 import { ConnectionStore } from "./store/connections.ts";
 import { createSecretBox } from "./store/crypto.ts";
@@ -248,6 +249,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     allowedOrigins,
   };
   const adminApp = createAdminApp({
+    backup: new BackupStore({ redis, keys, box, events }),
     connections,
     variables,
     catalog,

@@ -19,6 +19,7 @@ import {
   validateVariableValue,
 } from "../model/variable.ts";
 import { loadConnection } from "../pipeline/resolve.ts";
+import type { BackupStore } from "../store/backup.ts";
 import type { ConnectionCache } from "../store/cache.ts";
 import type { ConnectionStore } from "../store/connections.ts";
 import { asStoreError, isRedisUnavailable } from "../store/redis-errors.ts";
@@ -47,6 +48,8 @@ export interface AdminDeps {
   now: () => number;
   /** MCP discovery and clients (discover, MCP connection tests). */
   mcp?: AdminMcp;
+  /** Encrypted export and restore of connections and variables. */
+  backup: BackupStore;
 }
 
 export interface AdminCall {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { GatewayError, sendError } from "@sigilum-gw/shared/errors";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { asStoreError } from "../store/redis-errors.ts";
+import { exportBackup, restoreBackup } from "./backup.ts";
 import {
   type AdminCall,
   type AdminDeps,
@@ -88,6 +89,11 @@ export function createAdminApp(
   app.all("/api/admin/credential-variables", methodNotAllowed);
   app.delete("/api/admin/credential-variables/:key", run(deleteVariable, "key"));
   app.all("/api/admin/credential-variables/:key", methodNotAllowed);
+
+  app.get("/api/admin/backup", run(exportBackup));
+  app.all("/api/admin/backup", methodNotAllowed);
+  app.post("/api/admin/restore", run(restoreBackup));
+  app.all("/api/admin/restore", methodNotAllowed);
 
   app.get("/api/admin/service-catalog", run(getCatalog));
   app.put("/api/admin/service-catalog", run(putCatalog));
