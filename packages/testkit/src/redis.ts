@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createRedisKeys } from "@sigilum-gw/shared/redis-keys";
 import { Redis } from "ioredis";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -36,4 +37,19 @@ async function deleteMatching(client: Redis, prefix: string): Promise<void> {
     cursor = next;
     if (keys.length > 0) await client.del(...keys);
   } while (cursor !== "0");
+}
+
+/**
+ * Marks the replay window under `prefix` as begun at `beganUnix` on the Redis that answers now (the marker the
+ * verifier keeps, shared/replay-epoch.ts), for tests whose signatures were created long ago under a frozen clock.
+ */
+export async function seedReplayEpoch(prefix: string, beganUnix: number, url = REDIS_URL): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    const runId = /run_id:([0-9a-f]+)/.exec(await client.info("server"))?.[1];
+    if (!runId) throw new Error("Redis INFO has no run_id");
+    await client.set(createRedisKeys(prefix).replayEpoch(), `${runId} ${beganUnix} 0`);
+  } finally {
+    client.disconnect();
+  }
 }

@@ -5,6 +5,7 @@ import { ALLOW_HEADERS, DENY_CLIENT_HEADERS } from "@sigilum-gw/shared/ext-authz
 import { SIGNING_HEADERS, signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
+import { randomPrefix, seedReplayEpoch } from "@sigilum-gw/testkit/redis";
 import { type SdkVector, sdkVectors } from "@sigilum-gw/testkit/vectors";
 import { HEADERS_TO_REMOVE_HEADER } from "../src/pipeline/answer.ts";
 import {
@@ -114,7 +115,16 @@ describe("ext_authz contract with the Sigilum SDK vectors", () => {
       const id = vectors.identities[v.identity]!;
       feed.approve(serviceOf(v.url), id.namespace, id.publicKey);
     }
-    verifier = await startVerifier(feed.url, {}, { now: () => vectors.created_unix + 3 });
+    // The vectors are signed for the reference's host names: this gateway answers to them.
+    const hosts = new Set([...vectors.valid, ...vectors.invalid].map((v) => new URL(v.url).host));
+    // Under the vectors' frozen clock, the replay window must have begun before they were signed.
+    const prefix = randomPrefix();
+    await seedReplayEpoch(prefix, vectors.created_unix - 60);
+    verifier = await startVerifier(
+      feed.url,
+      { GATEWAY_ALLOWED_HOSTS: [...hosts].join(",") },
+      { now: () => vectors.created_unix + 3, prefix },
+    );
   });
   after(async () => {
     await verifier?.stop();
