@@ -87,7 +87,7 @@ describe("hardening", () => {
     assert.equal(reply.status, 200, reply.text);
   });
 
-  test("SSRF: a connection to 169.254.169.254 → 403 UPSTREAM_ADDRESS_FORBIDDEN, fast", async () => {
+  test("SSRF: a connection to 169.254.169.254 → 403 UPSTREAM_ADDRESS_FORBIDDEN, fast (HTTP and WebSocket)", async () => {
     const started = Date.now();
     const reply = await sendSigned(
       gw,
@@ -96,5 +96,15 @@ describe("hardening", () => {
     assert.equal(reply.status, 403, reply.text);
     assert.equal(reply.code, "UPSTREAM_ADDRESS_FORBIDDEN");
     assert.ok(Date.now() - started < 2000, "the gateway tried to connect");
+    const upgrade = await sendSigned(gw, sign(agent, gw, "/proxy/metadata/ws"), {
+      headers: [
+        ["connection", "Upgrade"],
+        ["upgrade", "websocket"],
+        ["sec-websocket-version", "13"],
+        ["sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="],
+      ],
+    });
+    assert.equal(upgrade.status, 403, upgrade.text);
+    assert.equal(upgrade.code, "UPSTREAM_ADDRESS_FORBIDDEN");
   });
 });

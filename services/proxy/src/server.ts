@@ -242,6 +242,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     logger,
     handshakeTimeoutMs: config.proxyTimeoutMs,
     maxPayloadBytes: config.maxBodyBytes,
+    allowLinkLocal: config.allowLinkLocalUpstreams,
   });
   const allowedOrigins = new Set(config.admin.allowedOrigins);
   const browserGuard: BrowserGuardPolicy = {

@@ -80,10 +80,26 @@ async function startReplica(
       GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
       GATEWAY_DATA_DIR: join(home, "proxy-data"),
     });
+    await untilReady(`http://127.0.0.1:${verifier.port}/health/ready`);
+    await untilReady(`http://127.0.0.1:${proxy.port}/health/ready`);
     return { verifier, proxy, url: `http://127.0.0.1:${proxy.port}` };
   } catch (error) {
     await verifier.stop();
     throw error;
+  }
+}
+
+/** Polls a readiness endpoint until it answers 200 (a loaded machine can take seconds to warm up). */
+async function untilReady(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await fetch(url).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${url} not ready (last status ${status})`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -10,6 +10,7 @@ import type { AuthorizedIdentity, Authorizer } from "./authorize.ts";
 import { buildUpstreamHeaders, buildUpstreamTarget } from "./inject.ts";
 import type { ConnectionResolver } from "./resolve.ts";
 import { parseRuntimeRoute } from "./route.ts";
+import { FORBIDDEN_ADDRESS_CODE, forbiddenLiteral, guardedLookup } from "./upstream-address.ts";
 
 /**
  * WebSocket upgrades on `/proxy/{id}/...`: the upgrade request is authorized exactly like any runtime request
@@ -30,6 +31,8 @@ export interface WebSocketDeps {
   logger: Logger;
   handshakeTimeoutMs: number;
   maxPayloadBytes: number;
+  /** GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS (upstream-address.ts). */
+  allowLinkLocal: boolean;
 }
 
 interface Session {
@@ -164,7 +167,12 @@ export class WebSocketRelay {
       .map((p) => p.trim())
       .filter((p) => p !== "");
     const url = `${upstreamTarget.origin.replace(/^http/, "ws")}${upstreamTarget.path}`;
+    const guarded = !this.#deps.allowLinkLocal;
+    if (guarded && forbiddenLiteral(new URL(upstreamTarget.origin).hostname)) {
+      return void fail("UPSTREAM_ADDRESS_FORBIDDEN");
+    }
     const upstream = new WebSocket(url, protocols, {
+      ...(guarded ? { lookup: guardedLookup } : {}),
       headers: upstreamHeaders,
       handshakeTimeout: this.#deps.handshakeTimeoutMs,
       perMessageDeflate: false,
@@ -177,8 +185,9 @@ export class WebSocketRelay {
       upstream.terminate();
       fail("UPSTREAM_ERROR", `upstream refused the websocket upgrade (http ${response.statusCode})`);
     });
-    upstream.once("error", () => {
-      if (!opened && !socket.destroyed && socket.writable) fail("UPSTREAM_ERROR");
+    upstream.once("error", (err: NodeJS.ErrnoException) => {
+      if (opened || socket.destroyed || !socket.writable) return;
+      fail(err.code === FORBIDDEN_ADDRESS_CODE ? "UPSTREAM_ADDRESS_FORBIDDEN" : "UPSTREAM_ERROR");
     });
     socket.once("close", () => {
       if (!opened) upstream.terminate();
