@@ -24,6 +24,8 @@ export interface OpsServerOptions {
   registry: Registry;
   /** `/health/ready`; `/health` and `/health/live` answer ok while the process runs. Default: always ready. */
   ready?: () => boolean | Promise<boolean>;
+  /** Extra fields of the health and readiness bodies (the bridge's pairing state). */
+  details?: () => Record<string, unknown>;
 }
 
 export interface OpsServer {
@@ -46,7 +48,14 @@ export function createOpsServer(opts: OpsServerOptions): OpsServer {
       "x-request-id": requestId,
       "cache-control": "no-store",
     });
-    res.end(JSON.stringify({ status: "ok", service: opts.service, timestamp: new Date().toISOString() }));
+    res.end(
+      JSON.stringify({
+        status: "ok",
+        service: opts.service,
+        timestamp: new Date().toISOString(),
+        ...opts.details?.(),
+      }),
+    );
   };
 
   const server = createServer((req, res) => {

@@ -53,3 +53,30 @@ export async function seedReplayEpoch(prefix: string, beganUnix: number, url = R
     client.disconnect();
   }
 }
+
+/** Every key under the prefix, with its raw content (strings, hashes, sets, lists), for secret scans. */
+export async function dumpPrefix(prefix: string): Promise<string> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    let out = "";
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      cursor = next;
+      for (const key of keys) {
+        const type = await redis.type(key);
+        let value: unknown;
+        if (type === "string") value = await redis.get(key);
+        else if (type === "hash") value = await redis.hgetall(key);
+        else if (type === "set") value = await redis.smembers(key);
+        else if (type === "list") value = await redis.lrange(key, 0, -1);
+        else if (type === "zset") value = await redis.zrange(key, "0", "-1", "WITHSCORES");
+        else if (type === "stream") value = await redis.xrange(key, "-", "+");
+        out += `${key} ${JSON.stringify(value)}\n`;
+      }
+    } while (cursor !== "0");
+    return out;
+  } finally {
+    redis.disconnect();
+  }
+}

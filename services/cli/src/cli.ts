@@ -2,8 +2,10 @@ import { Command, CommanderError } from "commander";
 import { registerApprovalCommands } from "./commands/approvals.ts";
 import { registerAuthCommands } from "./commands/auth.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
+import { registerGatewayCommands } from "./commands/gateway.ts";
 import { registerGatewayBackupCommands } from "./commands/gateway-backup.ts";
 import { registerIdentityCommands } from "./commands/identity.ts";
+import { registerPairingCommands } from "./commands/pairing.ts";
 import { registerRequestCommand } from "./commands/request.ts";
 import { registerServiceCommands } from "./commands/service.ts";
 import { registerStackCommands } from "./commands/stack.ts";
@@ -36,6 +38,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerUsageCommand(program, ctx);
   registerDoctorCommand(program, ctx);
   registerVersionCommand(program, ctx);
+  registerPairingCommands(program, ctx);
+  registerGatewayCommands(program, ctx);
   registerGatewayBackupCommands(program, ctx);
   return program;
 }

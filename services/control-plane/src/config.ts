@@ -61,6 +61,21 @@ const controlPlaneEnv = envGroup({
   PENDING_AUTHORIZATION_EXPIRY_HOURS: envInt({ default: 24, min: 1, max: 24 * 365 }),
   SIGNATURE_MAX_AGE_SECONDS: envSeconds({ default: 300, min: 1, max: 3600 }),
   SIGNATURE_NONCE_TTL_SECONDS: envSeconds({ default: 600, min: 1, max: 86400 }),
+  /** A paired gateway's socket silent this long (no heartbeat) is dropped and its session shown disconnected. */
+  PAIRING_LEASE_SECONDS: envSeconds({ default: 90, min: 2, max: 3600 }),
+  /** Key for webhook secrets at rest (SHA-256 of it); unset = derived from the JWT secret. */
+  WEBHOOK_SECRET_ENCRYPTION_KEY: envSecret({ minLength: 16 }),
+  /** Lets webhooks target private, loopback and link-local addresses (the literal `localhost` stays refused). */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: envBool({ default: false }),
+  /** Delays before each retry; after the last one it keeps doubling while inside the retry window. */
+  WEBHOOK_RETRY_DELAYS_SECONDS: envCsv({
+    default: ["300", "3600", "7200", "14400", "28800"],
+    item: (v) => (/^[1-9]\d{0,6}$/.test(v) ? v : undefined),
+    expected: "a comma-separated list of whole seconds",
+  }),
+  WEBHOOK_RETRY_WINDOW_SECONDS: envSeconds({ default: 86400, min: 1, max: 7 * 86400 }),
+  WEBHOOK_TIMEOUT_SECONDS: envSeconds({ default: 10, min: 1, max: 120 }),
+  MAX_WEBHOOKS_PER_SERVICE: envInt({ default: 5, min: 1, max: 100 }),
 });
 
 // Spread from the groups' shapes: composeEnv's merged type widens every field to unknown.

@@ -6,7 +6,7 @@ import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { createSigilumVerifier } from "@sigilum-gw/shared/http-signatures";
 import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
 import { loadOrCreateJwtSecret } from "@sigilum-gw/shared/owner-token";
-import { eventsChannel } from "@sigilum-gw/shared/redis-keys";
+import { createRedisKeys, eventsChannel } from "@sigilum-gw/shared/redis-keys";
 import { type NonceStore, RedisNonceStore } from "@sigilum-gw/shared/replay";
 import express, { type Express } from "express";
 import { Redis } from "ioredis";
@@ -30,8 +30,13 @@ import {
   securityHeaders,
 } from "./http/middleware.ts";
 import { dashboardPagesRouter } from "./routes/dashboard-pages.ts";
+import { PairingRelay } from "./pairing/relay.ts";
+import { createPairingSocketServer, type PairingSocketServer } from "./pairing/socket.ts";
 import { apiRouter } from "./routes/index.ts";
 import { type Sweeper, startSweeper } from "./sweeper.ts";
+import { WebhookDelivery } from "./webhooks/delivery.ts";
+import { createWebhookEvents } from "./webhooks/events.ts";
+import { createWebhookSecretBox, webhookKey } from "./webhooks/secret-box.ts";
 
 /** The express app: middleware, routes, 404 and the error envelope. No I/O of its own. */
 export function createApp(deps: AppDeps): Express {
@@ -67,6 +72,31 @@ export interface RunningControlPlane {
   sweeper: Sweeper;
   redis: Redis | undefined;
   close(): Promise<void>;
+}
+
+function webhookSettings(config: Config) {
+  return {
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+    retryDelaysMs: config.WEBHOOK_RETRY_DELAYS_SECONDS.map((s) => Number(s) * 1000),
+    retryWindowMs: config.WEBHOOK_RETRY_WINDOW_SECONDS * 1000,
+    timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
+  };
+}
+
+/** The pairing relay's two Redis connections (commands, subscriptions). */
+function startPairing(redis: Redis, config: Config, log: Logger): PairingRelay {
+  const subscriber = redis.duplicate({ enableOfflineQueue: true, lazyConnect: false });
+  subscriber.on("error", (err) => log.warn({ err }, "pairing subscriber redis error"));
+  const relay = new PairingRelay(
+    redis,
+    subscriber,
+    config.REDIS_PREFIX,
+    config.PAIRING_LEASE_SECONDS * 1000,
+    log,
+  );
+  // Not awaited: with Redis down the control plane still starts (ioredis subscribes once it connects).
+  relay.start().catch((err: unknown) => log.warn({ err }, "pairing subscription failed"));
+  return relay;
 }
 
 async function openDb(config: Config, dataDir: string): Promise<Db> {
@@ -116,12 +146,25 @@ export async function startControlPlane(
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = await openDb(config, dataDir);
   let redis: Redis | undefined;
+  let delivery: WebhookDelivery | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, "database migrated");
     const jwtSecret = loadOrCreateJwtSecret(dataDir, config.JWT_SECRET);
     redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, log) : undefined;
     const nonces: NonceStore = redis ? new RedisNonceStore(redis, config.REDIS_PREFIX) : new PgNonceStore(db);
+    const webhookBox = createWebhookSecretBox(webhookKey(config.WEBHOOK_SECRET_ENCRYPTION_KEY, jwtSecret));
+    const settings = webhookSettings(config);
+    delivery = redis
+      ? new WebhookDelivery({
+          db,
+          box: webhookBox,
+          redis,
+          prefix: createRedisKeys(config.REDIS_PREFIX).bullmqPrefix(),
+          settings,
+          log,
+        })
+      : undefined;
     const deps: AppDeps = {
       config,
       db,
@@ -147,8 +190,26 @@ export async function startControlPlane(
       log,
       claimsWatch: createClaimsWatch(db, { intervalMs: 1000, log }),
       eventStreams: new Set(),
+      pairing: redis ? startPairing(redis, config, log) : undefined,
+      webhooks: delivery
+        ? { box: webhookBox, policy: settings, maxPerService: config.MAX_WEBHOOKS_PER_SERVICE }
+        : undefined,
+      webhookEvents: createWebhookEvents(db, delivery, log),
     };
     const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, createApp(deps));
+    const pairingSockets = deps.pairing
+      ? createPairingSocketServer({
+          db,
+          relay: deps.pairing,
+          log,
+          leaseMs: config.PAIRING_LEASE_SECONDS * 1000,
+          maxFrameBytes: 2 * config.CONTROL_PLANE_MAX_BODY_BYTES,
+        })
+      : undefined;
+    server.on("upgrade", (req, socket, head) => {
+      if (pairingSockets) return pairingSockets.handleUpgrade(req, socket, head);
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    });
     server.keepAliveTimeout = 5_000;
     const { host, port } = config.CONTROL_PLANE_ADDR;
     const addr = await listen(server, host, port);
@@ -156,6 +217,7 @@ export async function startControlPlane(
       intervalSeconds: config.CONTROL_PLANE_SWEEP_INTERVAL_SECONDS,
       expiryHours: config.PENDING_AUTHORIZATION_EXPIRY_HOURS,
       log,
+      onExpired: (claimId) => deps.webhookEvents.claim("request.expired", claimId),
     });
     const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     const url = `http://${shownHost}:${addr.port}`;
@@ -180,6 +242,9 @@ export async function startControlPlane(
         closing ??= shutdown({
           server,
           deps,
+          pairing: deps.pairing,
+          pairingSockets,
+          delivery,
           sweeper,
           redis: openRedis,
           db,
@@ -189,6 +254,7 @@ export async function startControlPlane(
       },
     };
   } catch (err) {
+    await delivery?.close().catch(() => {});
     redis?.disconnect();
     await db.close().catch(() => {});
     throw err;
@@ -199,6 +265,9 @@ export async function startControlPlane(
 async function shutdown(parts: {
   server: Server;
   deps: AppDeps;
+  pairing: PairingRelay | undefined;
+  pairingSockets: PairingSocketServer | undefined;
+  delivery: WebhookDelivery | undefined;
   sweeper: Sweeper;
   redis: Redis | undefined;
   db: Db;
@@ -207,11 +276,16 @@ async function shutdown(parts: {
   const closed = new Promise<void>((res) => parts.server.close(() => res()));
   parts.deps.claimsWatch.close();
   for (const stream of parts.deps.eventStreams) stream.end();
+  // Paired gateways reconnect (to another replica when there is one) instead of holding the drain open.
+  parts.pairing?.closeAll();
+  parts.pairingSockets?.close();
   parts.server.closeIdleConnections();
   const timer = setTimeout(() => parts.server.closeAllConnections(), parts.timeoutMs);
   await closed;
   clearTimeout(timer);
   await parts.sweeper.stop();
+  parts.pairing?.stop();
+  await parts.delivery?.close();
   if (parts.redis) await parts.redis.quit().catch(() => parts.redis?.disconnect());
   await parts.db.close();
 }

@@ -11,11 +11,18 @@ export interface Sweeper {
 /** Periodic housekeeping: expire stale pending claims, purge old PostgreSQL nonces. */
 export function startSweeper(
   db: Db,
-  opts: { intervalSeconds: number; expiryHours: number; log: Logger },
+  opts: {
+    intervalSeconds: number;
+    expiryHours: number;
+    log: Logger;
+    /** Told about each claim the sweep expired (webhooks). */
+    onExpired?: (claimId: string) => Promise<void>;
+  },
 ): Sweeper {
   let running: Promise<unknown> = Promise.resolve();
   const runOnce = async () => {
     const expired = await expireStalePendingClaims(db, opts.expiryHours);
+    for (const claim of expired) await opts.onExpired?.(claim.claim_id);
     const noncesPurged = await purgeExpiredNonces(db);
     if (expired.length > 0) opts.log.info({ expired: expired.length }, "expired stale pending claims");
     return { expired: expired.length, noncesPurged };

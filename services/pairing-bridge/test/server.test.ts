@@ -9,20 +9,31 @@ import { createPairingBridge, type PairingBridge } from "../src/server.ts";
 let bridge: PairingBridge;
 let base: string;
 
+/** A session that is never dialled here (the link is exercised by tests/pairing with real processes). */
+const PAIRING = { PAIRING_SESSION_ID: "00000000-0000-4000-8000-000000000000", PAIRING_CODE: "ABCDEFGH" };
+
 before(async () => {
-  bridge = createPairingBridge(loadBridgeConfig({ BRIDGE_ADDR: "127.0.0.1:0", LOG_LEVEL: "silent" }));
+  bridge = createPairingBridge(
+    loadBridgeConfig({ BRIDGE_ADDR: "127.0.0.1:0", LOG_LEVEL: "silent", ...PAIRING }),
+  );
   const { port } = await bridge.start();
   base = `http://127.0.0.1:${port}`;
 });
 after(() => bridge.stop());
 
-test("health, readiness and liveness answer JSON", async () => {
-  for (const path of ["/health", "/health/live", "/health/ready"]) {
+test("health and liveness answer JSON with the pairing state; not ready until paired", async () => {
+  for (const path of ["/health", "/health/live"]) {
     const res = await fetch(base + path);
     assert.equal(res.status, 200);
-    assert.equal(((await res.json()) as { status: string }).status, "ok");
+    const body = (await res.json()) as { status: string; pairing: { state: string; session_id: string } };
+    assert.equal(body.status, "ok");
+    assert.equal(body.pairing.state, "connecting");
+    assert.equal(body.pairing.session_id, PAIRING.PAIRING_SESSION_ID);
     assert.ok(res.headers.get("x-request-id"));
   }
+  const ready = await fetch(`${base}/health/ready`);
+  assert.equal(ready.status, 503);
+  assert.equal(((await ready.json()) as { code: string }).code, "NOT_READY");
 });
 
 test("metrics are Prometheus text with the service label and in-flight gauge", async () => {
@@ -49,7 +60,7 @@ test("a taken port is reported with the variable that changes it", async () => {
   await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
   const { port } = blocker.address() as AddressInfo;
   const second = createPairingBridge(
-    loadBridgeConfig({ BRIDGE_ADDR: `127.0.0.1:${port}`, LOG_LEVEL: "silent" }),
+    loadBridgeConfig({ BRIDGE_ADDR: `127.0.0.1:${port}`, LOG_LEVEL: "silent", ...PAIRING }),
   );
   await assert.rejects(second.start(), /127\.0\.0\.1:\d+: address already in use \(set BRIDGE_ADDR/);
   blocker.close();
@@ -57,7 +68,31 @@ test("a taken port is reported with the variable that changes it", async () => {
 
 test("a bad BRIDGE_ADDR stops start-up naming the variable", () => {
   assert.throws(
-    () => loadBridgeConfig({ BRIDGE_ADDR: "not-an-address" }),
+    () => loadBridgeConfig({ BRIDGE_ADDR: "not-an-address", ...PAIRING }),
     (e: Error) => e instanceof ConfigError && /BRIDGE_ADDR/.test(e.message),
   );
+});
+
+test("the pair code is required and never echoed in the error", () => {
+  assert.throws(
+    () => loadBridgeConfig({ PAIRING_SESSION_ID: "s" }),
+    (e: Error) => e instanceof ConfigError && /PAIRING_CODE/.test(e.message),
+  );
+  assert.throws(
+    () => loadBridgeConfig({ ...PAIRING, PAIRING_HEARTBEAT_MS: "5" }),
+    (e: Error) =>
+      e instanceof ConfigError && /PAIRING_HEARTBEAT_MS/.test(e.message) && !e.message.includes("ABCDEFGH"),
+  );
+});
+
+test("without a session the bridge runs unpaired: healthy and ready (a service waiting to be paired)", async () => {
+  const idle = createPairingBridge(loadBridgeConfig({ BRIDGE_ADDR: "127.0.0.1:0", LOG_LEVEL: "silent" }));
+  const { port } = await idle.start();
+  try {
+    const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { pairing: object };
+    assert.deepEqual(health.pairing, { state: "unpaired" });
+    assert.equal((await fetch(`http://127.0.0.1:${port}/health/ready`)).status, 200);
+  } finally {
+    await idle.stop();
+  }
 });

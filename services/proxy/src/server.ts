@@ -37,6 +37,7 @@ import { ConnectionStore } from "./store/connections.ts";
 import { createSecretBox } from "./store/crypto.ts";
 import { RedisEventPublisher, RedisEventSubscriber } from "./store/events.ts";
 import { createProxyKeys } from "./store/keys.ts";
+import { PairingKeyStore } from "./store/pairing-key.ts";
 import { VariableStore } from "./store/variables.ts";
 import { startUsageDelivery } from "./usage/delivery.ts";
 import { UsageRecorder } from "./usage/queue.ts";
@@ -255,6 +256,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     variables,
     catalog,
     cache,
+    pairingKey: new PairingKeyStore(redis, keys.pairingKey, box),
     maxBodyBytes: config.maxBodyBytes,
     now,
     mcp: { discovery, upstreams },

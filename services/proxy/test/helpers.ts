@@ -3,8 +3,10 @@ import { request as httpRequest } from "node:http";
 import { type AuthzClaims, createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
 import { type RecordingServer, type RequestHandler, startRecordingServer } from "@sigilum-gw/testkit/network";
 import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
+
+export { dumpPrefix } from "@sigilum-gw/testkit/redis";
+
 import { suiteFixture } from "@sigilum-gw/testkit/suite";
-import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import type { ProxyConfig } from "../src/config.ts";
 import { createProxy, type ProxyInstance } from "../src/server.ts";
@@ -182,33 +184,6 @@ export async function adminJson(
     json = undefined;
   }
   return { status: response.status, json, text, headers: response.headers };
-}
-
-/** Every key under the prefix, with its raw content (strings, hashes, sets, lists), for secret scans. */
-export async function dumpPrefix(prefix: string): Promise<string> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    let out = "";
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      cursor = next;
-      for (const key of keys) {
-        const type = await redis.type(key);
-        let value: unknown;
-        if (type === "string") value = await redis.get(key);
-        else if (type === "hash") value = await redis.hgetall(key);
-        else if (type === "set") value = await redis.smembers(key);
-        else if (type === "list") value = await redis.lrange(key, 0, -1);
-        else if (type === "zset") value = await redis.zrange(key, "0", "-1", "WITHSCORES");
-        else if (type === "stream") value = await redis.xrange(key, "-", "+");
-        out += `${key} ${JSON.stringify(value)}\n`;
-      }
-    } while (cursor !== "0");
-    return out;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 export interface RawResponse {

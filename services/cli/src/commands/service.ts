@@ -23,7 +23,7 @@ import { serviceApiKeyFile } from "../stack/layout.ts";
 
 type AuthMode = "bearer" | "header_key" | "query_param";
 
-const SECRET_FLAGS =
+export const SECRET_FLAGS =
   "--upstream-secret-stdin, --upstream-secret-file <path>, --upstream-secret-env <VAR>, --upstream-secret <value>";
 
 const serviceSchema = z
@@ -86,7 +86,7 @@ function upstreamUrl(value: string): URL {
   return url;
 }
 
-function secretSources(opts: {
+export function secretSources(opts: {
   upstreamSecret?: string;
   upstreamSecretEnv?: string;
   upstreamSecretFile?: string;
@@ -100,7 +100,7 @@ function secretSources(opts: {
   };
 }
 
-function withSecretOptions(command: Command): Command {
+export function withSecretOptions(command: Command): Command {
   return command
     .option("--upstream-secret-stdin", "read the upstream secret from standard input")
     .option("--upstream-secret-file <path>", "read the upstream secret from a file")

@@ -24,6 +24,11 @@ export const connectionSchema = z
 
 export type Connection = z.infer<typeof connectionSchema>;
 
+const testResultSchema = z
+  .object({ status: z.enum(["pass", "fail"]), http_status: z.number(), error: z.string().optional() })
+  .loose();
+export type TestResult = z.infer<typeof testResultSchema>;
+
 export interface CreateConnection {
   id: string;
   name: string;
@@ -104,6 +109,27 @@ export class GatewayAdmin {
         "Updating the connection secret",
       ),
     );
+  }
+
+  async test(id: string): Promise<TestResult> {
+    const response = await this.client.send({
+      method: "POST",
+      path: `/api/admin/connections/${encodeURIComponent(id)}/test`,
+    });
+    if (response.status === 404) throw new CliError(`No gateway connection "${id}"`);
+    const parsed = testResultSchema.safeParse(response.body);
+    if (!parsed.success)
+      throw this.#failure("Testing the gateway connection", response.status, response.body);
+    return parsed.data;
+  }
+
+  /** Whether the proxy answers its health check. */
+  async healthy(): Promise<boolean> {
+    try {
+      return (await this.client.send({ method: "GET", path: "/health" })).status === 200;
+    } catch {
+      return false;
+    }
   }
 
   async #call(request: Parameters<JsonClient["send"]>[0], what: string): Promise<unknown> {

@@ -31,6 +31,14 @@ export function claimsRouter(deps: AppDeps): Router {
     const key = await requireServiceKey(req, db, "submit");
     await consumeNonce(deps.signed, signer);
     const result = await submitClaim(deps, key, jsonBody(req), { namespaceOnlyBinding: namespaceOnly });
+    if (result.status === 201) {
+      const { claim_id, status } = result.body;
+      if (status === "pending") await deps.webhookEvents.claim("request.submitted", claim_id);
+      if (status === "approved")
+        await deps.webhookEvents.claim("request.approved", claim_id, { auto_approved: true });
+      if (status === "rejected")
+        await deps.webhookEvents.claim("request.rejected", claim_id, { auto_rejected: true });
+    }
     res.status(result.status).json(result.body);
   });
 
@@ -41,17 +49,23 @@ export function claimsRouter(deps: AppDeps): Router {
 
   r.post("/v1/claims/:claimId/approve", async (req, res) => {
     const owner = await requireOwner(req, deps);
-    res.json(await approveClaim(deps, owner, req.params.claimId));
+    const approved = await approveClaim(deps, owner, req.params.claimId);
+    await deps.webhookEvents.claim("request.approved", approved.claim_id);
+    res.json(approved);
   });
 
   r.post("/v1/claims/:claimId/reject", async (req, res) => {
     const owner = await requireOwner(req, deps);
-    res.json(await rejectClaim(deps, owner, req.params.claimId));
+    const rejected = await rejectClaim(deps, owner, req.params.claimId);
+    await deps.webhookEvents.claim("request.rejected", rejected.claim_id);
+    res.json(rejected);
   });
 
   r.post("/v1/claims/:claimId/revoke", async (req, res) => {
     const owner = await requireOwner(req, deps);
-    res.json(await revokeClaim(deps, owner, req.params.claimId));
+    const revoked = await revokeClaim(deps, owner, req.params.claimId);
+    await deps.webhookEvents.claim("request.revoked", revoked.claim_id);
+    res.json(revoked);
   });
 
   return r;

@@ -7,13 +7,12 @@ import { dashboardEventsRouter } from "./dashboard-events.ts";
 import { didRouter } from "./did.ts";
 import { healthRouter } from "./health.ts";
 import { namespacesRouter } from "./namespaces.ts";
+import { pairingRouter } from "./pairing.ts";
 import { servicesRouter } from "./services.ts";
 import { usageRouter } from "./usage.ts";
+import { webhooksRouter } from "./webhooks.ts";
 
-/**
- * Every API route, one router per surface. Gateway pairing (`/v1/gateway/pairing/*`, spec §B) mounts
- * here as its own router when it lands.
- */
+/** Every API route, one router per surface. */
 export function apiRouter(deps: AppDeps): Router {
   const r = Router();
   r.use(healthRouter());
@@ -21,9 +20,11 @@ export function apiRouter(deps: AppDeps): Router {
   r.use(dashboardAuthRouter(deps));
   r.use(dashboardEventsRouter(deps));
   r.use(servicesRouter(deps));
+  r.use(webhooksRouter(deps));
   r.use(claimsRouter(deps));
   r.use(namespacesRouter(deps));
   r.use(usageRouter(deps));
   r.use(didRouter(deps));
+  r.use(pairingRouter(deps));
   return r;
 }

@@ -14,6 +14,7 @@ import {
   updateService,
   updateServiceSchema,
 } from "../services/services.ts";
+import { createWebhook, requireWebhooks, validTargetUrl } from "../webhooks/manage.ts";
 
 const keysQuerySchema = z.object(pageSchema(50, 200));
 
@@ -31,11 +32,15 @@ export function servicesRouter(deps: AppDeps): Router {
   r.post("/v1/services", async (req, res) => {
     const o = await owner(req);
     const input = parseBody(req, createServiceSchema);
-    res
-      .status(201)
-      .json(
-        await createService(db, o.id, input, { maxServicesPerOwner: deps.config.MAX_SERVICES_PER_OWNER }),
-      );
+    // The webhook is checked before the service exists, so a bad URL creates nothing.
+    const webhooks = input.webhook ? requireWebhooks(deps.webhooks) : undefined;
+    if (input.webhook && webhooks) await validTargetUrl(input.webhook.url, webhooks.policy);
+    const service = await createService(db, o.id, input, {
+      maxServicesPerOwner: deps.config.MAX_SERVICES_PER_OWNER,
+    });
+    if (!input.webhook || !webhooks) return void res.status(201).json(service);
+    const { active: _active, ...webhook } = await createWebhook(db, webhooks, service.id, input.webhook);
+    res.status(201).json({ ...service, webhook });
   });
 
   r.get("/v1/services/:id", async (req, res) => {

@@ -5,6 +5,7 @@ import { isUniqueViolation } from "../db/db.ts";
 import { int, iso } from "../db/values.ts";
 import { ApiError, notFound } from "../http/errors.ts";
 import { NAMESPACE_STRICT_RE } from "../owners/owners.ts";
+import { webhookInputSchema } from "../webhooks/store.ts";
 
 export const SERVICE_SLUG_RE = NAMESPACE_STRICT_RE;
 
@@ -14,6 +15,8 @@ export const createServiceSchema = z
     slug: z.string().regex(SERVICE_SLUG_RE, "slug must match ^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"),
     domain: z.string().trim().min(1).max(255),
     description: z.string().trim().min(1).max(500),
+    /** Created with the service, subscribed to the default events unless `events` is given. */
+    webhook: webhookInputSchema.optional(),
   })
   .strict();
 

@@ -22,6 +22,7 @@ import { loadConnection } from "../pipeline/resolve.ts";
 import type { BackupStore } from "../store/backup.ts";
 import type { ConnectionCache } from "../store/cache.ts";
 import type { ConnectionStore } from "../store/connections.ts";
+import type { PairingKeyStore } from "../store/pairing-key.ts";
 import { asStoreError, isRedisUnavailable } from "../store/redis-errors.ts";
 import type { VariableStore } from "../store/variables.ts";
 import { readJson, sendJson } from "./json.ts";
@@ -44,6 +45,8 @@ export interface AdminDeps {
   variables: VariableStore;
   catalog: CatalogStore;
   cache: ConnectionCache;
+  /** Opens secret fields sealed to the gateway's key (commands relayed by the pairing bridge). */
+  pairingKey: PairingKeyStore;
   maxBodyBytes: number;
   now: () => number;
   /** MCP discovery and clients (discover, MCP connection tests). */
@@ -60,6 +63,13 @@ export interface AdminCall {
   signal: AbortSignal;
 }
 
+const unsealing = (deps: AdminDeps) => ({ unseal: (json: unknown) => deps.pairingKey.unseal(json) });
+
+/** The public half of the gateway's sealing key: what owners seal secret fields to. */
+export async function getPairingKey(deps: AdminDeps, call: AdminCall): Promise<void> {
+  sendJson(call.res, 200, await deps.pairingKey.publicJson(), call.requestId);
+}
+
 export async function listConnections(deps: AdminDeps, call: AdminCall): Promise<void> {
   let records: Awaited<ReturnType<ConnectionStore["list"]>>;
   try {
@@ -73,7 +83,7 @@ export async function listConnections(deps: AdminDeps, call: AdminCall): Promise
 }
 
 export async function createConnection(deps: AdminDeps, call: AdminCall): Promise<void> {
-  const input = await readJson(call.req, createConnectionInput, deps.maxBodyBytes);
+  const input = await readJson(call.req, createConnectionInput, deps.maxBodyBytes, unsealing(deps));
   const { record, secrets } = buildNewConnection(input!, deps.now());
   await deps.connections.create(record, secrets);
   deps.cache.handle({ type: "connection.changed", id: record.id });
@@ -106,7 +116,7 @@ export async function deleteConnection(deps: AdminDeps, call: AdminCall, id: str
 }
 
 export async function rotateConnection(deps: AdminDeps, call: AdminCall, id: string): Promise<void> {
-  const input = await readJson(call.req, rotateConnectionInput, deps.maxBodyBytes);
+  const input = await readJson(call.req, rotateConnectionInput, deps.maxBodyBytes, unsealing(deps));
   const rotated = await deps.connections.rotate(id, (current) =>
     applyRotation(current.record, current.secrets, input!, deps.now()),
   );
@@ -167,7 +177,7 @@ export async function listVariables(deps: AdminDeps, call: AdminCall): Promise<v
 }
 
 export async function upsertVariable(deps: AdminDeps, call: AdminCall): Promise<void> {
-  const input = await readJson(call.req, upsertVariableInput, deps.maxBodyBytes);
+  const input = await readJson(call.req, upsertVariableInput, deps.maxBodyBytes, unsealing(deps));
   const key = validateVariableKey(input!.key);
   const value = validateVariableValue(input!.value);
   const header = call.req.headers["sigilum-subject"];

@@ -9,7 +9,7 @@ export async function readJson<S extends z.ZodType>(
   req: IncomingMessage,
   schema: S,
   limit: number,
-  opts: { optional?: boolean } = {},
+  opts: { optional?: boolean; unseal?: (json: unknown) => Promise<unknown> } = {},
 ): Promise<z.output<S> | undefined> {
   const body = await readBody(req, limit);
   const text = body?.toString("utf8") ?? "";
@@ -23,6 +23,7 @@ export async function readJson<S extends z.ZodType>(
   } catch (err) {
     throw new GatewayError("INVALID_REQUEST", `invalid JSON body: ${(err as Error).message}`);
   }
+  if (opts.unseal) json = await opts.unseal(json);
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -11,6 +11,7 @@ import {
   deleteVariable,
   getCatalog,
   getConnection,
+  getPairingKey,
   listConnections,
   listVariables,
   putCatalog,
@@ -94,6 +95,8 @@ export function createAdminApp(
   app.all("/api/admin/backup", methodNotAllowed);
   app.post("/api/admin/restore", run(restoreBackup));
   app.all("/api/admin/restore", methodNotAllowed);
+  app.get("/api/admin/pairing-key", run(getPairingKey));
+  app.all("/api/admin/pairing-key", methodNotAllowed);
 
   app.get("/api/admin/service-catalog", run(getCatalog));
   app.put("/api/admin/service-catalog", run(putCatalog));

@@ -12,6 +12,8 @@ export interface ProxyKeys {
   readonly variableIndex: string;
   /** The service catalog (one JSON value shared by every replica). */
   readonly catalog: string;
+  /** The gateway's sealed-box key pair (secret key sealed under the master key). */
+  readonly pairingKey: string;
   readonly events: string;
   /** bullmq `prefix` option. */
   readonly bullmq: string;
@@ -29,6 +31,7 @@ export function createProxyKeys(prefix: string): ProxyKeys {
     variable: shared.variable,
     variableIndex: shared.variableKeys(),
     catalog: `${prefix}service-catalog`,
+    pairingKey: `${prefix}pairing-key`,
     events: shared.events,
     bullmq: shared.bullmqPrefix(),
     mcpDiscovery: shared.mcpDiscovery,

@@ -1,0 +1,65 @@
+import { Router } from "express";
+import { z } from "zod";
+import { requireOwner } from "../auth/owner-auth.ts";
+import type { AppDeps } from "../deps.ts";
+import { ApiError, notFound } from "../http/errors.ts";
+import { pageSchema, pagination } from "../http/pagination.ts";
+import { parseBody, parseQuery } from "../http/validate.ts";
+import { getOwnedService } from "../services/services.ts";
+import { createWebhook, requireWebhooks } from "../webhooks/manage.ts";
+import {
+  deleteWebhook,
+  listDeadLetters,
+  listWebhooks,
+  presentWebhook,
+  webhookInputSchema,
+} from "../webhooks/store.ts";
+
+const pageQuery = z.object(pageSchema(50, 200));
+const createSchema = webhookInputSchema.required({ events: true });
+
+/** /v1/services/:id/webhooks*: the owner's webhooks of one service and its dead-letter list (owner JWT). */
+export function webhooksRouter(deps: AppDeps): Router {
+  const r = Router();
+  const { db } = deps;
+  const ownService = async (req: Parameters<typeof requireOwner>[0], id: string) => {
+    const owner = await requireOwner(req, deps);
+    return getOwnedService(db, owner.id, id);
+  };
+
+  r.get("/v1/services/:id/webhooks", async (req, res) => {
+    const service = await ownService(req, req.params.id);
+    const page = parseQuery(req, pageQuery);
+    const { rows, total } = await listWebhooks(db, service.id, page);
+    res.json({ webhooks: rows.map(presentWebhook), pagination: pagination(page, total) });
+  });
+
+  r.post("/v1/services/:id/webhooks", async (req, res) => {
+    const service = await ownService(req, req.params.id).catch((err: unknown) => {
+      throw err instanceof ApiError && err.status === 404
+        ? new ApiError(404, "SERVICE_NOT_FOUND", "Service not found")
+        : err;
+    });
+    const webhooks = requireWebhooks(deps.webhooks);
+    const input = parseBody(
+      req,
+      createSchema,
+      "url, events (non-empty array), and secret (min 16 chars) are required",
+    );
+    res.status(201).json(await createWebhook(db, webhooks, service.id, input));
+  });
+
+  r.get("/v1/services/:id/webhooks/dead-letters", async (req, res) => {
+    const service = await ownService(req, req.params.id);
+    const page = parseQuery(req, pageQuery);
+    res.json({ dead_letters: await listDeadLetters(db, service.id, page), pagination: { ...page } });
+  });
+
+  r.delete("/v1/services/:id/webhooks/:webhookId", async (req, res) => {
+    const service = await ownService(req, req.params.id);
+    if (!(await deleteWebhook(db, service.id, req.params.webhookId))) throw notFound("Webhook not found");
+    res.json({ success: true, deleted: true, webhook_id: req.params.webhookId });
+  });
+
+  return r;
+}
