@@ -29,9 +29,9 @@ import {
   requestId,
   securityHeaders,
 } from "./http/middleware.ts";
-import { dashboardPagesRouter } from "./routes/dashboard-pages.ts";
 import { PairingRelay } from "./pairing/relay.ts";
 import { createPairingSocketServer, type PairingSocketServer } from "./pairing/socket.ts";
+import { dashboardPagesRouter } from "./routes/dashboard-pages.ts";
 import { apiRouter } from "./routes/index.ts";
 import { type Sweeper, startSweeper } from "./sweeper.ts";
 import { WebhookDelivery } from "./webhooks/delivery.ts";

@@ -200,6 +200,92 @@ export const CONTROL_PLANE_ERRORS = {
     when: "The session names an owner that no longer exists.",
     remedy: "Log in again.",
   },
+  PAIRING_UNAVAILABLE: {
+    status: 503,
+    message: "Gateway pairing needs Redis: set REDIS_URL",
+    when: "A pairing route was called on a control plane running without Redis (commands cross replicas through it).",
+    remedy: "Set REDIS_URL on every control-plane replica.",
+  },
+  PAIR_SESSION_NOT_FOUND: {
+    status: 404,
+    message: "Pair session not found",
+    when: "A pairing bridge dialled a session id that does not exist.",
+    remedy: "Start a new session (`sigilum pairing start`) and rerun the bridge with its id and code.",
+  },
+  PAIR_SESSION_EXPIRED: {
+    status: 410,
+    message: "Pair session expired",
+    when: "The pairing session's time ran out before a bridge connected (or after it left).",
+    remedy: "Start a new session (`sigilum pairing start`) and rerun the bridge with its id and code.",
+  },
+  PAIR_SESSION_LOCKED: {
+    status: 403,
+    message: "Pair session locked after too many wrong codes",
+    when: "Ten wrong pair codes were tried on the session; it no longer opens, even with the right code.",
+    remedy: "Start a new session; check who else tried to pair with it.",
+  },
+  PAIR_CODE_INVALID: {
+    status: 403,
+    message: "Invalid pair code",
+    when: "The bridge's pair code does not match the session's.",
+    remedy: "Copy the code `sigilum pairing start` printed (8 characters, no I, O, 0 or 1).",
+  },
+  NAMESPACE_MISMATCH: {
+    status: 403,
+    message: "Namespace mismatch",
+    when: "The bridge named another namespace than the session's.",
+    remedy: "Pass the namespace `sigilum pairing start` printed, or leave --namespace out.",
+  },
+  UPGRADE_REQUIRED: {
+    status: 426,
+    message: "Expected websocket upgrade",
+    when: "The pairing connect route was called without a WebSocket upgrade.",
+    remedy: "Only the pairing bridge calls this route; point it at the control plane's URL.",
+  },
+  GATEWAY_NOT_CONNECTED: {
+    status: 503,
+    message: "Gateway is not connected",
+    when: "A command was relayed to a session whose pairing bridge is not connected to any replica.",
+    remedy: "Start (or restart) `sigilum gateway pair` on the gateway host and wait for `connected: true`.",
+  },
+  GATEWAY_RELAY_FAILED: {
+    status: 504,
+    message: "Gateway relay command failed",
+    when: "The paired gateway did not answer the relayed command in time, or disconnected first (`details.reason`).",
+    remedy: "Check the bridge and the proxy on the gateway host; raise `timeout_ms` for slow commands.",
+  },
+  SECRET_NOT_SEALED: {
+    status: 400,
+    message: "Secret fields must be sealed to the gateway's public key",
+    when: "A relayed command carries a secret field in clear (`details.fields` names them).",
+    remedy:
+      'Seal each secret to `gateway_public_key` from the pairing status: `{"sealed": <crypto_box_seal, base64>}`.',
+  },
+  SERVICE_NOT_FOUND: {
+    status: 404,
+    message: "Service not found",
+    when: "A webhook was created for a service that does not exist or belongs to another owner.",
+    remedy: "Use an id from `GET /v1/services`.",
+  },
+  INVALID_WEBHOOK_URL: {
+    status: 400,
+    message: "Invalid webhook URL",
+    when: "The webhook target is not http(s), is localhost, carries credentials, does not resolve, or resolves to a private, loopback or link-local address.",
+    remedy:
+      "Use a public http(s) URL, or set WEBHOOK_ALLOW_PRIVATE_TARGETS=true for a private network you trust.",
+  },
+  WEBHOOK_LIMIT_REACHED: {
+    status: 400,
+    message: "Webhook limit reached",
+    when: "The service already has MAX_WEBHOOKS_PER_SERVICE active webhooks.",
+    remedy: "Delete a webhook first, or raise MAX_WEBHOOKS_PER_SERVICE.",
+  },
+  WEBHOOKS_UNAVAILABLE: {
+    status: 503,
+    message: "Webhook delivery needs Redis: set REDIS_URL",
+    when: "A webhook was created on a control plane running without Redis (deliveries go through a bullmq queue).",
+    remedy: "Set REDIS_URL on the control plane.",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ControlPlaneErrorCode = keyof typeof CONTROL_PLANE_ERRORS;

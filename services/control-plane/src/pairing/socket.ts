@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { controlPlaneEnvelope } from "@sigilum-gw/shared/errors/control-plane";
 import type { Logger } from "@sigilum-gw/shared/logger";
 import { bridgeFrameSchema, parseFrame } from "@sigilum-gw/shared/pairing-frames";
+import { requestIdFrom } from "@sigilum-gw/shared/request-id";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Db } from "../db/db.ts";
 import type { GatewaySocket, PairingRelay } from "./relay.ts";
@@ -45,8 +47,8 @@ class Refusal {
   }
 }
 
-function refuse(socket: Duplex, refusal: Refusal): void {
-  const body = JSON.stringify({ error: refusal.message, code: refusal.code });
+function refuse(socket: Duplex, refusal: Refusal, req: IncomingMessage): void {
+  const body = JSON.stringify(controlPlaneEnvelope(refusal, requestIdFrom(req.headers)));
   socket.end(
     `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\nContent-Type: application/json\r\n` +
       `Cache-Control: no-store\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
@@ -139,12 +141,12 @@ export function createPairingSocketServer(deps: PairingSocketDeps): PairingSocke
       socket.on("error", () => socket.destroy());
       admit(deps.db, req).then(
         (outcome) => {
-          if (outcome instanceof Refusal) return refuse(socket, outcome);
+          if (outcome instanceof Refusal) return refuse(socket, outcome, req);
           wss.handleUpgrade(req, socket, head, (ws) => serve(outcome.session, ws));
         },
         (err) => {
           deps.log.error({ err }, "pairing handshake failed");
-          refuse(socket, new Refusal(503, "DB_UNAVAILABLE", "Pairing store unavailable"));
+          refuse(socket, new Refusal(503, "DB_UNAVAILABLE", "Pairing store unavailable"), req);
         },
       );
     },

@@ -91,12 +91,12 @@ export function pairingRouter(deps: AppDeps): Router {
   });
 
   // A plain GET (the bridge's preflight) learns the route exists; the upgrade itself is handled by the server.
-  r.get(CONNECT_PATH, (req, res) => {
+  r.get(CONNECT_PATH, (req) => {
     const q = req.query;
     if (typeof q.session_id !== "string" || typeof q.code !== "string") {
       throw new ApiError(400, "VALIDATION_ERROR", "session_id and code are required");
     }
-    res.status(426).json({ error: "Expected websocket upgrade", code: "UPGRADE_REQUIRED" });
+    throw new ApiError(426, "UPGRADE_REQUIRED", "Expected websocket upgrade");
   });
 
   r.post("/v1/gateway/pairing/command", async (req, res) => {
