@@ -55,8 +55,8 @@ export async function seedReplayEpoch(prefix: string, beganUnix: number, url = R
 }
 
 /** Every key under the prefix, with its raw content (strings, hashes, sets, lists), for secret scans. */
-export async function dumpPrefix(prefix: string): Promise<string> {
-  const redis = new Redis(REDIS_URL);
+export async function dumpPrefix(prefix: string, url: string = REDIS_URL): Promise<string> {
+  const redis = new Redis(url);
   try {
     let out = "";
     let cursor = "0";

@@ -1,5 +1,4 @@
-import { REDIS_URL } from "@sigilum-gw/testkit/redis";
-import { Redis } from "ioredis";
+import { dumpPrefix, REDIS_URL } from "@sigilum-gw/testkit/redis";
 import pg from "pg";
 
 /**
@@ -29,32 +28,6 @@ function encodings(secret: string): string[] {
   ].filter((v) => v.length >= 8);
 }
 
-async function dumpRedis(url: string, prefix: string): Promise<string> {
-  const redis = new Redis(url);
-  try {
-    let out = "";
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      cursor = next;
-      for (const key of keys) {
-        const type = await redis.type(key);
-        let value: unknown;
-        if (type === "string") value = await redis.get(key);
-        else if (type === "hash") value = await redis.hgetall(key);
-        else if (type === "set") value = await redis.smembers(key);
-        else if (type === "list") value = await redis.lrange(key, 0, -1);
-        else if (type === "zset") value = await redis.zrange(key, "0", "-1", "WITHSCORES");
-        else if (type === "stream") value = await redis.xrange(key, "-", "+");
-        out += `${key} ${JSON.stringify(value)}\n`;
-      }
-    } while (cursor !== "0");
-    return out;
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function dumpDatabase(url: string): Promise<string> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -78,7 +51,7 @@ export async function scanForSecrets(input: ScanInput): Promise<string[]> {
   if (input.logs !== undefined) places.push(["logs", input.logs]);
   if (input.metrics !== undefined) places.push(["metrics", input.metrics]);
   if (input.redisPrefix !== undefined) {
-    places.push(["redis", await dumpRedis(input.redisUrl ?? REDIS_URL, input.redisPrefix)]);
+    places.push(["redis", await dumpPrefix(input.redisPrefix, input.redisUrl ?? REDIS_URL)]);
   }
   if (input.databaseUrl !== undefined) places.push(["database", await dumpDatabase(input.databaseUrl)]);
   const findings: string[] = [];
