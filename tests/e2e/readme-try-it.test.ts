@@ -68,7 +68,12 @@ describe("README: Try it on one machine", { timeout: 420_000 }, () => {
       res.end('{"thing":"ok"}');
     });
     // DATABASE_URL unset too: a shared database would keep the previous run's service keys (KEY_LIMIT_REACHED).
-    const { REDIS_URL: _unset, REDIS_PREFIX: _unsetPrefix, DATABASE_URL: _unsetDb, ...inherited } = process.env;
+    const {
+      REDIS_URL: _unset,
+      REDIS_PREFIX: _unsetPrefix,
+      DATABASE_URL: _unsetDb,
+      ...inherited
+    } = process.env;
     env = {
       ...inherited,
       // A shell on this machine: nothing of this checkout on PATH (npx finds the project's bin and Node itself).
