@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
 import fc from "fast-check";
 import { effectivePolicy, explainTool, exposedTools } from "../src/mcp/policy.ts";
-import type { ConnectionRecord, ToolPolicy } from "../src/model/connection.ts";
+import type { ConnectionRecord, ToolPolicy } from "../src/model/connection/types.ts";
 import { AGENT, adminJson, mintToken, rawRequest, testConfig, useProxy } from "./helpers.ts";
 
 /**

@@ -4,13 +4,11 @@ import { GatewayError } from "@sigilum-gw/shared/errors";
 import fc from "fast-check";
 import { DEFAULT_CATALOG } from "../src/catalog/defaults.ts";
 import { normalizeCatalog } from "../src/catalog/schema.ts";
-import {
-  applyConnectionUpdate,
-  applyRotation,
-  buildNewConnection,
-  type ConnectionRecord,
-  toConnectionJson,
-} from "../src/model/connection.ts";
+import { buildNewConnection } from "../src/model/connection/create.ts";
+import { toConnectionJson } from "../src/model/connection/json.ts";
+import { applyRotation } from "../src/model/connection/rotate.ts";
+import type { ConnectionRecord } from "../src/model/connection/types.ts";
+import { applyConnectionUpdate } from "../src/model/connection/update.ts";
 import { formatTime, ZERO_TIME } from "../src/model/time.ts";
 import { variableReference } from "../src/model/variable.ts";
 import {

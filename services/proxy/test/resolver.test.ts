@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { GatewayError } from "@sigilum-gw/shared/errors";
 import { Redis } from "ioredis";
-import { buildNewConnection } from "../src/model/connection.ts";
+import { buildNewConnection } from "../src/model/connection/create.ts";
 import { DAY_MS } from "../src/model/time.ts";
 import { ConnectionResolver, type ResolvedConnection } from "../src/pipeline/resolve.ts";
 import { ConnectionCache } from "../src/store/cache.ts";

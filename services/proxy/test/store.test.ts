@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { GatewayError } from "@sigilum-gw/shared/errors";
 import { Redis } from "ioredis";
-import { buildNewConnection } from "../src/model/connection.ts";
+import { buildNewConnection } from "../src/model/connection/create.ts";
 import { ConnectionCache } from "../src/store/cache.ts";
 import { ConnectionStore } from "../src/store/connections.ts";
 import { createSecretBox } from "../src/store/crypto.ts";

@@ -2,15 +2,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { GatewayError } from "@sigilum-gw/shared/errors";
 import { catalogInput, normalizeCatalog } from "../catalog/schema.ts";
 import type { CatalogStore } from "../catalog/store.ts";
+import { buildNewConnection } from "../model/connection/create.ts";
+import { toConnectionJson } from "../model/connection/json.ts";
+import { applyRotation } from "../model/connection/rotate.ts";
 import {
-  applyConnectionUpdate,
-  applyRotation,
-  buildNewConnection,
   createConnectionInput,
   rotateConnectionInput,
-  toConnectionJson,
   updateConnectionInput,
-} from "../model/connection.ts";
+} from "../model/connection/schemas.ts";
+import { applyConnectionUpdate } from "../model/connection/update.ts";
 import { connectionNotFound } from "../model/errors.ts";
 import {
   toVariableJson,

@@ -2,7 +2,7 @@ import { GatewayError } from "@sigilum-gw/shared/errors";
 import { type DiscoveryService, discoveryJson, parseRefreshMode } from "../mcp/discovery.ts";
 import { describeUpstreamError } from "../mcp/errors.ts";
 import type { McpUpstreams } from "../mcp/upstream.ts";
-import type { ConnectionRecord, SecretMap } from "../model/connection.ts";
+import type { ConnectionRecord, SecretMap } from "../model/connection/types.ts";
 import { formatTime } from "../model/time.ts";
 import { credentialOf, loadConnection } from "../pipeline/resolve.ts";
 import type { AdminCall, AdminDeps } from "./handlers.ts";

@@ -1,6 +1,6 @@
 import { request } from "undici";
 import { z } from "zod";
-import type { ConnectionRecord, SecretMap } from "../model/connection.ts";
+import type { ConnectionRecord, SecretMap } from "../model/connection/types.ts";
 import { buildUpstreamHeaders, buildUpstreamTarget } from "../pipeline/inject.ts";
 import { credentialOf } from "../pipeline/resolve.ts";
 import { parseRuntimeRoute, type RuntimeRoute } from "../pipeline/route.ts";

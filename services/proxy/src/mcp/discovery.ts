@@ -3,7 +3,7 @@ import { recordUpstream } from "@sigilum-gw/shared/metrics";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { ProxyMetrics } from "../metrics.ts";
-import type { McpDiscovery } from "../model/connection.ts";
+import type { McpDiscovery } from "../model/connection/types.ts";
 import type { ConnectionStore } from "../store/connections.ts";
 import { describeUpstreamError } from "./errors.ts";
 import type { DiscoveredServer, DiscoveredTool, McpUpstreams, UpstreamTarget } from "./upstream.ts";

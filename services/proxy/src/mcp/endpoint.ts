@@ -1,4 +1,4 @@
-import type { ConnectionRecord } from "../model/connection.ts";
+import type { ConnectionRecord } from "../model/connection/types.ts";
 
 /**
  * Where an MCP connection's server listens and how its credential travels (spec §6.1, §5.5): `mcp_endpoint` is a

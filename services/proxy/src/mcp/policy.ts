@@ -1,4 +1,4 @@
-import type { ConnectionRecord, ToolPolicy } from "../model/connection.ts";
+import type { ConnectionRecord, ToolPolicy } from "../model/connection/types.ts";
 
 /**
  * Tool policy (spec §6.6, §6.8) with the reference's hazard fixed: the effective policy for a subject starts from

@@ -1,5 +1,5 @@
 import type { ClientOptions, ConnectOptions } from "@modelcontextprotocol/client";
-import type { ConnectionRecord } from "../model/connection.ts";
+import type { ConnectionRecord } from "../model/connection/types.ts";
 
 /**
  * Which MCP protocol era the gateway speaks to a connection's server, per connection (`mcp_protocol_version`):

@@ -1,5 +1,5 @@
 import { GatewayError } from "@sigilum-gw/shared/errors";
-import { isSafeConnectionId } from "../model/connection.ts";
+import { isSafeConnectionId } from "../model/connection/rules.ts";
 
 /**
  * `/mcp/...` routes (spec §1.9): `/mcp/{id}/tools`, `/mcp/{id}/tools/{tool}/explain`, `/mcp/{id}/tools/{tool}/call`,

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Client, Tool } from "@modelcontextprotocol/client";
 import CircuitBreaker from "opossum";
-import type { ConnectionRecord } from "../model/connection.ts";
+import type { ConnectionRecord } from "../model/connection/types.ts";
 import { credentialFetch, type FetchLike, mcpEndpointUrl } from "./endpoint.ts";
 import { isProtocolAnswer, isSessionGone, retryClass } from "./errors.ts";
 import { clientOptionsFor } from "./protocol.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hasUnsafeHeaderChars } from "./connection.ts";
+import { hasUnsafeHeaderChars } from "./connection/rules.ts";
 import { badRequest } from "./errors.ts";
 import { formatTime } from "./time.ts";
 

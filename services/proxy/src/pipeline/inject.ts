@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import type { ConnectionRecord } from "../model/connection.ts";
+import type { ConnectionRecord } from "../model/connection/types.ts";
 import { joinUpstreamPath, type RuntimeRoute } from "./route.ts";
 
 /**

@@ -1,5 +1,5 @@
 import { GatewayError } from "@sigilum-gw/shared/errors";
-import type { ConnectionRecord, Protocol, SecretMap } from "../model/connection.ts";
+import type { ConnectionRecord, Protocol, SecretMap } from "../model/connection/types.ts";
 import { DAY_MS, formatTimeSeconds } from "../model/time.ts";
 import { variableReference } from "../model/variable.ts";
 import type { ConnectionCache } from "../store/cache.ts";

@@ -1,5 +1,5 @@
 import { GatewayError } from "@sigilum-gw/shared/errors";
-import { isSafeConnectionId } from "../model/connection.ts";
+import { isSafeConnectionId } from "../model/connection/rules.ts";
 
 /**
  * Runtime route parsing: `/proxy/{connection_id}/{rest}` and `/slack/{rest}` (alias of `slack-proxy`).

@@ -1,6 +1,7 @@
 import { GatewayError } from "@sigilum-gw/shared/errors";
 import { z } from "zod";
-import { connectionRecordSchema, isSafeConnectionId } from "../model/connection.ts";
+import { isSafeConnectionId } from "../model/connection/rules.ts";
+import { connectionRecordSchema } from "../model/connection/schemas.ts";
 import { aad } from "./crypto.ts";
 import { parseJson, SealedHashStore } from "./sealed-store.ts";
 import { VersionedHash } from "./versioned-hash.ts";

@@ -1,4 +1,5 @@
-import { type ConnectionRecord, connectionRecordSchema, type SecretMap } from "../model/connection.ts";
+import { connectionRecordSchema } from "../model/connection/schemas.ts";
+import type { ConnectionRecord, SecretMap } from "../model/connection/types.ts";
 import { connectionExists, connectionNotFound } from "../model/errors.ts";
 import { aad, SecretCryptoError } from "./crypto.ts";
 import { parseJson, parseStored, SealedHashStore } from "./sealed-store.ts";
