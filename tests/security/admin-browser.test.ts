@@ -153,7 +153,7 @@ describe("admin API from a non-loopback address", () => {
     if (!address) return;
     proxy = await spawnService(serviceMain("proxy"), "proxy listening", {
       AUTHZ_MODE: "envoy",
-      GATEWAY_ADDR: `${address}:0`,
+      PROXY_ADDR: `${address}:0`,
       REDIS_URL,
       REDIS_PREFIX: randomPrefix(),
       GATEWAY_INTERNAL_SECRET: INTERNAL_SECRET,
