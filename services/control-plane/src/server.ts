@@ -192,7 +192,7 @@ export async function startControlPlane(
       eventStreams: new Set(),
       pairing: redis ? startPairing(redis, config, log) : undefined,
       webhooks: delivery
-        ? { box: webhookBox, policy: settings, maxPerService: config.MAX_WEBHOOKS_PER_SERVICE }
+        ? { delivery, box: webhookBox, policy: settings, maxPerService: config.MAX_WEBHOOKS_PER_SERVICE }
         : undefined,
       webhookEvents: createWebhookEvents(db, delivery, log),
     };

@@ -2,13 +2,14 @@ import type { Logger } from "@sigilum-gw/shared/logger";
 import { purgeExpiredNonces } from "./auth/nonce-store.ts";
 import { expireStalePendingClaims } from "./claims/sweep.ts";
 import type { Db } from "./db/db.ts";
+import { purgeOldDeliveries } from "./webhooks/deliveries.ts";
 
 export interface Sweeper {
-  runOnce(): Promise<{ expired: number; noncesPurged: number }>;
+  runOnce(): Promise<{ expired: number; noncesPurged: number; deliveriesPurged: number }>;
   stop(): Promise<void>;
 }
 
-/** Periodic housekeeping: expire stale pending claims, purge old PostgreSQL nonces. */
+/** Periodic housekeeping: expire stale pending claims, purge old PostgreSQL nonces and webhook deliveries. */
 export function startSweeper(
   db: Db,
   opts: {
@@ -24,8 +25,9 @@ export function startSweeper(
     const expired = await expireStalePendingClaims(db, opts.expiryHours);
     for (const claim of expired) await opts.onExpired?.(claim.claim_id);
     const noncesPurged = await purgeExpiredNonces(db);
+    const deliveriesPurged = await purgeOldDeliveries(db);
     if (expired.length > 0) opts.log.info({ expired: expired.length }, "expired stale pending claims");
-    return { expired: expired.length, noncesPurged };
+    return { expired: expired.length, noncesPurged, deliveriesPurged };
   };
   const tick = () => {
     running = runOnce().catch((err) => opts.log.warn({ err }, "sweep failed"));

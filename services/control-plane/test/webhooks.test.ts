@@ -213,6 +213,102 @@ describe("webhooks (loopback targets allowed by config)", () => {
     }
   });
 
+  test("send test event, per-webhook deliveries (status, attempts, last error), dead letter redelivered", async () => {
+    let failing = true;
+    const received: { headers: Json; body: string }[] = [];
+    const hook = await startRecordingServer((req, res, body) => {
+      received.push({ headers: req.headers, body: body.toString() });
+      res.writeHead(failing ? 500 : 204).end();
+    });
+    try {
+      const ns = `test-${rand(3)}`;
+      const { token, serviceId } = await setupService(t, ns, `svc-${rand(3)}`);
+      const base = `/v1/services/${serviceId}/webhooks`;
+      const created = await t.owner(token, "POST", base, {
+        url: hook.url,
+        events: ["request.approved"],
+        secret: SECRET,
+      });
+      assert.equal(created.status, 201);
+      const id = created.body.id as string;
+
+      // Not subscribed to webhook.test: a test event is sent all the same, signed, and fails (500) → retried.
+      const sent = await t.owner(token, "POST", `${base}/${id}/test`);
+      assert.equal(sent.status, 202, JSON.stringify(sent.body));
+      assert.match(sent.body.delivery_id, /^dlv_/);
+      assert.equal(sent.body.event, "webhook.test");
+      const retrying = await poll(async () => {
+        const list = await t.owner(token, "GET", `${base}/${id}/deliveries`);
+        const d = list.body.deliveries[0];
+        return d?.status === "retrying" ? d : undefined;
+      }, 10_000);
+      assert.equal(retrying.id, sent.body.delivery_id);
+      assert.equal(retrying.attempts, 1);
+      assert.equal(retrying.last_error, "HTTP 500");
+      assert.equal(retrying.last_http_status, 500);
+      assert.ok(retrying.next_attempt_at && retrying.last_attempt_at);
+      const first = received[0]!;
+      assert.ok(verify(first.headers, first.body), "test event signed like any other");
+      assert.equal(JSON.parse(first.body).event, "webhook.test");
+      assert.equal(first.headers["x-sigilum-event"], "webhook.test");
+
+      // Past the 6 s window: dead letter, and the delivery says so.
+      const letters = await poll(async () => {
+        const res = await t.owner(token, "GET", `${base}/dead-letters`);
+        return res.body.dead_letters.length > 0 ? res.body.dead_letters : undefined;
+      }, 20_000);
+      assert.equal(letters[0].delivery_id, sent.body.delivery_id);
+      assert.equal(letters[0].event, "webhook.test");
+      const dead = (await t.owner(token, "GET", `${base}/${id}/deliveries`)).body;
+      assert.equal(dead.deliveries[0].status, "dead_letter");
+      assert.equal(dead.deliveries[0].attempts, letters[0].attempts);
+      assert.deepEqual(dead.pagination, { limit: 50, offset: 0, total: 1, has_more: false });
+
+      // The receiver is fixed: redeliver → a new delivery that succeeds; the dead letter is gone.
+      failing = false;
+      const again = await t.owner(token, "POST", `${base}/dead-letters/${letters[0].id}/redeliver`);
+      assert.equal(again.status, 202, JSON.stringify(again.body));
+      assert.notEqual(again.body.delivery_id, sent.body.delivery_id);
+      const delivered = await poll(async () => {
+        const list = await t.owner(token, "GET", `${base}/${id}/deliveries`);
+        const d = list.body.deliveries.find((x: Json) => x.id === again.body.delivery_id);
+        return d?.status === "delivered" ? d : undefined;
+      }, 10_000);
+      assert.equal(delivered.attempts, 1);
+      assert.equal(delivered.last_http_status, 204);
+      assert.equal(delivered.last_error, null);
+      assert.equal(JSON.parse(received.at(-1)!.body).timestamp, JSON.parse(first.body).timestamp);
+      assert.deepEqual((await t.owner(token, "GET", `${base}/dead-letters`)).body.dead_letters, []);
+
+      // Unknown, another owner's, or inactive: the documented codes.
+      const other = await setupService(t, `other-${rand(3)}`, `svc-${rand(3)}`);
+      for (const [owner, path, code, status] of [
+        [token, `${base}/wh_0000000000000000/test`, "NOT_FOUND", 404],
+        [token, `${base}/wh_0000000000000000/deliveries`, "NOT_FOUND", 404],
+        [token, `${base}/dead-letters/dl_0000000000000000/redeliver`, "NOT_FOUND", 404],
+        [other.token, `${base}/${id}/test`, "NOT_FOUND", 404],
+        [other.token, `/v1/services/${other.serviceId}/webhooks/${id}/test`, "NOT_FOUND", 404],
+        [other.token, `/v1/services/${other.serviceId}/webhooks/${id}/deliveries`, "NOT_FOUND", 404],
+      ] as const) {
+        const method = path.endsWith("deliveries") ? "GET" : "POST";
+        const res = await t.owner(owner, method, path);
+        assert.equal(res.status, status, path);
+        assert.equal(res.body.code, code, path);
+      }
+      const c = new pg.Client({ connectionString: t.databaseUrl });
+      await c.connect();
+      await c.query("UPDATE webhooks SET active = false WHERE id = $1", [id]);
+      await c.end();
+      const inactive = await t.owner(token, "POST", `${base}/${id}/test`);
+      assert.equal(inactive.status, 409);
+      assert.equal(inactive.body.code, "WEBHOOK_INACTIVE");
+      const rows = await tableText(t.databaseUrl!, "SELECT * FROM webhook_deliveries");
+      assert.ok(!rows.includes(SECRET), "no secret in the deliveries table");
+    } finally {
+      await hook.close();
+    }
+  });
+
   test("bad input: 404 SERVICE_NOT_FOUND, validation, localhost refused even when private targets are allowed", async () => {
     const { token, serviceId } = await setupService(t, `bad-${rand(3)}`, `svc-${rand(3)}`);
     const path = `/v1/services/${serviceId}/webhooks`;

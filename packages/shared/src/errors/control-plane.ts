@@ -274,6 +274,12 @@ export const CONTROL_PLANE_ERRORS = {
     remedy:
       "Use a public http(s) URL, or set WEBHOOK_ALLOW_PRIVATE_TARGETS=true for a private network you trust.",
   },
+  WEBHOOK_INACTIVE: {
+    status: 409,
+    message: "Webhook is inactive",
+    when: "A test event or a redelivery was asked of a webhook that was deactivated (its target was refused at delivery).",
+    remedy: "Delete the webhook and add it again with a target the control plane may reach.",
+  },
   WEBHOOK_LIMIT_REACHED: {
     status: 400,
     message: "Webhook limit reached",

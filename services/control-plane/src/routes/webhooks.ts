@@ -6,9 +6,11 @@ import { ApiError, notFound } from "../http/errors.ts";
 import { pageSchema, pagination } from "../http/pagination.ts";
 import { parseBody, parseQuery } from "../http/validate.ts";
 import { getOwnedService } from "../services/services.ts";
-import { createWebhook, requireWebhooks } from "../webhooks/manage.ts";
+import { listDeliveries, presentDelivery } from "../webhooks/deliveries.ts";
+import { createWebhook, redeliverDeadLetter, requireWebhooks, sendTestEvent } from "../webhooks/manage.ts";
 import {
   deleteWebhook,
+  findServiceWebhook,
   listDeadLetters,
   listWebhooks,
   presentWebhook,
@@ -18,7 +20,10 @@ import {
 const pageQuery = z.object(pageSchema(50, 200));
 const createSchema = webhookInputSchema.required({ events: true });
 
-/** /v1/services/:id/webhooks*: the owner's webhooks of one service and its dead-letter list (owner JWT). */
+/**
+ * /v1/services/:id/webhooks*: the owner's webhooks of one service, a test event, each webhook's deliveries, the
+ * dead-letter list and redelivery (owner JWT or the dashboard's session).
+ */
 export function webhooksRouter(deps: AppDeps): Router {
   const r = Router();
   const { db } = deps;
@@ -53,6 +58,27 @@ export function webhooksRouter(deps: AppDeps): Router {
     const service = await ownService(req, req.params.id);
     const page = parseQuery(req, pageQuery);
     res.json({ dead_letters: await listDeadLetters(db, service.id, page), pagination: { ...page } });
+  });
+
+  r.post("/v1/services/:id/webhooks/dead-letters/:letterId/redeliver", async (req, res) => {
+    const service = await ownService(req, req.params.id);
+    const webhooks = requireWebhooks(deps.webhooks);
+    res.status(202).json(await redeliverDeadLetter(db, webhooks, service.id, req.params.letterId));
+  });
+
+  r.post("/v1/services/:id/webhooks/:webhookId/test", async (req, res) => {
+    const service = await ownService(req, req.params.id);
+    const webhooks = requireWebhooks(deps.webhooks);
+    res.status(202).json(await sendTestEvent(db, webhooks, service, req.params.webhookId));
+  });
+
+  r.get("/v1/services/:id/webhooks/:webhookId/deliveries", async (req, res) => {
+    const service = await ownService(req, req.params.id);
+    const page = parseQuery(req, pageQuery);
+    if (!(await findServiceWebhook(db, service.id, req.params.webhookId)))
+      throw notFound("Webhook not found");
+    const { rows, total } = await listDeliveries(db, req.params.webhookId, page);
+    res.json({ deliveries: rows.map(presentDelivery), pagination: pagination(page, total) });
   });
 
   r.delete("/v1/services/:id/webhooks/:webhookId", async (req, res) => {

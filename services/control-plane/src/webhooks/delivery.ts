@@ -6,13 +6,14 @@ import { QUEUES } from "@sigilum-gw/shared/redis-keys";
 import { type Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Db } from "../db/db.ts";
+import { type AttemptOutcome, insertDelivery, recordAttempt } from "./deliveries.ts";
 import type { WebhookSecretBox } from "./secret-box.ts";
 import {
+  type DeliveryEvent,
   findWebhook,
   insertDeadLetter,
   recordDelivered,
   recordFailure,
-  type WebhookEvent,
   type WebhookRow,
 } from "./store.ts";
 import { checkTarget, guardedLookup, type TargetPolicy, TargetRefused } from "./target-policy.ts";
@@ -22,16 +23,19 @@ import { checkTarget, guardedLookup, type TargetPolicy, TargetRefused } from "./
  * attempt). A failed attempt is re-queued with the reference's delays (5 min, 1 h, 2 h, 4 h, 8 h, then doubling)
  * while it stays inside the retry window (24 h); past it, or when the target became invalid, the delivery goes to
  * the owner's dead-letter list. The signing secret never enters Redis: the worker reads it sealed from PostgreSQL.
+ * Each delivery has a row in webhook_deliveries (deliveries.ts) that every attempt updates.
  */
 
 export interface DeliveryJob {
   delivery_id: string;
   webhook_id: string;
-  event: WebhookEvent;
+  event: DeliveryEvent;
   /** The exact JSON text POSTed: `{event, timestamp, data}`. */
   body: string;
   first_attempt_at: string;
   attempt: number;
+  /** Asked for by the owner (test event, redelivery): sent even to a webhook not subscribed to the event. */
+  requested?: boolean;
 }
 
 export interface WebhookSettings extends TargetPolicy {
@@ -61,6 +65,15 @@ export function signatureHeaders(secret: string, body: string, timestamp: number
 }
 
 const MAX_ERROR_CHARS = 300;
+
+/** The subscriber answered, but not 2xx. */
+class HttpStatusError extends Error {
+  readonly status: number;
+  constructor(status: number) {
+    super(`HTTP ${status}`);
+    this.status = status;
+  }
+}
 
 export class WebhookDelivery {
   readonly #queue: Queue<DeliveryJob>;
@@ -96,44 +109,54 @@ export class WebhookDelivery {
     this.#worker.on("error", (err) => opts.log.warn({ err }, "webhook worker error"));
   }
 
-  async enqueue(job: Omit<DeliveryJob, "delivery_id" | "attempt">): Promise<void> {
-    const full: DeliveryJob = { ...job, delivery_id: randomUUID(), attempt: 0 };
+  /** Records the delivery (status pending) and queues its first attempt; returns the delivery id. */
+  async enqueue(job: Omit<DeliveryJob, "delivery_id" | "attempt">): Promise<string> {
+    const full: DeliveryJob = { ...job, delivery_id: `dlv_${randomUUID()}`, attempt: 0 };
+    await insertDelivery(this.#db, { id: full.delivery_id, webhook_id: job.webhook_id, event: job.event });
     await this.#queue.add("deliver", full, {
       jobId: `${full.delivery_id}-0`,
       removeOnComplete: true,
       removeOnFail: 1000,
     });
+    return full.delivery_id;
   }
 
   async #deliver(job: Job<DeliveryJob>): Promise<void> {
     const data = job.data;
+    const attempts = data.attempt + 1;
+    const record = (outcome: AttemptOutcome) => recordAttempt(this.#db, data.delivery_id, outcome);
     const hook = await findWebhook(this.#db, data.webhook_id);
-    if (!hook?.active || !hook.events.includes(data.event)) return;
+    if (!hook) return; // deleted: its deliveries went with it
+    if (!hook.active || !(data.requested || hook.events.includes(data.event))) {
+      return record({ status: "skipped", attempts: data.attempt, error: "webhook inactive or unsubscribed" });
+    }
     try {
-      await this.#post(hook, data.body);
+      const httpStatus = await this.#post(hook, data.body);
       await recordDelivered(this.#db, hook.id);
-      return;
+      return record({ status: "delivered", attempts, httpStatus });
     } catch (err) {
       const reason = (err as Error).message.slice(0, MAX_ERROR_CHARS);
+      const failed = {
+        attempts,
+        error: reason,
+        httpStatus: err instanceof HttpStatusError ? err.status : undefined,
+      };
       if (err instanceof TargetRefused) {
         await recordFailure(this.#db, hook.id, true);
         this.#log.warn({ webhook_id: hook.id, reason }, "webhook target refused; webhook deactivated");
+        await record({ status: "dead_letter", ...failed });
         return this.#deadLetter(data, reason);
       }
       await recordFailure(this.#db, hook.id);
       const delay = retryDelay(data.attempt, this.#settings.retryDelaysMs);
       if (Date.now() + delay - Date.parse(data.first_attempt_at) > this.#settings.retryWindowMs) {
-        this.#log.warn(
-          { webhook_id: hook.id, attempts: data.attempt + 1, reason },
-          "webhook delivery given up",
-        );
+        this.#log.warn({ webhook_id: hook.id, attempts, reason }, "webhook delivery given up");
+        await record({ status: "dead_letter", ...failed });
         return this.#deadLetter(data, reason);
       }
-      this.#log.info(
-        { webhook_id: hook.id, attempt: data.attempt + 1, delay_ms: delay, reason },
-        "webhook retry",
-      );
-      const next: DeliveryJob = { ...data, attempt: data.attempt + 1 };
+      this.#log.info({ webhook_id: hook.id, attempt: attempts, delay_ms: delay, reason }, "webhook retry");
+      await record({ status: "retrying", ...failed, nextAttemptAt: new Date(Date.now() + delay) });
+      const next: DeliveryJob = { ...data, attempt: attempts };
       await this.#queue.add("deliver", next, {
         delay,
         jobId: `${data.delivery_id}-${next.attempt}`,
@@ -145,6 +168,7 @@ export class WebhookDelivery {
 
   #deadLetter(data: DeliveryJob, reason: string): Promise<void> {
     return insertDeadLetter(this.#db, {
+      delivery_id: data.delivery_id,
       webhook_id: data.webhook_id,
       event: data.event,
       payload: JSON.parse(data.body),
@@ -154,7 +178,8 @@ export class WebhookDelivery {
     });
   }
 
-  async #post(hook: WebhookRow, body: string): Promise<void> {
+  /** POSTs the body; resolves with the 2xx status, rejects with HttpStatusError or the network error. */
+  async #post(hook: WebhookRow, body: string): Promise<number> {
     const url = await checkTarget(hook.url, this.#settings);
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -167,7 +192,7 @@ export class WebhookDelivery {
     if (hook.auth_header && hook.auth_value_sealed)
       headers[hook.auth_header] = this.#box.open(hook.auth_value_sealed);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       const req = send(url, {
         method: "POST",
         headers,
@@ -179,8 +204,8 @@ export class WebhookDelivery {
       req.on("response", (res) => {
         res.resume(); // the answer's body is not read: only the status counts
         const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) resolve();
-        else reject(new Error(`HTTP ${status}`));
+        if (status >= 200 && status < 300) resolve(status);
+        else reject(new HttpStatusError(status));
       });
       req.end(body);
     });

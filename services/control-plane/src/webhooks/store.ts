@@ -16,6 +16,13 @@ export const WEBHOOK_EVENTS = [
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
+/** What the owner's "send test event" delivers, whatever the webhook subscribes to. */
+export const TEST_EVENT = "webhook.test";
+/** Every event a delivery may carry. */
+export type DeliveryEvent = WebhookEvent | typeof TEST_EVENT;
+export const isDeliveryEvent = (event: string): event is DeliveryEvent =>
+  event === TEST_EVENT || (WEBHOOK_EVENTS as readonly string[]).includes(event);
+
 /** What `webhook` of POST /v1/services subscribes to (the reference's default). */
 export const DEFAULT_EVENTS: WebhookEvent[] = [
   "request.submitted",
@@ -162,6 +169,7 @@ export async function recordFailure(db: Queryable, id: string, deactivate = fals
 }
 
 export interface DeadLetter {
+  delivery_id: string;
   webhook_id: string;
   event: string;
   payload: unknown;
@@ -172,8 +180,9 @@ export interface DeadLetter {
 
 export async function insertDeadLetter(db: Queryable, letter: DeadLetter): Promise<void> {
   await db.query(
-    `INSERT INTO webhook_dead_letters (id, webhook_id, event, payload, attempts, last_error, first_attempt_at)
-     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) ON CONFLICT DO NOTHING`,
+    `INSERT INTO webhook_dead_letters
+       (id, webhook_id, event, payload, attempts, last_error, first_attempt_at, delivery_id)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
     [
       `dl_${randomBytes(8).toString("hex")}`,
       letter.webhook_id,
@@ -182,6 +191,7 @@ export async function insertDeadLetter(db: Queryable, letter: DeadLetter): Promi
       letter.attempts,
       letter.last_error.slice(0, 500),
       letter.first_attempt_at,
+      letter.delivery_id,
     ],
   );
 }
@@ -198,6 +208,7 @@ export async function listDeadLetters(
   );
   return rows.map((r) => ({
     id: r.id,
+    delivery_id: r.delivery_id,
     webhook_id: r.webhook_id,
     event: r.event,
     payload: r.payload,
@@ -206,4 +217,34 @@ export async function listDeadLetters(
     first_attempt_at: iso(r.first_attempt_at),
     failed_at: iso(r.failed_at),
   }));
+}
+
+/** A dead letter of one of the service's webhooks. */
+export async function findDeadLetter(
+  db: Queryable,
+  serviceId: string,
+  letterId: string,
+): Promise<{ id: string; webhook_id: string; event: string; payload: unknown } | undefined> {
+  const { rows } = await db.query<{ id: string; webhook_id: string; event: string; payload: unknown }>(
+    `SELECT d.id, d.webhook_id, d.event, d.payload FROM webhook_dead_letters d JOIN webhooks w ON w.id = d.webhook_id
+      WHERE d.id = $1 AND w.service_id = $2`,
+    [letterId, serviceId],
+  );
+  return rows[0];
+}
+
+export async function deleteDeadLetter(db: Queryable, letterId: string): Promise<void> {
+  await db.query("DELETE FROM webhook_dead_letters WHERE id = $1", [letterId]);
+}
+
+export async function findServiceWebhook(
+  db: Queryable,
+  serviceId: string,
+  webhookId: string,
+): Promise<WebhookRow | undefined> {
+  const { rows } = await db.query<WebhookRow>("SELECT * FROM webhooks WHERE id = $1 AND service_id = $2", [
+    webhookId,
+    serviceId,
+  ]);
+  return rows[0];
 }
