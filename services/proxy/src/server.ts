@@ -30,6 +30,7 @@ import { Forwarder } from "./pipeline/forward.ts";
 import { handleProxyRequest, type RuntimeDeps } from "./pipeline/proxy-request.ts";
 import { ConnectionResolver } from "./pipeline/resolve.ts";
 import { parseRuntimeRoute } from "./pipeline/route.ts";
+import { upstreamAddressGuard } from "./pipeline/upstream-address.ts";
 import { WebSocketRelay } from "./pipeline/websocket.ts";
 import { BackupStore } from "./store/backup.ts";
 import { ConnectionCache } from "./store/cache.ts";
@@ -104,7 +105,9 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
   const catalog = new CatalogStore(redis, keys.catalog);
   const cache = new ConnectionCache({ connections, variables });
   const subscriber = new RedisEventSubscriber(subscriberConnection, keys.events);
+  const mcpGuard = upstreamAddressGuard(config.allowLinkLocalUpstreams);
   const upstreams = new McpUpstreams({
+    guard: mcpGuard,
     timeoutMs: config.mcp.timeoutMs,
     breaker: { failures: config.mcp.breakerFailures, cooldownMs: config.mcp.breakerCooldownMs },
   });
@@ -234,7 +237,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     discovery,
     upstreams,
     limiter,
-    passthrough: { discovery, limiter, timeoutMs: config.mcp.timeoutMs },
+    passthrough: { discovery, limiter, timeoutMs: config.mcp.timeoutMs, guard: mcpGuard },
   };
   websockets = new WebSocketRelay({
     authorizer,
@@ -429,6 +432,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     await settleWithin(authorizer.close(), 2000);
     await settleWithin(forwarder.close(), 2000);
     await settleWithin(upstreams.close(), 2000);
+    await settleWithin(mcpGuard.dispatcher.close(), 2000);
     clearInterval(recheckTimer);
     websockets?.close();
     await forwarder.destroy().catch(() => {});

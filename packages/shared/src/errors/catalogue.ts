@@ -208,7 +208,7 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: "connection points at a link-local or cloud metadata address",
     ours: true,
-    when: "The connection's base URL is, or resolves to, a link-local address (169.254.0.0/16, fe80::/10) or a cloud metadata address, and GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS is not true.",
+    when: "The connection's base URL (or MCP endpoint) is, or resolves to, a link-local address (169.254.0.0/16, fe80::/10) or a cloud metadata address, and GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS is not true.",
     remedy:
       "Operators: point the connection at the provider's real address; set GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS=true only if a link-local upstream is intended.",
   },

@@ -1,10 +1,11 @@
-import { GatewayError } from "@sigilum-gw/shared/errors";
+import { ERROR_CATALOGUE, GatewayError } from "@sigilum-gw/shared/errors";
 import { type DiscoveryService, discoveryJson, parseRefreshMode } from "../mcp/discovery.ts";
 import { describeUpstreamError } from "../mcp/errors.ts";
 import type { McpUpstreams } from "../mcp/upstream.ts";
 import type { ConnectionRecord, SecretMap } from "../model/connection/types.ts";
 import { formatTime } from "../model/time.ts";
 import { credentialOf, loadConnection } from "../pipeline/resolve.ts";
+import { isForbiddenAddressError } from "../pipeline/upstream-address.ts";
 import type { AdminCall, AdminDeps } from "./handlers.ts";
 import { sendJson } from "./json.ts";
 import type { TestResult } from "./test-connection.ts";
@@ -67,6 +68,9 @@ export async function testMcpConnection(
     await mcp.upstreams.discover({ record, credential });
     return { status: "pass", http_status: 200 };
   } catch (err) {
-    return { status: "fail", http_status: 0, error: describeUpstreamError(err, Object.values(secrets)) };
+    const error = isForbiddenAddressError(err)
+      ? `UPSTREAM_ADDRESS_FORBIDDEN: ${ERROR_CATALOGUE.UPSTREAM_ADDRESS_FORBIDDEN.message}`
+      : describeUpstreamError(err, Object.values(secrets));
+    return { status: "fail", http_status: 0, error };
   }
 }

@@ -1,4 +1,5 @@
 import { recordUpstream } from "@sigilum-gw/shared/metrics";
+import { isForbiddenAddressError } from "../pipeline/upstream-address.ts";
 import type { DiscoverySource } from "./discovery.ts";
 import { describeUpstreamError } from "./errors.ts";
 import { type EffectivePolicy, exposedTools } from "./policy.ts";
@@ -105,6 +106,16 @@ export async function callTool(
       return "error";
     }
     counter.inc({ result: "error" });
+    if (isForbiddenAddressError(err)) {
+      ex.log("proxy_upstream_error", {
+        connection: route.connectionId,
+        subject: identity?.subject ?? "",
+        decision: "deny",
+        reason_code: "UPSTREAM_ADDRESS_FORBIDDEN",
+      });
+      ex.fail("UPSTREAM_ADDRESS_FORBIDDEN");
+      return "forbidden";
+    }
     recordUpstream(
       deps.metrics.upstream,
       "mcp",

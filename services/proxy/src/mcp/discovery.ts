@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { ProxyMetrics } from "../metrics.ts";
 import type { McpDiscovery } from "../model/connection/types.ts";
+import { isForbiddenAddressError } from "../pipeline/upstream-address.ts";
 import type { ConnectionStore } from "../store/connections.ts";
 import { describeUpstreamError } from "./errors.ts";
 import type { DiscoveredServer, DiscoveredTool, McpUpstreams, UpstreamTarget } from "./upstream.ts";
@@ -118,6 +119,10 @@ export class DiscoveryService {
       const message = describeUpstreamError(err, target.credential ? [target.credential] : []);
       const failed = await this.#recordFailure(target, cached, message);
       recordUpstream(this.#opts.metrics.upstream, "mcp", "error", seconds, "mcp_discovery_failed");
+      if (isForbiddenAddressError(err)) {
+        this.#opts.metrics.mcp.mcpDiscoveryTotal.inc({ result: "error" });
+        throw new GatewayError("UPSTREAM_ADDRESS_FORBIDDEN");
+      }
       if (mode === "auto" && this.#staleUsable(failed)) {
         this.#opts.metrics.mcp.mcpDiscoveryTotal.inc({ result: "stale_if_error" });
         this.#opts.onStale?.(id, message);

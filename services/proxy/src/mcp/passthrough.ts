@@ -2,6 +2,7 @@ import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GatewayError } from "@sigilum-gw/shared/errors";
 import { type Dispatcher, request } from "undici";
+import { isForbiddenAddressError, type UpstreamAddressGuard } from "../pipeline/upstream-address.ts";
 import { asStoreError } from "../store/redis-errors.ts";
 import type { DiscoveryService } from "./discovery.ts";
 import { mcpEndpointUrl } from "./endpoint.ts";
@@ -23,7 +24,8 @@ export interface PassthroughDeps {
   discovery: DiscoveryService;
   limiter: ToolCallRateLimiter;
   timeoutMs: number;
-  dispatcher?: Dispatcher;
+  /** The same link-local / metadata guard as every other upstream (its dispatcher dials through it). */
+  guard: UpstreamAddressGuard;
 }
 
 const FORWARDED_REQUEST_HEADERS = new Set([
@@ -95,6 +97,12 @@ export async function passthrough(ex: McpExchange): Promise<void> {
     return void ex.fail("INVALID_REQUEST", "Mcp-Name header does not match the JSON-RPC body");
   }
 
+  const url = mcpEndpointUrl(resolved.record);
+  try {
+    deps.guard.check(url);
+  } catch {
+    return void ex.fail("UPSTREAM_ADDRESS_FORBIDDEN");
+  }
   const policy = effectivePolicy(resolved.record, identity?.subject ?? "");
   const target = { record: resolved.record, credential: resolved.credential };
   if (rpcMethod === "tools/call" && message) {
@@ -109,7 +117,6 @@ export async function passthrough(ex: McpExchange): Promise<void> {
     if (refusal) return rpcError(ex, message.id, refusal.code, refusal.message, refusal.gatewayCode);
   }
 
-  const url = mcpEndpointUrl(resolved.record);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     const lower = name.toLowerCase();
@@ -136,10 +143,10 @@ export async function passthrough(ex: McpExchange): Promise<void> {
       headersTimeout: deps.timeoutMs,
       // A GET is the server's listening stream: it may stay silent for long.
       bodyTimeout: method === "GET" ? 0 : deps.timeoutMs,
-      ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+      dispatcher: deps.guard.dispatcher,
     });
-  } catch {
-    return void ex.fail("UPSTREAM_ERROR");
+  } catch (err) {
+    return void ex.fail(isForbiddenAddressError(err) ? "UPSTREAM_ADDRESS_FORBIDDEN" : "UPSTREAM_ERROR");
   }
   if (rpcMethod === "tools/call") {
     ex.deps.metrics.mcp.mcpToolCallTotal.inc({ result: upstream.statusCode < 400 ? "success" : "error" });

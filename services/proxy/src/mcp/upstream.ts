@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import type { Client, Tool } from "@modelcontextprotocol/client";
 import CircuitBreaker from "opossum";
+import { fetch as undiciFetch } from "undici";
 import type { ConnectionRecord } from "../model/connection/types.ts";
+import { isForbiddenAddressError, type UpstreamAddressGuard } from "../pipeline/upstream-address.ts";
 import { credentialFetch, type FetchLike, mcpEndpointUrl } from "./endpoint.ts";
 import { isProtocolAnswer, isSessionGone, retryClass } from "./errors.ts";
 import { clientOptionsFor } from "./protocol.ts";
@@ -49,7 +51,8 @@ export interface UpstreamOptions {
   attempts?: number;
   /** Base backoff before a retry (default 100 ms, ±20 % jitter). */
   backoffMs?: number;
-  fetch?: FetchLike;
+  /** Link-local / metadata upstreams refused (GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS): the same guard as HTTP. */
+  guard: UpstreamAddressGuard;
 }
 
 /** The breaker is open: the operation was refused without any network call. */
@@ -103,7 +106,8 @@ export function normalizeTools(tools: readonly Tool[]): DiscoveredTool[] {
 }
 
 export class McpUpstreams {
-  readonly #opts: Required<Omit<UpstreamOptions, "fetch">> & { fetch: FetchLike };
+  readonly #opts: Required<UpstreamOptions>;
+  readonly #fetch: FetchLike;
   readonly #sessions = new Map<string, Session>();
   readonly #breakers = new Map<string, CircuitBreaker<[() => Promise<unknown>], unknown>>();
   readonly #keys = new WeakMap<
@@ -112,7 +116,10 @@ export class McpUpstreams {
   >();
 
   constructor(opts: UpstreamOptions) {
-    this.#opts = { attempts: 2, backoffMs: 100, fetch: (url, init) => fetch(url, init), ...opts };
+    this.#opts = { attempts: 2, backoffMs: 100, ...opts };
+    const { dispatcher } = opts.guard;
+    this.#fetch = (url, init) =>
+      undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
   }
 
   /** Era negotiation (or initialize) + tools/list. */
@@ -159,6 +166,8 @@ export class McpUpstreams {
   }
 
   async #run<T>(target: UpstreamTarget, op: (client: Client) => Promise<T>): Promise<T> {
+    // Refused before the breaker and any network call (an IP literal; a name is refused by the guarded lookup).
+    this.#opts.guard.check(this.#keyed(target).url);
     const breaker = this.#breaker(target.record.id);
     if (!breaker) return this.#withRetries(target, op);
     try {
@@ -181,8 +190,9 @@ export class McpUpstreams {
         errorThresholdPercentage: 50,
         rollingCountTimeout: Math.max(ROLLING_WINDOW_MS, cooldownMs),
         rollingPercentilesEnabled: false,
-        // A JSON-RPC error answer means the server is up: it does not count as a failure.
-        errorFilter: (err: unknown) => isProtocolAnswer(err),
+        // A JSON-RPC error answer means the server is up, a refused address that it was never asked: neither
+        // counts as a failure.
+        errorFilter: (err: unknown) => isProtocolAnswer(err) || isForbiddenAddressError(err),
       });
       this.#breakers.set(connectionId, breaker);
     }
@@ -221,9 +231,9 @@ export class McpUpstreams {
     closeSession(session);
   }
 
-  #session(target: UpstreamTarget): Session {
+  /** Records and credentials are memoized by the resolver: this is computed once per version of them. */
+  #keyed(target: UpstreamTarget) {
     const { record, credential } = target;
-    // Records and credentials are memoized by the resolver: the key is computed once per version of them.
     let keyed = this.#keys.get(record);
     if (keyed?.credential !== credential) {
       const url = mcpEndpointUrl(record);
@@ -231,11 +241,16 @@ export class McpUpstreams {
       keyed = { credential, url, options, key: `${url}\n${fingerprint(credential)}\n${options.label}` };
       this.#keys.set(record, keyed);
     }
-    const { url, options, key } = keyed;
+    return keyed;
+  }
+
+  #session(target: UpstreamTarget): Session {
+    const { record, credential } = target;
+    const { url, options, key } = this.#keyed(target);
     const existing = this.#sessions.get(record.id);
     if (existing?.key === key) return existing;
     if (existing) this.#drop(record.id, existing);
-    const fetchWithCredential = cappedFetch(credentialFetch(record, credential, this.#opts.fetch));
+    const fetchWithCredential = cappedFetch(credentialFetch(record, credential, this.#fetch));
     const session: Session = {
       key,
       ready: loadMcpSdk().then(async (sdk) => {

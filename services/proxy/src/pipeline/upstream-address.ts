@@ -1,5 +1,6 @@
 import { type LookupAddress, type LookupOptions, lookup } from "node:dns";
 import { BlockList, isIP } from "node:net";
+import { Agent } from "undici";
 
 /**
  * Upstream addresses a connection may not reach unless GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS=true: link-local
@@ -52,4 +53,35 @@ export function guardedLookup(hostname: string, options: LookupOptions, callback
 /** For an IP literal host (no lookup happens): the error to fail with, or undefined. */
 export function forbiddenLiteral(hostname: string): NodeJS.ErrnoException | undefined {
   return isForbiddenUpstreamAddress(hostname) ? forbidden(hostname) : undefined;
+}
+
+/** Whether `err` (or an error it wraps, e.g. fetch's "fetch failed") is the forbidden-address refusal. */
+export function isForbiddenAddressError(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
+    if ((current as NodeJS.ErrnoException).code === FORBIDDEN_ADDRESS_CODE) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/**
+ * The guard for a client that dials upstreams itself (the MCP client and pass-through): `check` refuses an IP
+ * literal before anything is sent (no lookup happens for those), `dispatcher` dials names through the guarded
+ * lookup. With GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS=true both let everything through.
+ */
+export interface UpstreamAddressGuard {
+  /** Throws the forbidden-address error when `url`'s host is a forbidden IP literal. */
+  check(url: URL): void;
+  dispatcher: Agent;
+}
+
+export function upstreamAddressGuard(allowLinkLocal: boolean): UpstreamAddressGuard {
+  return {
+    check(url) {
+      const refused = allowLinkLocal ? undefined : forbiddenLiteral(url.hostname);
+      if (refused) throw refused;
+    },
+    dispatcher: new Agent({ connect: allowLinkLocal ? {} : { lookup: guardedLookup } }),
+  };
 }
