@@ -35,12 +35,12 @@ printMcpBench(mcp);
 const usage = await runUsageBench({ quiet: json });
 printUsageBench(usage);
 
-const results: BenchResults = { when, machine, verifier, proxy, usage, ...(scale ? { scale } : {}) };
+const results: BenchResults = { when, machine, verifier, proxy, usage, mcp, ...(scale ? { scale } : {}) };
 const targets = buildTargets(results);
 printTargets(results, targets);
 const dir = fileURLToPath(new URL("../../bench/", import.meta.url));
 await mkdir(dir, { recursive: true });
-await writeFile(`${dir}results.json`, `${JSON.stringify({ ...results, crypto, mcp, targets }, null, 2)}\n`);
+await writeFile(`${dir}results.json`, `${JSON.stringify({ ...results, crypto, targets }, null, 2)}\n`);
 await writeFile(`${dir}results.md`, markdownTable(results, targets));
 await writeChart(`${dir}chart.png`, results, targets);
 console.log(`\nwrote bench/results.json, bench/results.md, bench/chart.png`);

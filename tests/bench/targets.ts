@@ -1,4 +1,5 @@
 import { availableParallelism, cpus } from "node:os";
+import type { McpEraFigures } from "./mcp-bench.ts";
 import type { ProxyBenchResult } from "./proxy-bench.ts";
 import type { UsageBenchResult } from "./usage-bench.ts";
 import type { VerifierBenchResult } from "./verifier-bench.ts";
@@ -19,7 +20,9 @@ export interface Target {
   /** measured / reference */
   ratio: number | undefined;
   comparison: "<=" | ">=";
+  /** A ratio, or with `absolute` a figure in `unit` (the issue's own budget; the reference is then context). */
   limit: number;
+  absolute?: boolean;
   met: boolean | undefined;
   note?: string;
 }
@@ -30,14 +33,53 @@ export interface BenchResults {
   verifier: VerifierBenchResult;
   proxy: ProxyBenchResult;
   usage: UsageBenchResult;
+  /** MCP through the gateway vs the MCP server directly, per protocol era. */
+  mcp?: McpEraFigures[];
   /** The verifier bench again with VERIFIER_WORKERS=2 (only on 3 or more CPUs: the load generator needs its own). */
   scale?: VerifierBenchResult;
 }
 
 function target(t: Omit<Target, "ratio" | "met"> & { ratio?: number; met?: boolean | undefined }): Target {
   const ratio = t.ratio ?? (t.measured !== undefined && t.reference ? t.measured / t.reference : undefined);
-  const met = ratio === undefined ? undefined : t.comparison === "<=" ? ratio <= t.limit : ratio >= t.limit;
+  const judged = t.absolute ? t.measured : ratio;
+  const met =
+    judged === undefined ? undefined : t.comparison === "<=" ? judged <= t.limit : judged >= t.limit;
   return { ...t, ratio, met: t.met ?? met };
+}
+
+const ERA_NAMES: Record<McpEraFigures["era"], string> = {
+  stateful: "stateful 2025-11-25",
+  stateless: "stateless 2026-07-28",
+};
+
+/** The issue's MCP targets, per era: cached `tools` listing p50 ≤ 2 ms; added tool-call p50 ≤ 2 ms vs direct. */
+export function mcpTargets(figures: readonly McpEraFigures[]): Target[] {
+  return figures.flatMap((f) => [
+    target({
+      id: `mcp-list-${f.era}`,
+      name: `MCP cached tools listing p50 (${ERA_NAMES[f.era]})`,
+      measured: f.gatewayCachedListP50Ms,
+      reference: f.directListP50Ms,
+      unit: "ms",
+      referenceName: "tools/list at the server directly",
+      comparison: "<=",
+      limit: 2,
+      absolute: true,
+      note: `p99 ${f.gatewayCachedListP99Ms.toFixed(2)} ms, ${Math.round(f.gatewayCachedListCpuUs)} us CPU`,
+    }),
+    target({
+      id: `mcp-call-${f.era}`,
+      name: `MCP tool call added p50 (${ERA_NAMES[f.era]})`,
+      measured: f.addedCallP50Ms,
+      reference: f.directCallP50Ms,
+      unit: "ms",
+      referenceName: "the same call at the server directly",
+      comparison: "<=",
+      limit: 2,
+      absolute: true,
+      note: `gateway ${f.gatewayCallP50Ms.toFixed(2)} ms p50, ${Math.round(f.addedCallCpuUs)} us CPU added`,
+    }),
+  ]);
 }
 
 export function machineShape(): BenchResults["machine"] {
@@ -173,6 +215,7 @@ export function buildTargets(r: BenchResults): Target[] {
       limit: 15,
       note: "not measured: @sigilum/sdk is not published on the npm registry (404), and the repository must stand alone",
     }),
+    ...mcpTargets(r.mcp ?? []),
   ];
   return targets;
 }
@@ -187,9 +230,13 @@ export function verdict(t: Target): string {
   return t.met === undefined ? "not measured" : t.met ? "MET" : "MISSED";
 }
 
+function limitText(t: Target): string {
+  return t.absolute ? `${t.comparison} ${t.limit} ${t.unit}` : `${t.comparison} ${t.limit}x`;
+}
+
 export function targetLine(t: Target): string {
-  const limit = Number.isFinite(t.limit) ? ` (target ${t.comparison} ${t.limit}x)` : "";
-  const ratio = t.ratio === undefined ? "" : ` = ${t.ratio.toFixed(2)}x`;
+  const limit = Number.isFinite(t.limit) ? ` (target ${limitText(t)})` : "";
+  const ratio = t.ratio === undefined || t.absolute ? "" : ` = ${t.ratio.toFixed(2)}x`;
   return `  ${t.name.padEnd(56)} ${num(t.measured, t.unit).padStart(11)} vs ${num(t.reference, t.unit).padStart(11)} ${t.referenceName}${ratio}${limit} -> ${verdict(t)}${t.note ? `  [${t.note}]` : ""}`;
 }
 
@@ -205,7 +252,7 @@ export function markdownTable(r: BenchResults, targets: Target[]): string {
   const m = r.machine;
   const rows = targets.map(
     (t) =>
-      `| ${t.name} | ${num(t.measured, t.unit)} | ${num(t.reference, t.unit)} (${t.referenceName}) | ${t.ratio === undefined ? "-" : `${t.ratio.toFixed(2)}×`} | ${Number.isFinite(t.limit) ? `${t.comparison} ${t.limit}×` : "-"} | ${verdict(t)}${t.note ? ` — ${t.note}` : ""} |`,
+      `| ${t.name} | ${num(t.measured, t.unit)} | ${num(t.reference, t.unit)} (${t.referenceName}) | ${t.ratio === undefined || t.absolute ? "-" : `${t.ratio.toFixed(2)}×`} | ${Number.isFinite(t.limit) ? limitText(t).replace(/x$/, "×") : "-"} | ${verdict(t)}${t.note ? ` — ${t.note}` : ""} |`,
   );
   const p = r.proxy;
   const component = (name: string, rps: number | undefined, p50?: number, p99?: number) =>
