@@ -39,6 +39,8 @@ export function createRedisKeys(prefix: string = DEFAULT_REDIS_PREFIX) {
     claims: (service: string) => `${prefix}claims:{${tag(service)}}`,
     /** fetched-at / expires-at of that snapshot (same slot as the set). */
     claimsMeta: (service: string) => `${prefix}claims:{${tag(service)}}:meta`,
+    /** Services with a claims copy, scored by fetch time (what a starting verifier preloads). */
+    claimsIndex: () => `${prefix}claims-index`,
     /** Single-flight refresh lock across replicas (same slot). */
     claimsLock: (service: string) => `${prefix}claims:{${tag(service)}}:lock`,
     /** Why the last claim submission of (service, agent key) failed for good, shown in the agent's next 403. */
@@ -75,6 +77,8 @@ export const gatewayEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("connection.deleted"), id, at, source: z.string().max(256).optional() }),
   z.object({ type: z.literal("variable.changed"), id, at, source: z.string().max(256).optional() }),
   z.object({ type: z.literal("claims.changed"), service: id, at, source: z.string().max(256).optional() }),
+  /** A verifier wrote a fresh claims copy to Redis: replicas waiting on its refresh lock adopt it now. */
+  z.object({ type: z.literal("claims.shared"), service: id, at, source: z.string().max(256).optional() }),
 ]);
 
 export type GatewayEvent = z.infer<typeof gatewayEventSchema>;

@@ -1,4 +1,4 @@
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createSigilumVerifier } from "@sigilum-gw/shared/http-signatures";
@@ -39,6 +39,8 @@ export interface ControlPlane {
   maxPage: number;
   feedRequests: { service: string; offset: number }[];
   submissions: RecordedSubmission[];
+  /** "submission" once each claim submission is recorded (to await it instead of polling). */
+  events: EventEmitter<{ submission: [RecordedSubmission] }>;
   /** When set, claim submissions are refused with this status and code (as the real one refuses a namespace mismatch). */
   claimRejection: { status: number; code: string } | undefined;
   usageEvents: RecordedUsageEvent[];
@@ -80,6 +82,7 @@ export async function startControlPlane(options: { apiKey: string }): Promise<Co
     maxPage: 500,
     feedRequests: [],
     submissions: [],
+    events: new EventEmitter(),
     claimRejection: undefined,
     usageEvents: [],
     usageStatus: 201,
@@ -132,7 +135,9 @@ export async function startControlPlane(options: { apiKey: string }): Promise<Co
     }
     if (req.method === "POST" && url.pathname === "/v1/claims") {
       const parsed = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
-      state.submissions.push({ headers: req.headers, body: parsed });
+      const submission = { headers: req.headers, body: parsed };
+      state.submissions.push(submission);
+      state.events.emit("submission", submission);
       if (state.claimRejection)
         return json(state.claimRejection.status, { error: "refused", code: state.claimRejection.code });
       return json(201, {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { createTrustedProxies } from "@sigilum-gw/shared/client-ip";
+import type { Clock } from "@sigilum-gw/shared/clock";
 import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import type { Ed25519Backend } from "@sigilum-gw/shared/ed25519";
 import { type ErrorCode, errorEnvelope } from "@sigilum-gw/shared/errors";
@@ -22,27 +23,30 @@ import { trackReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
 import { generateRequestId } from "@sigilum-gw/shared/request-id";
 import { settleWithin } from "@sigilum-gw/shared/server-lifecycle";
 import type { Worker } from "bullmq";
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import { createApp } from "./app.ts";
 import { createAuthzMinter } from "./authz.ts";
 import { CLAIM_STATUS_PATH, createClaimStatusHandler } from "./check/claim-status.ts";
 import { createCheckHandler } from "./check/http-handler.ts";
 import { ClaimsCache } from "./claims/cache.ts";
 import { createFeedClient } from "./claims/feed-client.ts";
+import { ClaimsRefresher } from "./claims/refresher.ts";
 import { ClaimSubmitter, startClaimWorker } from "./claims/submissions.ts";
 import { clusterMetricsSource, isClusterWorker } from "./cluster.ts";
 import type { VerifierConfig } from "./config.ts";
 import { createVerifierMetrics, type VerifierMetrics } from "./metrics.ts";
-import { CorkedNonceStore } from "./pipeline/corked-nonces.ts";
 import { createVerifyStage } from "./pipeline/verify.ts";
+import { ClaimCopyStore } from "./store/claim-copies.ts";
+import { connectionStored, openVerifierRedis, redisAnswers } from "./store/clients.ts";
+import { CorkedNonceStore } from "./store/corked-nonces.ts";
 
 /** Wiring only: builds the verifier from its config and owns start/stop. */
 
 export interface VerifierServiceOptions {
   /** Unix seconds for the signature freshness check (tests, vectors). */
   now?: () => number;
-  /** Milliseconds for the claims cache clock (tests). */
-  clockMs?: () => number;
+  /** Clock of the claims cache and its refresher (tests move it by hand). */
+  clock?: Clock;
   logger?: Logger;
   identity?: SigilumIdentity;
   backend?: Ed25519Backend;
@@ -58,16 +62,6 @@ export interface VerifierService {
   readonly logger: Logger;
   start(): Promise<AddressInfo>;
   stop(): Promise<void>;
-}
-
-function redisOptions(extra: RedisOptions): RedisOptions {
-  return {
-    lazyConnect: false,
-    connectTimeout: 2000,
-    // Keep reconnecting forever, backing off to 1 s: Redis coming back must heal the service without a restart.
-    retryStrategy: (times) => Math.min(50 * times, 1000),
-    ...extra,
-  };
 }
 
 function writeRawError(
@@ -112,24 +106,8 @@ export async function createVerifierService(
   const keys = createRedisKeys(config.redisPrefix);
   const apiKeyFor = (service: string) => serviceApiKeyFor(service, config.serviceApiKeyEnv);
 
-  // Hot path: no offline queue and a short command timeout, so a dead Redis is a fast 503, never a hang. No
-  // auto-pipelining: the per-request nonce SETs are batched by CorkedNonceStore instead (see there why).
-  const redis = new Redis(
-    config.redisUrl,
-    redisOptions({
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: config.redisCommandTimeoutMs,
-      enableAutoPipelining: false,
-    }),
-  );
-  const subscriber = new Redis(config.redisUrl, redisOptions({ maxRetriesPerRequest: null }));
-  // bullmq: the producer fails fast like the hot path; the worker blocks on Redis and must retry forever.
-  const queueRedis = new Redis(
-    config.redisUrl,
-    redisOptions({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
-  );
-  const workerRedis = new Redis(config.redisUrl, redisOptions({ maxRetriesPerRequest: null }));
+  const clients = openVerifierRedis(config.redisUrl, config.redisCommandTimeoutMs);
+  const { redis, subscriber } = clients;
   // Learned on every (re)connection of the nonce connection, before it checks a nonce (replay-epoch.ts).
   const epoch = trackReplayEpoch(redis, keys.replayEpoch(), {
     marginSeconds: DEFAULT_FUTURE_SKEW_SECONDS,
@@ -139,8 +117,6 @@ export async function createVerifierService(
         "Redis restarted or lost data: signatures created before this moment are refused (replay window reset)",
       ),
   });
-  const clients = [redis, subscriber, queueRedis, workerRedis];
-  for (const client of clients) client.on("error", () => undefined);
 
   const feed = createFeedClient({
     registryUrl: config.registryUrl,
@@ -149,30 +125,29 @@ export async function createVerifierService(
     maxApproved: config.claims.maxApproved,
     timeoutMs: config.claims.feedTimeoutMs,
   });
+  const copies = new ClaimCopyStore(redis, keys);
   const claims = new ClaimsCache({
-    redis,
-    keys,
+    copies,
     feed,
     ttlMs: config.claims.ttlSeconds * 1000,
     refreshMs: config.claims.refreshSeconds * 1000,
     staleIfErrorMs: config.claims.staleIfErrorSeconds * 1000,
     feedTimeoutMs: config.claims.feedTimeoutMs,
     lookupWaitMs: config.claims.lookupWaitMs,
-    ...(options.clockMs ? { now: options.clockMs } : {}),
-    events: {
-      onRefresh(service, outcome, detail) {
-        metrics.claimsRefresh.inc({ outcome });
-        if (outcome === "error") {
-          logger.warn({ connection: service, error: detail?.error?.message }, "claims refresh failed");
-        } else if (detail?.truncated) {
-          logger.warn({ connection: service, approvals: detail.approvals }, "claims cache truncated");
-        }
-      },
-    },
+    ...(options.clock ? { clock: options.clock } : {}),
   });
+  claims.events.on("refresh", (service, outcome, detail) => {
+    metrics.claimsRefresh.inc({ outcome });
+    if (outcome === "error") {
+      logger.warn({ connection: service, error: detail.error?.message }, "claims refresh failed");
+    } else if (detail.truncated) {
+      logger.warn({ connection: service, approvals: detail.approvals }, "claims cache truncated");
+    }
+  });
+  const refresher = new ClaimsRefresher(claims, config.claims.refreshSeconds * 1000);
   const submitter = new ClaimSubmitter({
     redis,
-    queueConnection: queueRedis,
+    queueConnection: clients.queue,
     keys,
     autoRegister: config.submissions.autoRegister,
     ratePerMinute: config.submissions.ratePerMinute,
@@ -204,11 +179,7 @@ export async function createVerifierService(
       nonceTtlSeconds: config.nonceTtlSeconds,
       bypass: config.bypass,
       connectionKnown: async (service) =>
-        apiKeyFor(service) !== "" ||
-        (await redis.exists(keys.connection(service)).then(
-          (n) => n > 0,
-          () => true, // Redis trouble is answered by the claims stage, fail closed there.
-        )),
+        apiKeyFor(service) !== "" || (await connectionStored(redis, keys, service)),
     },
     metrics,
     maxBodyBytes: config.maxBodyBytes,
@@ -228,10 +199,7 @@ export async function createVerifierService(
     admin: config.admin,
     readiness: {
       async check() {
-        const redisOk = await redis
-          .ping()
-          .then((pong) => pong === "PONG")
-          .catch(() => false);
+        const redisOk = await redisAnswers(redis);
         const claimsOk = claims.warm || config.claims.coldStartAllowed;
         return {
           ready: redisOk && claimsOk && !closing,
@@ -297,7 +265,7 @@ export async function createVerifierService(
     options.runWorker === false || !config.submissions.autoRegister
       ? undefined
       : startClaimWorker({
-          connection: workerRedis,
+          connection: clients.worker,
           store: redis,
           failureTtlSeconds: Math.max(config.submissions.dedupeSeconds, 30),
           keys,
@@ -338,40 +306,11 @@ export async function createVerifierService(
   subscriber.on("message", (channel: string, message: string) => {
     if (channel !== eventsChannel) return;
     const event = parseEvent(message);
+    if (event?.type === "claims.shared") return claims.copyShared(event.service);
     if (event?.type !== "claims.changed") return;
     void claims.invalidate(event.service);
     logger.info({ connection: event.service }, "claims invalidated by event");
   });
-
-  async function discoverServices(): Promise<string[]> {
-    const found = new Set(config.claims.preloadServices);
-    try {
-      let cursor = "0";
-      let rounds = 0;
-      do {
-        const [next, batch] = await redis.scan(
-          cursor,
-          "MATCH",
-          `${config.redisPrefix}claims:{*}`,
-          "COUNT",
-          200,
-        );
-        cursor = next;
-        for (const key of batch) {
-          const match = /claims:\{([^{}]+)\}$/.exec(key);
-          if (!match?.[1]) continue;
-          try {
-            found.add(decodeURIComponent(match[1]));
-          } catch {
-            // Not a key this version wrote.
-          }
-        }
-      } while (cursor !== "0" && ++rounds < 100);
-    } catch {
-      // Preloading is an optimisation; lookups load on demand.
-    }
-    return [...found];
-  }
 
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
@@ -401,7 +340,7 @@ export async function createVerifierService(
           "could not subscribe to claims events; revocations apply at the next refresh",
         );
       });
-      claims.start(await discoverServices());
+      refresher.start([...new Set([...config.claims.preloadServices, ...(await copies.services())])]);
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(config.listen.port, config.listen.host, () => {
@@ -424,7 +363,7 @@ export async function createVerifierService(
     async stop() {
       if (closing) return;
       closing = true;
-      claims.stop();
+      refresher.stop();
       epoch.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -435,10 +374,10 @@ export async function createVerifierService(
       if (outcome === "timeout") for (const socket of sockets) socket.destroy();
       // Redis may be the reason we stop: every step that talks to it is bounded, then the sockets are dropped.
       // Without Redis a graceful worker close waits forever for its job loop; forced, its timers stop too.
-      await settleWithin(worker?.close(workerRedis.status !== "ready"), 2000);
+      await settleWithin(worker?.close(clients.worker.status !== "ready"), 2000);
       await settleWithin(submitter.close(), 2000);
-      await Promise.all(clients.map((client) => settleWithin(client.quit(), 2000)));
-      for (const client of clients) client.disconnect();
+      await Promise.all(clients.all.map((client) => settleWithin(client.quit(), 2000)));
+      for (const client of clients.all) client.disconnect();
       logger.info({ outcome }, "verifier stopped");
       if (logDestination) await flushLogs(logDestination);
     },

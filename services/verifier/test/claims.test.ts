@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { after, afterEach, before, describe, test } from "node:test";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { createRedisKeys, encodeEvent } from "@sigilum-gw/shared/redis-keys";
+import { ManualClock } from "@sigilum-gw/testkit/clock";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
@@ -12,12 +14,15 @@ import {
   REDIS_URL,
   type RunningVerifier,
   SERVICE_API_KEY,
-  sleep,
   startVerifier,
   waitFor,
 } from "./helpers/harness.ts";
 
-/** Approved claims against a real HTTP feed on loopback and real Redis. */
+/**
+ * Approved claims against a real HTTP feed on loopback and real Redis. Time windows run on a manual clock given
+ * to the verifiers' claims cache: each step moves it and waits for the refreshes it set off, so the windows are
+ * exact on any machine.
+ */
 
 function check(v: RunningVerifier, agent: SigilumIdentity, service: string): Promise<CheckResponse> {
   const signed = signRequest(agent, {
@@ -27,15 +32,36 @@ function check(v: RunningVerifier, agent: SigilumIdentity, service: string): Pro
   return envoyCheck(v.port, { method: signed.method, url: signed.url, headers: signed.headers, body: null });
 }
 
+/** Resolves with `promise`, or fails the test when it has not settled within `ms` of real time. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe("claims", () => {
   let feed: ControlPlane;
   let verifier: RunningVerifier | undefined;
+  let clock = new ManualClock();
   const agent = createIdentity("claims-agent");
+
+  /** Moves the claims clock by `ms` and waits until the refreshes that set off have finished on each verifier. */
+  async function advance(ms: number, ...verifiers: RunningVerifier[]): Promise<void> {
+    clock.advance(ms);
+    for (const v of verifiers) await within(v.service.claims.settled(), 10_000, "claims refresh");
+  }
 
   before(async () => {
     feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
   });
   afterEach(async () => {
+    clock = new ManualClock();
     await verifier?.stop();
     verifier = undefined;
     feed.mode = "ok";
@@ -97,7 +123,9 @@ describe("claims", () => {
     assert.equal(envelopeCode(limited[0]!), "AUTH_CLAIM_SUBMIT_RATE_LIMITED");
     assert.ok(Number(limited[0]!.headers["retry-after"]) > 0);
 
-    assert.ok(await waitFor(() => feed.submissions.length >= 1, 5000), "the worker posts the claim");
+    if (feed.submissions.length === 0)
+      await once(feed.events, "submission", { signal: AbortSignal.timeout(5000) });
+    assert.ok(feed.submissions.length >= 1, "the worker posts the claim");
     // Observed, not waited for: the queue holds nothing else that could still post (one job, completed).
     const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     const queue = new Queue(CLAIM_QUEUE, {
@@ -143,22 +171,23 @@ describe("claims", () => {
 
   test("revoked in the feed → denied within one refresh interval", async () => {
     feed.approve("crm", agent.namespace, agent.publicKey);
-    verifier = await startVerifier(feed.url, {
-      GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "5",
-      GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
-    });
+    verifier = await startVerifier(
+      feed.url,
+      { GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "5", GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1" },
+      { clock },
+    );
     assert.equal((await check(verifier, agent, "crm")).status, 200);
     feed.revoke("crm", agent.namespace, agent.publicKey);
-    const revokedAt = Date.now();
+    const revokedAt = clock.now();
     let deniedAt = 0;
-    while (Date.now() - revokedAt < 3000) {
+    while (clock.now() - revokedAt < 3000) {
       const response = await check(verifier, agent, "crm");
       if (response.status !== 200) {
         assert.equal(response.headers["x-sigilum-code"], "AUTH_CLAIM_REQUIRED");
-        deniedAt = Date.now();
+        deniedAt = clock.now();
         break;
       }
-      await sleep(50);
+      await advance(50, verifier);
     }
     assert.ok(deniedAt > 0, "revocation took effect");
     assert.ok(
@@ -170,28 +199,32 @@ describe("claims", () => {
   test("two replicas: revocation within one interval on both, one feed fetch per interval between them", async () => {
     feed.approve("crm", agent.namespace, agent.publicKey);
     const env = { GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "5", GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1" };
-    verifier = await startVerifier(feed.url, env);
-    const second = await startVerifier(feed.url, env, { prefix: verifier.prefix });
+    verifier = await startVerifier(feed.url, env, { clock });
+    const second = await startVerifier(feed.url, env, { prefix: verifier.prefix, clock });
     try {
       assert.equal((await check(verifier, agent, "crm")).status, 200);
       assert.equal((await check(second, agent, "crm")).status, 200);
       const fetchesBefore = feed.feedRequests.length;
-      await sleep(3000);
+      for (let step = 0; step < 30; step++) await advance(100, verifier, second);
       const rounds = feed.feedRequests.length - fetchesBefore;
       assert.ok(
         rounds >= 2 && rounds <= 4,
         `${rounds} feed fetches in 3 s for two replicas (aligned ticks + lock)`,
       );
       feed.revoke("crm", agent.namespace, agent.publicKey);
-      const revokedAt = Date.now();
-      const deniedOn = async (v: RunningVerifier) => {
-        while (Date.now() - revokedAt < 3000) {
-          if ((await check(v, agent, "crm")).status !== 200) return Date.now() - revokedAt;
-          await sleep(50);
-        }
-        return Number.POSITIVE_INFINITY;
-      };
-      const [a, b] = await Promise.all([deniedOn(verifier), deniedOn(second)]);
+      const revokedAt = clock.now();
+      let a = Number.POSITIVE_INFINITY;
+      let b = Number.POSITIVE_INFINITY;
+      while (
+        clock.now() - revokedAt < 3000 &&
+        (a === Number.POSITIVE_INFINITY || b === Number.POSITIVE_INFINITY)
+      ) {
+        if (a === Number.POSITIVE_INFINITY && (await check(verifier, agent, "crm")).status !== 200)
+          a = clock.now() - revokedAt;
+        if (b === Number.POSITIVE_INFINITY && (await check(second, agent, "crm")).status !== 200)
+          b = clock.now() - revokedAt;
+        await advance(50, verifier, second);
+      }
       assert.ok(a <= 1500 && b <= 1500, `denied after ${a} ms and ${b} ms (refresh interval 1000 ms)`);
     } finally {
       await second.service.stop();
@@ -204,58 +237,66 @@ describe("claims", () => {
     assert.equal((await check(verifier, agent, "crm")).status, 200);
     feed.revoke("crm", agent.namespace, agent.publicKey);
     assert.equal((await check(verifier, agent, "crm")).status, 200, "still cached without the event");
+    const invalidated = once(verifier.service.claims.events, "invalidated", {
+      signal: AbortSignal.timeout(5000),
+    });
     const publisher = new Redis(REDIS_URL);
     await publisher.publish(
       createRedisKeys(verifier.prefix).events,
       encodeEvent({ type: "claims.changed", service: "crm" }),
     );
     publisher.disconnect();
-    assert.ok(
-      await waitFor(async () => (await check(verifier!, agent, "crm")).status === 403, 500, 20),
-      "denied right after the event",
-    );
+    assert.deepEqual(await invalidated, ["crm"]);
+    assert.equal((await check(verifier, agent, "crm")).status, 403, "denied right after the event");
   });
 
   test("feed down: the last good set answers until its TTL, then AUTH_CLAIMS_UNAVAILABLE (503), never an allow", async () => {
     feed.approve("crm", agent.namespace, agent.publicKey);
-    verifier = await startVerifier(feed.url, {
-      GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "2",
-      GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
-    });
+    verifier = await startVerifier(
+      feed.url,
+      { GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "2", GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1" },
+      { clock },
+    );
     assert.equal((await check(verifier, agent, "crm")).status, 200);
     feed.mode = "destroy";
-    const downAt = Date.now();
-    await sleep(300);
+    const downAt = clock.now();
+    await advance(300, verifier);
     assert.equal((await check(verifier, agent, "crm")).status, 200, "last good set still answers");
     // The last good fetch happened before downAt, so nothing may be allowed once downAt + TTL has passed.
-    while (Date.now() < downAt + 2000) await sleep(50);
+    while (clock.now() < downAt + 2000) await advance(50, verifier);
     for (let i = 0; i < 5; i++) {
       const response = await check(verifier, agent, "crm");
       assert.equal(response.status, 503);
       assert.equal(envelopeCode(response), "AUTH_CLAIMS_UNAVAILABLE");
-      await sleep(100);
+      await advance(100, verifier);
     }
     feed.mode = "ok";
-    assert.ok(
-      await waitFor(async () => (await check(verifier!, agent, "crm")).status === 200, 3000, 100),
-      "recovers",
-    );
+    let recovered = false;
+    for (const startedAt = clock.now(); !recovered && clock.now() - startedAt <= 3000; ) {
+      recovered = (await check(verifier, agent, "crm")).status === 200;
+      if (!recovered) await advance(100, verifier);
+    }
+    assert.ok(recovered, "recovers");
   });
 
   test("feed down with GATEWAY_CLAIMS_STALE_IF_ERROR_SECONDS: stale set until TTL + window, then 503", async () => {
     feed.approve("crm", agent.namespace, agent.publicKey);
-    verifier = await startVerifier(feed.url, {
-      GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "2",
-      GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
-      GATEWAY_CLAIMS_STALE_IF_ERROR_SECONDS: "2",
-    });
+    verifier = await startVerifier(
+      feed.url,
+      {
+        GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "2",
+        GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
+        GATEWAY_CLAIMS_STALE_IF_ERROR_SECONDS: "2",
+      },
+      { clock },
+    );
     assert.equal((await check(verifier, agent, "crm")).status, 200);
     feed.mode = "error503";
-    const downAt = Date.now();
+    const downAt = clock.now();
     // Last good fetch ≥ downAt − refresh: allowed at least until downAt − 1 + 2 + 2 s.
-    while (Date.now() < downAt + 2500) await sleep(50);
+    while (clock.now() < downAt + 2500) await advance(50, verifier);
     assert.equal((await check(verifier, agent, "crm")).status, 200, "inside the stale window");
-    while (Date.now() < downAt + 4100) await sleep(50);
+    while (clock.now() < downAt + 4100) await advance(50, verifier);
     const response = await check(verifier, agent, "crm");
     assert.equal(response.status, 503);
     assert.equal(envelopeCode(response), "AUTH_CLAIMS_UNAVAILABLE");
@@ -264,13 +305,19 @@ describe("claims", () => {
   test("a slow feed never holds a check past VERIFIER_CLAIMS_WAIT_MS; its answer serves the next checks", async () => {
     feed.approve("crm", agent.namespace, agent.publicKey);
     feed.delayMs = 600;
-    verifier = await startVerifier(feed.url, { VERIFIER_CLAIMS_WAIT_MS: "100" });
-    const started = Date.now();
-    const first = await check(verifier, agent, "crm");
-    assert.ok(Date.now() - started < 400, `answered after ${Date.now() - started} ms`);
+    // Started one millisecond past a whole minute: the refresher's first timer is then never the 100 ms budget.
+    clock = new ManualClock(Math.ceil(Date.now() / 60_000) * 60_000 + 1);
+    verifier = await startVerifier(feed.url, { VERIFIER_CLAIMS_WAIT_MS: "100" }, { clock });
+    const started = clock.now();
+    const answer = check(verifier, agent, "crm");
+    await within(clock.timerSet(100), 5000, "the check waits on the feed under its budget");
+    clock.advance(100);
+    const first = await answer;
+    assert.ok(clock.now() - started < 400, `answered after ${clock.now() - started} ms`);
     assert.equal(first.status, 503);
     assert.equal(envelopeCode(first), "AUTH_CLAIMS_UNAVAILABLE");
-    assert.ok(await waitFor(async () => (await check(verifier!, agent, "crm")).status === 200, 3000, 100));
+    await within(verifier.service.claims.settled(), 5000, "the slow refresh");
+    assert.equal((await check(verifier, agent, "crm")).status, 200);
     assert.equal(feed.feedRequests.filter((r) => r.service === "crm").length, 1, "one refresh served both");
   });
 

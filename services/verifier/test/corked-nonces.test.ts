@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { RedisNonceStore } from "@sigilum-gw/shared/replay";
 import { Redis } from "ioredis";
-import { CorkedNonceStore } from "../src/pipeline/corked-nonces.ts";
+import { CorkedNonceStore } from "../src/store/corked-nonces.ts";
 import { deletePrefix, REDIS_URL, randomPrefix } from "./helpers/harness.ts";
 
 // Real Redis, the hot-path client options (no auto-pipelining, no offline queue).

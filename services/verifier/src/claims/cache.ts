@@ -1,16 +1,18 @@
 import { randomUUID } from "node:crypto";
-import type { RedisKeys } from "@sigilum-gw/shared/redis-keys";
-import type { Redis } from "ioredis";
-import { z } from "zod";
-import { type Approval, type FeedClient, FeedError } from "./feed-client.ts";
+import { EventEmitter } from "node:events";
+import { type Clock, systemClock } from "@sigilum-gw/shared/clock";
+import type { ClaimCopyStore } from "../store/claim-copies.ts";
+import { type FeedClient, FeedError } from "./feed-client.ts";
+import { approvalKey, ServiceStates, type Snapshot, snapshotOf } from "./service-states.ts";
 
 /**
- * Approved claims per service (connection id): an in-process snapshot for the hot path, a Redis copy shared by
- * every replica (`<prefix>claims:{service}`), the control plane's feed as the source of truth.
+ * Approved claims per service (connection id): an in-process snapshot for the hot path (service-states.ts), a
+ * Redis copy shared by every replica (store/claim-copies.ts), the control plane's feed as the source of truth.
+ * The background refresh loop is refresher.ts.
  *
- * - A snapshot answers for `ttl` after it was fetched; a background refresher re-fetches active services every
- *   `refresh` interval, so a revocation reaches every replica within about one interval (at once on a
- *   `claims.changed` event).
+ * - A snapshot answers for `ttl` after it was fetched; the refresher re-fetches active services every `refresh`
+ *   interval, so a revocation reaches every replica within about one interval (at once on a `claims.changed`
+ *   event).
  * - A key missing from a fresh snapshot triggers at most one extra refresh per interval per service before the
  *   request is denied, so a new approval does not wait for the next cycle.
  * - Feed down: the last good snapshot answers until its TTL (plus the configured stale window), then lookups
@@ -20,30 +22,20 @@ import { type Approval, type FeedClient, FeedError } from "./feed-client.ts";
 /** `lookup_failed`: the feed refused us (no or bad service API key); `unavailable`: the feed or Redis is down. */
 export type ClaimDecision = "approved" | "not_approved" | "unavailable" | "lookup_failed";
 
-interface Snapshot {
-  keys: Set<string>;
-  fetchedAt: number;
-  truncated: boolean;
-}
-
-const sharedCopySchema = z.object({
-  v: z.literal(1),
-  fetched_at: z.number().int().nonnegative(),
-  truncated: z.boolean().optional(),
-  approvals: z.array(z.tuple([z.string(), z.string()])),
-});
+export type RefreshOutcome = "fetched" | "shared" | "error";
 
 export interface ClaimsCacheEvents {
-  onRefresh?(
+  refresh: [
     service: string,
-    outcome: "fetched" | "shared" | "error",
-    detail?: { error?: Error; approvals?: number; truncated?: boolean },
-  ): void;
+    outcome: RefreshOutcome,
+    detail: { error?: Error; approvals?: number; truncated?: boolean },
+  ];
+  /** After `invalidate` (undefined: every service). */
+  invalidated: [service: string | undefined];
 }
 
 export interface ClaimsCacheOptions {
-  redis: Redis;
-  keys: RedisKeys;
+  copies: ClaimCopyStore;
   feed: FeedClient;
   ttlMs: number;
   refreshMs: number;
@@ -61,24 +53,20 @@ export interface ClaimsCacheOptions {
    * flood of made-up ids would turn into a flood of feed calls; past it, an unknown service answers "unavailable".
    */
   maxConcurrentFetches?: number;
-  now?: () => number;
-  events?: ClaimsCacheEvents;
+  clock?: Clock;
 }
 
-const approvalKey = (namespace: string, publicKey: string) => `${namespace}\u0000${publicKey}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Longest a replica waits for another replica's fetch before it asks the feed itself. */
+const MAX_COPY_WAIT_MS = 3000;
 
 export class ClaimsCache {
-  readonly #o: Required<Omit<ClaimsCacheOptions, "events">> & { events: ClaimsCacheEvents };
-  readonly #snapshots = new Map<string, Snapshot>();
+  readonly events = new EventEmitter<ClaimsCacheEvents>();
+  readonly #o: Required<ClaimsCacheOptions>;
+  readonly #states: ServiceStates;
   readonly #inflight = new Map<string, Promise<boolean>>();
-  readonly #lastAccess = new Map<string, number>();
-  readonly #lastMissRefresh = new Map<string, number>();
-  readonly #lastFailure = new Map<string, { at: number; misconfigured: boolean }>();
   readonly #invalidatedAt = new Map<string, number>();
+  readonly #copyWaiters = new Map<string, Set<() => void>>();
   #allInvalidatedAt = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #started = false;
   #fetching = 0;
   #warm = false;
   readonly #instanceId = randomUUID();
@@ -88,22 +76,18 @@ export class ClaimsCache {
       maxServices: 10_000,
       lookupWaitMs: 800,
       maxConcurrentFetches: 32,
-      now: Date.now,
-      events: {},
+      clock: systemClock,
       ...options,
-    } as Required<Omit<ClaimsCacheOptions, "events">> & { events: ClaimsCacheEvents };
+    };
+    this.#states = new ServiceStates(this.#o.maxServices);
   }
 
   get warm(): boolean {
     return this.#warm;
   }
 
-  #dataKey(service: string): string {
-    return this.#o.keys.claims(service);
-  }
-
-  #lockKey(service: string): string {
-    return this.#o.keys.claimsLock(service);
+  get clock(): Clock {
+    return this.#o.clock;
   }
 
   #invalidated(service: string, fetchedAt: number): boolean {
@@ -112,7 +96,7 @@ export class ClaimsCache {
 
   /** A snapshot that may answer now without the feed: fresh and not invalidated since it was fetched. */
   #fresh(service: string, now: number): Snapshot | undefined {
-    const snapshot = this.#snapshots.get(service);
+    const snapshot = this.#states.get(service)?.snapshot;
     if (
       !snapshot ||
       now >= snapshot.fetchedAt + this.#o.ttlMs ||
@@ -124,10 +108,10 @@ export class ClaimsCache {
 
   /** Synchronous hot path: true only when a fresh snapshot approves the key; undefined = ask `lookup`. */
   approvedFromMemory(service: string, namespace: string, publicKey: string): true | undefined {
-    const now = this.#o.now();
+    const now = this.#o.clock.now();
     const snapshot = this.#fresh(service, now);
     if (snapshot?.keys.has(approvalKey(namespace, publicKey))) {
-      this.#lastAccess.set(service, now);
+      this.#states.of(service).activeAt = now;
       return true;
     }
     return undefined;
@@ -136,22 +120,22 @@ export class ClaimsCache {
   async lookup(service: string, namespace: string, publicKey: string): Promise<ClaimDecision> {
     if (!service || !namespace || !publicKey) return "not_approved";
     const key = approvalKey(namespace, publicKey);
-    const now = this.#o.now();
-    this.#touch(service, now);
+    const now = this.#o.clock.now();
+    const state = this.#states.of(service);
+    state.activeAt = now;
     const fresh = this.#fresh(service, now);
     if (fresh) {
       if (fresh.keys.has(key)) return "approved";
-      const last = this.#lastMissRefresh.get(service) ?? 0;
-      if (now - last < this.#o.refreshMs) return "not_approved";
-      this.#lastMissRefresh.set(service, now);
+      if (now - state.lastMissRefresh < this.#o.refreshMs) return "not_approved";
+      state.lastMissRefresh = now;
       await this.#refreshWithin(service);
-      return (this.#fresh(service, this.#o.now()) ?? fresh).keys.has(key) ? "approved" : "not_approved";
+      return (this.#fresh(service, this.#o.clock.now()) ?? fresh).keys.has(key) ? "approved" : "not_approved";
     }
     await this.#refreshWithin(service);
-    const after = this.#o.now();
+    const after = this.#o.clock.now();
     const refreshed = this.#fresh(service, after);
     if (refreshed) return refreshed.keys.has(key) ? "approved" : "not_approved";
-    const stale = this.#snapshots.get(service);
+    const stale = this.#states.get(service)?.snapshot;
     if (
       stale &&
       this.#o.staleIfErrorMs > 0 &&
@@ -160,37 +144,16 @@ export class ClaimsCache {
     ) {
       return stale.keys.has(key) ? "approved" : "not_approved";
     }
-    return this.#lastFailure.get(service)?.misconfigured ? "lookup_failed" : "unavailable";
+    return this.#states.get(service)?.lastFailure?.misconfigured ? "lookup_failed" : "unavailable";
   }
 
   async #refreshWithin(service: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const budget = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#o.lookupWaitMs);
+    let budget: { cancel(): void } | undefined;
+    const waited = new Promise<void>((resolve) => {
+      budget = this.#o.clock.setTimeout(resolve, this.#o.lookupWaitMs);
     });
-    await Promise.race([this.refresh(service), budget]);
-    clearTimeout(timer);
-  }
-
-  #touch(service: string, now: number): void {
-    if (!this.#lastAccess.has(service) && this.#lastAccess.size >= this.#o.maxServices) this.#evictOldest();
-    this.#lastAccess.set(service, now);
-  }
-
-  #evictOldest(): void {
-    let oldest: string | undefined;
-    let oldestAt = Number.POSITIVE_INFINITY;
-    for (const [service, at] of this.#lastAccess) {
-      if (at < oldestAt) {
-        oldest = service;
-        oldestAt = at;
-      }
-    }
-    if (oldest === undefined) return;
-    this.#lastAccess.delete(oldest);
-    this.#snapshots.delete(oldest);
-    this.#lastMissRefresh.delete(oldest);
-    this.#lastFailure.delete(oldest);
+    await Promise.race([this.refresh(service), waited]);
+    budget?.cancel();
   }
 
   /** Single-flight per service in this process; resolves true when a fresh snapshot is in memory afterwards. */
@@ -203,27 +166,9 @@ export class ClaimsCache {
     return running;
   }
 
-  async #readShared(service: string): Promise<Snapshot | undefined> {
-    let text: string | null;
-    try {
-      text = await this.#o.redis.get(this.#dataKey(service));
-    } catch {
-      return undefined;
-    }
-    if (!text) return undefined;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return undefined;
-    }
-    const parsed = sharedCopySchema.safeParse(json);
-    if (!parsed.success) return undefined;
-    return {
-      keys: new Set(parsed.data.approvals.map(([ns, pk]) => approvalKey(ns, pk))),
-      fetchedAt: parsed.data.fetched_at,
-      truncated: parsed.data.truncated ?? false,
-    };
+  /** Resolves once no refresh is running (refreshes a finished one started are awaited too). */
+  async settled(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all(this.#inflight.values());
   }
 
   /**
@@ -237,19 +182,26 @@ export class ClaimsCache {
       this.#invalidated(service, shared.fetchedAt)
     )
       return false;
-    const own = this.#snapshots.get(service);
+    const own = this.#states.get(service)?.snapshot;
     return !own || shared.fetchedAt > own.fetchedAt;
   }
 
+  async #readShared(service: string): Promise<Snapshot | undefined> {
+    const copy = await this.#o.copies.read(service);
+    return copy && snapshotOf(copy.approvals, copy.fetchedAt, copy.truncated);
+  }
+
+  #adopt(service: string, shared: Snapshot): true {
+    this.#states.of(service).snapshot = shared;
+    this.events.emit("refresh", service, "shared", { approvals: shared.keys.size });
+    return true;
+  }
+
   async #doRefresh(service: string): Promise<boolean> {
-    const started = this.#o.now();
+    const started = this.#o.clock.now();
     const shared = await this.#readShared(service);
-    if (this.#adoptable(service, shared, started)) {
-      this.#snapshots.set(service, shared);
-      this.#o.events.onRefresh?.(service, "shared", { approvals: shared.keys.size });
-      return true;
-    }
-    const lastFailure = this.#lastFailure.get(service);
+    if (this.#adoptable(service, shared, started)) return this.#adopt(service, shared);
+    const lastFailure = this.#states.get(service)?.lastFailure;
     if (lastFailure !== undefined && started - lastFailure.at < Math.min(this.#o.refreshMs, 2000)) {
       return this.#fresh(service, started) !== undefined;
     }
@@ -264,110 +216,97 @@ export class ClaimsCache {
 
   async #fetchAndStore(service: string, started: number): Promise<boolean> {
     const lockToken = `${this.#instanceId}:${started}`;
-    const locked = await this.#tryLock(service, lockToken);
+    const locked = await this.#o.copies.tryLock(service, lockToken, this.#o.feedTimeoutMs);
     if (locked === false) {
       // Another replica is fetching this service: wait for its copy instead of hitting the feed twice.
-      const deadline = started + Math.min(this.#o.feedTimeoutMs, 3000);
-      while (this.#o.now() < deadline) {
-        await sleep(25);
-        const copy = await this.#readShared(service);
-        if (this.#adoptable(service, copy, this.#o.now())) {
-          this.#snapshots.set(service, copy);
-          this.#o.events.onRefresh?.(service, "shared", { approvals: copy.keys.size });
-          return true;
-        }
-      }
+      const copy = await this.#awaitCopy(service);
+      if (copy) return this.#adopt(service, copy);
     }
     try {
       const result = await this.#o.feed.fetchApprovals(service);
+      const approvals = result.approvals.map((a) => [a.namespace, a.publicKey] as [string, string]);
       // Stamped with the start of the fetch: an invalidation that arrives while it runs may describe a change the
       // feed did not show yet, and then this snapshot must not answer.
-      const snapshot: Snapshot = {
-        keys: new Set(result.approvals.map((a: Approval) => approvalKey(a.namespace, a.publicKey))),
-        fetchedAt: started,
-        truncated: result.truncated,
-      };
-      this.#snapshots.set(service, snapshot);
-      this.#lastFailure.delete(service);
-      await this.#writeShared(service, snapshot, result.approvals);
-      this.#o.events.onRefresh?.(service, "fetched", {
+      const snapshot = snapshotOf(approvals, started, result.truncated);
+      const state = this.#states.of(service);
+      state.snapshot = snapshot;
+      delete state.lastFailure;
+      await this.#o.copies.write(
+        service,
+        { approvals, fetchedAt: started, truncated: result.truncated },
+        this.#o.ttlMs + this.#o.staleIfErrorMs + this.#o.refreshMs,
+      );
+      this.events.emit("refresh", service, "fetched", {
         approvals: snapshot.keys.size,
         truncated: result.truncated,
       });
       return true;
     } catch (error) {
-      this.#lastFailure.set(service, {
-        at: this.#o.now(),
+      this.#states.of(service).lastFailure = {
+        at: this.#o.clock.now(),
         misconfigured: error instanceof FeedError && error.misconfigured,
-      });
-      this.#o.events.onRefresh?.(service, "error", { error: error as Error });
-      return this.#fresh(service, this.#o.now()) !== undefined;
+      };
+      this.events.emit("refresh", service, "error", { error: error as Error });
+      return this.#fresh(service, this.#o.clock.now()) !== undefined;
     } finally {
-      if (locked === true) await this.#unlock(service, lockToken);
+      if (locked === true) await this.#o.copies.unlock(service, lockToken);
     }
   }
 
-  /** true = we hold the lock, false = someone else does, undefined = Redis unusable (fetch without a lock). */
-  async #tryLock(service: string, token: string): Promise<boolean | undefined> {
-    try {
-      const ok = await this.#o.redis.set(this.#lockKey(service), token, "PX", this.#o.feedTimeoutMs, "NX");
-      return ok === "OK";
-    } catch {
-      return undefined;
-    }
-  }
-
-  async #unlock(service: string, token: string): Promise<void> {
-    try {
-      if ((await this.#o.redis.get(this.#lockKey(service))) === token)
-        await this.#o.redis.del(this.#lockKey(service));
-    } catch {
-      // The lock expires on its own.
-    }
-  }
-
-  async #writeShared(service: string, snapshot: Snapshot, approvals: Approval[]): Promise<void> {
-    const body = JSON.stringify({
-      v: 1,
-      fetched_at: snapshot.fetchedAt,
-      truncated: snapshot.truncated,
-      approvals: approvals.map((a) => [a.namespace, a.publicKey]),
+  /**
+   * The copy another replica is fetching: adopted when its `claims.shared` event arrives (`copyShared`), or when
+   * it was written before we listened; undefined when none came within the wait (then we fetch ourselves).
+   */
+  async #awaitCopy(service: string): Promise<Snapshot | undefined> {
+    let waiter: (() => void) | undefined;
+    let deadline: { cancel(): void } | undefined;
+    const announced = new Promise<void>((resolve) => {
+      waiter = resolve;
+      deadline = this.#o.clock.setTimeout(resolve, Math.min(this.#o.feedTimeoutMs, MAX_COPY_WAIT_MS));
     });
-    const lifetime = this.#o.ttlMs + this.#o.staleIfErrorMs + this.#o.refreshMs;
+    const waiters = this.#copyWaiters.get(service) ?? new Set();
+    waiters.add(waiter as () => void);
+    this.#copyWaiters.set(service, waiters);
     try {
-      await this.#o.redis.set(this.#dataKey(service), body, "PX", lifetime);
-    } catch {
-      // Other replicas fetch for themselves; the local snapshot still answers.
+      const early = await this.#readShared(service);
+      if (this.#adoptable(service, early, this.#o.clock.now())) return early;
+      await announced;
+      const copy = await this.#readShared(service);
+      return this.#adoptable(service, copy, this.#o.clock.now()) ? copy : undefined;
+    } finally {
+      deadline?.cancel();
+      waiters.delete(waiter as () => void);
+      if (waiters.size === 0) this.#copyWaiters.delete(service);
     }
+  }
+
+  /** `claims.shared`: a replica wrote a fresh copy of this service (wakes the refreshes waiting for it). */
+  copyShared(service: string): void {
+    for (const wake of this.#copyWaiters.get(service) ?? []) wake();
   }
 
   /** `claims.changed`: drop what we know (for one service or all) so the next lookup asks the feed. */
   async invalidate(service?: string): Promise<void> {
-    const now = this.#o.now();
+    const now = this.#o.clock.now();
     if (service) {
       this.#invalidatedAt.set(service, now);
-      this.#snapshots.delete(service);
-      this.#lastFailure.delete(service);
-      this.#lastMissRefresh.delete(service);
-      try {
-        await this.#o.redis.del(this.#dataKey(service));
-      } catch {
-        // The invalidation mark alone keeps the old copy from being adopted.
+      const state = this.#states.get(service);
+      if (state) {
+        delete state.snapshot;
+        delete state.lastFailure;
+        state.lastMissRefresh = 0;
       }
-      return;
+      await this.#o.copies.remove(service);
+    } else {
+      this.#allInvalidatedAt = now;
+      this.#states.forgetFetched();
     }
-    this.#allInvalidatedAt = now;
-    this.#snapshots.clear();
-    this.#lastFailure.clear();
-    this.#lastMissRefresh.clear();
+    this.events.emit("invalidated", service);
   }
 
   /** Services used recently (or preloaded) are refreshed every interval, so the hot path rarely waits. */
   async refreshActive(): Promise<void> {
-    const now = this.#o.now();
-    const horizon = 2 * this.#o.ttlMs;
-    const due: string[] = [];
-    for (const [service, at] of this.#lastAccess) if (now - at <= horizon) due.push(service);
+    const due = this.#states.activeSince(this.#o.clock.now() - 2 * this.#o.ttlMs);
     await Promise.all(due.map((service) => this.refresh(service)));
   }
 
@@ -377,48 +316,18 @@ export class ClaimsCache {
    * service, must not hold readiness forever; its lookups answer `lookup_failed`).
    */
   async warmUp(services: readonly string[]): Promise<boolean> {
-    const now = this.#o.now();
-    for (const service of services) this.#touch(service, now);
+    const now = this.#o.clock.now();
+    for (const service of services) this.#states.of(service).activeAt = now;
     const results = await Promise.all(services.map((service) => this.refresh(service)));
     this.#warm = results.every((loaded, i) => loaded || this.#refused(services[i] as string));
     return this.#warm;
   }
 
   #refused(service: string): boolean {
-    const refused = this.#lastFailure.get(service)?.misconfigured === true;
+    const state = this.#states.get(service);
+    const refused = state?.lastFailure?.misconfigured === true;
     // Not refreshed again every interval: it is looked at again when a request asks for it.
-    if (refused) this.#lastAccess.delete(service);
+    if (refused && state) delete state.activeAt;
     return refused;
-  }
-
-  /**
-   * Refresh ticks are aligned to wall-clock multiples of the interval, so every replica ticks together: one takes
-   * the Redis lock and fetches, the others adopt its fresh copy. Each replica's data is then never older than about
-   * one interval, and the feed sees one fetch per service per interval however many replicas run.
-   */
-  start(preload: readonly string[]): void {
-    if (this.#started) return;
-    this.#started = true;
-    const tick = async () => {
-      if (!this.#warm) await this.warmUp(preload).catch(() => false);
-      await this.refreshActive().catch(() => undefined);
-    };
-    const schedule = () => {
-      if (!this.#started) return;
-      const delay = this.#o.refreshMs - (this.#o.now() % this.#o.refreshMs);
-      this.#timer = setTimeout(() => {
-        void tick();
-        schedule();
-      }, delay);
-      this.#timer.unref();
-    };
-    void tick();
-    schedule();
-  }
-
-  stop(): void {
-    this.#started = false;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
   }
 }

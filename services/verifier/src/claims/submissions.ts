@@ -6,6 +6,7 @@ import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } f
 import type { Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { z } from "zod";
+import { readClaimFailure, recordClaimFailure } from "../store/claim-failures.ts";
 
 /**
  * Unapproved caller → an authorization request (claim) for the namespace owner. The hot path only rate-limits
@@ -51,24 +52,6 @@ export function submissionId(claim: Pick<ClaimSubmission, "service" | "namespace
     .update(`${claim.service}\u0000${claim.namespace}\u0000${claim.publicKey}`)
     .digest("hex")
     .slice(0, 32);
-}
-
-const failureSchema = z.object({ http_status: z.number().int(), code: z.string().max(128) });
-
-/** The failure record of a submission, when the control plane refused it for good (never throws). */
-async function readFailure(
-  redis: Redis,
-  key: string,
-): Promise<{ kind: "failed"; httpStatus: number; code: string } | undefined> {
-  try {
-    const text = await redis.get(key);
-    const parsed = text ? failureSchema.safeParse(JSON.parse(text)) : undefined;
-    return parsed?.success
-      ? { kind: "failed", httpStatus: parsed.data.http_status, code: parsed.data.code }
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -132,8 +115,7 @@ export class ClaimSubmitter {
       }
     }
     const dedupeId = submissionId(claim);
-    const failureKey = this.#o.keys.claimSubmitFailure(claim.service, dedupeId);
-    const failed = await readFailure(this.#o.redis, failureKey);
+    const failed = await readClaimFailure(this.#o.redis, this.#o.keys, claim.service, dedupeId);
     if (failed) return failed;
     try {
       const job = await withTimeout(
@@ -148,18 +130,20 @@ export class ClaimSubmitter {
         }),
         this.#o.timeoutMs,
       );
-      return (await this.#settle(job, failureKey)) ?? { kind: "queued", jobId: job.id ?? dedupeId };
+      return (
+        (await this.#settle(job, claim.service, dedupeId)) ?? { kind: "queued", jobId: job.id ?? dedupeId }
+      );
     } catch {
       return { kind: "unavailable" };
     }
   }
 
   /** Waits (up to `settleMs`) for a final refusal of the submission, so the first 403 already says so. */
-  async #settle(job: Job, failureKey: string): Promise<SubmitOutcome | undefined> {
+  async #settle(job: Job, service: string, submission: string): Promise<SubmitOutcome | undefined> {
     const deadline = Date.now() + (this.#o.settleMs ?? 0);
     while (Date.now() < deadline) {
       const state = await job.getState().catch(() => "unknown");
-      if (state === "failed") return readFailure(this.#o.redis, failureKey);
+      if (state === "failed") return readClaimFailure(this.#o.redis, this.#o.keys, service, submission);
       if (state === "completed" || state === "delayed" || state === "unknown") return undefined;
       await sleep(100);
     }
@@ -289,18 +273,16 @@ export function startClaimWorker(options: ClaimWorkerOptions): Worker {
     const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
     if (final) {
       const claim = job.data as ClaimSubmission;
-      const record = JSON.stringify({
-        http_status: error instanceof ClaimRejectedError ? error.httpStatus : 0,
-        code: error instanceof ClaimRejectedError ? error.code : "CONTROL_PLANE_UNREACHABLE",
-      });
-      void options.store
-        .set(
-          options.keys.claimSubmitFailure(claim.service, submissionId(claim)),
-          record,
-          "EX",
-          options.failureTtlSeconds,
-        )
-        .catch(() => undefined);
+      void recordClaimFailure(
+        options.store,
+        options.keys,
+        claim.service,
+        submissionId(claim),
+        error instanceof ClaimRejectedError
+          ? { httpStatus: error.httpStatus, code: error.code }
+          : { httpStatus: 0, code: "CONTROL_PLANE_UNREACHABLE" },
+        options.failureTtlSeconds,
+      );
     }
     options.onResult?.(job.data as ClaimSubmission, { error: error.message, final });
   });
