@@ -41,6 +41,7 @@ import { createProxyKeys } from "./store/keys.ts";
 import { PairingKeyStore } from "./store/pairing-key.ts";
 import { VariableStore } from "./store/variables.ts";
 import { startUsageDelivery } from "./usage/delivery.ts";
+import type { UsageRecording } from "./usage/event.ts";
 import { UsageRecorder } from "./usage/queue.ts";
 
 /**
@@ -232,8 +233,14 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     keys.rateLimit("mcp-tool-call"),
     config.mcp.toolCallsPerMinute,
   );
+  const usageRecording: UsageRecording = {
+    sink: usage,
+    durable: runtime.usageDurable,
+    notStored: () => metrics.usageEventsDropped.inc({ reason: "not_stored" }),
+  };
   const mcp: McpDeps = {
     ...runtime,
+    usage: usageRecording,
     discovery,
     upstreams,
     limiter,
@@ -247,6 +254,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     handshakeTimeoutMs: config.proxyTimeoutMs,
     maxPayloadBytes: config.maxBodyBytes,
     allowLinkLocal: config.allowLinkLocalUpstreams,
+    usage: usageRecording,
   });
   const allowedOrigins = new Set(config.admin.allowedOrigins);
   const browserGuard: BrowserGuardPolicy = {

@@ -37,7 +37,15 @@ export async function readJson<S extends z.ZodType>(
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string): void {
-  const text = `${JSON.stringify(body)}\n`;
+  sendJsonText(res, status, jsonText(body), requestId);
+}
+
+export function jsonText(body: unknown): string {
+  return `${JSON.stringify(body)}\n`;
+}
+
+/** sendJson for a body already serialized (with jsonText). */
+export function sendJsonText(res: ServerResponse, status: number, text: string, requestId: string): void {
   res.statusCode = status;
   res.setHeader("content-type", "application/json");
   res.setHeader("cache-control", "no-store");

@@ -91,7 +91,7 @@ export async function callTool(
     const result = await deps.upstreams.callTool(target, route.tool, args.args);
     counter.inc({ result: "success" });
     recordUpstream(deps.metrics.upstream, "mcp", "success", (performance.now() - started) / 1000);
-    ex.json(200, {
+    await ex.json(200, {
       connection_id: route.connectionId,
       tool: route.tool,
       discovery_cache_status: source,

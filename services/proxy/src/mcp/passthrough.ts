@@ -171,19 +171,29 @@ export async function passthrough(ex: McpExchange): Promise<void> {
       } catch {
         out = text;
       }
+      // Durable usage: the event is stored before the answer ends (cut when it cannot be).
+      if (!(await ex.beforeEnd(res.statusCode, Buffer.byteLength(out)))) return;
       res.setHeader("content-length", Buffer.byteLength(out));
       res.end(out);
       return;
     }
+    let relayed = 0;
+    const count = (chunk: Buffer) => {
+      relayed += chunk.length;
+    };
     if (stream) {
       res.flushHeaders();
-      if (filtering) await pipeline(upstream.body, new SseRewriter(filter, MAX_MCP_RESPONSE_BYTES), res);
-      else await pipeline(upstream.body, res);
-      return;
+      upstream.body.on("data", count);
+      if (filtering) {
+        await pipeline(upstream.body, new SseRewriter(filter, MAX_MCP_RESPONSE_BYTES), res, { end: false });
+      } else await pipeline(upstream.body, res, { end: false });
+    } else {
+      const length = single(upstream.headers["content-length"]);
+      if (length !== undefined) res.setHeader("content-length", length);
+      upstream.body.on("data", count);
+      await pipeline(upstream.body as Readable, res, { end: false });
     }
-    const length = single(upstream.headers["content-length"]);
-    if (length !== undefined) res.setHeader("content-length", length);
-    await pipeline(upstream.body as Readable, res);
+    if (await ex.beforeEnd(res.statusCode, relayed)) res.end();
   } catch {
     upstream.body.on("error", () => {});
     upstream.body.destroy();
@@ -244,8 +254,18 @@ async function readCapped(body: Readable, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function rpcError(ex: McpExchange, id: unknown, code: number, message: string, gatewayCode: string): void {
-  ex.json(200, { jsonrpc: "2.0", id: id ?? null, error: { code, message, data: { code: gatewayCode } } });
+function rpcError(
+  ex: McpExchange,
+  id: unknown,
+  code: number,
+  message: string,
+  gatewayCode: string,
+): Promise<void> {
+  return ex.json(200, {
+    jsonrpc: "2.0",
+    id: id ?? null,
+    error: { code, message, data: { code: gatewayCode } },
+  });
 }
 
 /** A tools/list answer to request `id` with only the tools the policy exposes. */

@@ -3,13 +3,13 @@ import { clientIp, forwardedScheme, type TrustedProxies } from "@sigilum-gw/shar
 import { type ErrorCode, GatewayError, sendError } from "@sigilum-gw/shared/errors";
 import { type DecisionEvent, type DecisionFields, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { recordAuthReject } from "@sigilum-gw/shared/metrics";
-import { sendJson } from "../admin/json.ts";
+import { jsonText, sendJsonText } from "../admin/json.ts";
 import { finishBodyless, readBody } from "../http/body.ts";
 import type { ProxyMetrics } from "../metrics.ts";
 import type { AuthorizedIdentity, Authorizer } from "../pipeline/authorize.ts";
 import type { ConnectionResolver, ResolvedConnection } from "../pipeline/resolve.ts";
 import { asStoreError } from "../store/redis-errors.ts";
-import type { UsageSink } from "../usage/queue.ts";
+import { recordUsage, type UsageRecording, usageEvent } from "../usage/event.ts";
 import { callTool } from "./call.ts";
 import { type DiscoveryService, parseRefreshMode } from "./discovery.ts";
 import { type PassthroughDeps, passthrough } from "./passthrough.ts";
@@ -21,7 +21,8 @@ import type { McpUpstreams } from "./upstream.ts";
 /**
  * One `/mcp/...` request: body (bounded) → authorize (same verifier token as `/proxy`) → resolve (MCP connection,
  * credential) → method → discovery (cache) → list | explain | call, or the JSON-RPC pass-through. Then metrics,
- * the decision log and a usage event (`mcp_list`, `mcp_explain:<tool>`, `mcp_call:<tool>`, `mcp_passthrough`).
+ * the decision log and a usage event (`mcp_list`, `mcp_explain:<tool>`, `mcp_call:<tool>`, `mcp_passthrough`) on
+ * the same path as HTTP requests: in durable mode an answer ends only once its event is stored (else it is cut).
  */
 
 export interface McpDeps {
@@ -32,7 +33,7 @@ export interface McpDeps {
   limiter: ToolCallRateLimiter;
   passthrough: PassthroughDeps;
   metrics: ProxyMetrics;
-  usage: UsageSink | undefined;
+  usage: UsageRecording;
   logger: Logger;
   logDecisions: boolean;
   trustedProxies: TrustedProxies;
@@ -57,7 +58,15 @@ export interface McpExchange {
   /** Headers every answer carries (request id, rotation warning, discovery source). */
   headers: Record<string, string>;
   fail(code: ErrorCode, message?: string, headers?: Record<string, string>): void;
-  json(status: number, body: unknown): void;
+  /** Answers JSON (after its usage event is stored, in durable mode). */
+  json(status: number, body: unknown): Promise<void>;
+  /**
+   * Before the end of an answer relayed from the server: stores the usage event first in durable mode; false when
+   * it could not be (the answer is then cut here). Always true in buffered mode (the event follows the answer).
+   */
+  beforeEnd(status: number, responseBytes: number): Promise<boolean>;
+  /** Whether answers must wait for beforeEnd (durable usage for an identified agent). */
+  durableUsage: boolean;
   log(event: DecisionEvent, fields: DecisionFields): void;
 }
 
@@ -114,11 +123,34 @@ export async function handleMcpRequest(
   const subject = identity?.subject ?? "";
 
   const action = route.action === "passthrough" ? "mcp_passthrough" : `mcp_${route.action}`;
-  const usageAction = route.tool === "" ? action : `${action}:${route.tool}`;
   let outcome = "success";
+  let recorded = false;
+  let answerBytes: number | undefined;
+  const eventFor = (agent: AuthorizedIdentity, status: number, responseBytes: number) =>
+    usageEvent(agent, {
+      requestId,
+      service: route.connectionId,
+      protocol: "mcp",
+      action: route.tool === "" ? action : `${action}:${route.tool}`,
+      ...(outcome === "success" ? {} : { outcome }),
+      method,
+      path: (req.url ?? "").split("?")[0]!,
+      remoteIp: ip,
+      status,
+      durationMs: performance.now() - started,
+      responseBytes,
+    });
+  const durableUsage = identity !== null && deps.usage.sink !== undefined && deps.usage.durable;
+  const beforeEnd = async (status: number, responseBytes: number): Promise<boolean> => {
+    answerBytes = responseBytes;
+    if (!durableUsage || !identity) return true;
+    recorded = true;
+    if (await recordUsage(deps.usage, eventFor(identity, status, responseBytes))) return true;
+    res.destroy();
+    return false;
+  };
   res.once("close", () => {
     const status = res.statusCode;
-    const durationMs = Math.round(performance.now() - started);
     log("mcp_request_end", {
       method,
       connection: route.connectionId,
@@ -126,26 +158,14 @@ export async function handleMcpRequest(
       action: route.action,
       ...(route.tool ? { tool: route.tool } : {}),
       status,
-      duration_ms: durationMs,
+      duration_ms: Math.round(performance.now() - started),
     });
-    if (identity && deps.usage) {
-      deps.usage.record({
-        event_id: requestId,
-        namespace: identity.namespace,
-        service: route.connectionId,
-        public_key: identity.publicKey,
-        subject: identity.subject,
-        protocol: "mcp",
-        action: usageAction,
-        outcome: outcome === "success" && status >= 400 ? "error" : outcome,
-        response_bytes: 0,
-        request_method: method,
-        request_path: (req.url ?? "").split("?")[0]!.slice(0, 512),
-        remote_ip: ip,
-        ...(identity.agentId ? { agent_id: identity.agentId } : {}),
-        status_code: status,
-        ...(durationMs > 0 ? { duration_ms: durationMs } : {}),
-      });
+    // Failures answered by the gateway itself, and everything in buffered mode: recorded after the answer.
+    if (identity && !recorded) {
+      void recordUsage(
+        { ...deps.usage, durable: false },
+        eventFor(identity, status, answerBytes ?? (Number(res.getHeader("content-length")) || 0)),
+      );
     }
   });
 
@@ -172,10 +192,14 @@ export async function handleMcpRequest(
     body,
     headers,
     fail,
-    json(status, payload) {
+    async json(status, payload) {
+      const text = jsonText(payload);
+      if (!(await beforeEnd(status, Buffer.byteLength(text)))) return;
       for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-      sendJson(res, status, payload, requestId);
+      sendJsonText(res, status, text, requestId);
     },
+    beforeEnd,
+    durableUsage,
     log,
   };
   if (route.action === "passthrough") return passthrough(exchange);

@@ -6,6 +6,7 @@ import { recordAuthReject, recordUpstream } from "@sigilum-gw/shared/metrics";
 import { finishBodyless, readBody } from "../http/body.ts";
 import type { ProxyMetrics } from "../metrics.ts";
 import { asStoreError } from "../store/redis-errors.ts";
+import { usageEvent as buildUsageEvent } from "../usage/event.ts";
 import type { UsageEvent, UsageSink } from "../usage/queue.ts";
 import type { AuthorizedIdentity, Authorizer } from "./authorize.ts";
 import type { Forwarder } from "./forward.ts";
@@ -32,8 +33,6 @@ export interface RuntimeDeps {
   trustedProxies: TrustedProxies;
   maxBodyBytes: number;
 }
-
-const MAX_USAGE_PATH = 512;
 
 export async function handleProxyRequest(
   deps: RuntimeDeps,
@@ -265,22 +264,16 @@ function usageEvent(
   durationMs: number,
   responseBytes: number,
 ): UsageEvent {
-  const event: UsageEvent = {
-    event_id: requestId,
-    namespace: identity.namespace,
+  return buildUsageEvent(identity, {
+    requestId,
     service: route.connectionId,
-    public_key: identity.publicKey,
-    subject: identity.subject,
     protocol: "http",
     action: "proxy",
-    outcome: status < 400 ? "success" : status === 403 ? "forbidden" : "error",
-    response_bytes: responseBytes,
-    request_method: method.toUpperCase(),
-    request_path: upstreamPathForLogs(route).slice(0, MAX_USAGE_PATH),
-    remote_ip: ip,
-  };
-  if (identity.agentId) event.agent_id = identity.agentId;
-  if (status >= 100 && status <= 599) event.status_code = status;
-  if (durationMs > 0) event.duration_ms = durationMs;
-  return event;
+    method,
+    path: upstreamPathForLogs(route),
+    remoteIp: ip,
+    status,
+    durationMs,
+    responseBytes,
+  });
 }

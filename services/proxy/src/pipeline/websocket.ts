@@ -6,6 +6,7 @@ import { checkRequestLimits } from "@sigilum-gw/shared/limits";
 import type { Logger } from "@sigilum-gw/shared/logger";
 import { WebSocket, WebSocketServer } from "ws";
 import { asStoreError } from "../store/redis-errors.ts";
+import { recordUsage, type UsageRecording, usageEvent } from "../usage/event.ts";
 import type { AuthorizedIdentity, Authorizer } from "./authorize.ts";
 import { buildUpstreamHeaders, buildUpstreamTarget } from "./inject.ts";
 import type { ConnectionResolver } from "./resolve.ts";
@@ -18,7 +19,8 @@ import { FORBIDDEN_ADDRESS_CODE, forbiddenLiteral, guardedLookup } from "./upstr
  * injected (and none of the agent's Sigilum headers). Only once the upstream accepted is the agent's handshake
  * completed; frames are then relayed both ways, text as text and binary as binary, with backpressure: a side
  * stops being read while the other side's send buffer is over the high-water mark. Sessions are kept per
- * connection so that a revoked claim closes them (1008).
+ * connection so that a revoked claim closes them (1008). Each session is one usage event (action `websocket`,
+ * status 101, its duration and the bytes relayed to the agent), recorded when it ends, on the same path as HTTP.
  */
 
 const HIGH_WATER = 1024 * 1024;
@@ -33,6 +35,16 @@ export interface WebSocketDeps {
   maxPayloadBytes: number;
   /** GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS (upstream-address.ts). */
   allowLinkLocal: boolean;
+  usage: UsageRecording;
+}
+
+/** What a session's usage event needs besides what it measures. */
+interface SessionFacts {
+  connectionId: string;
+  identity: AuthorizedIdentity | null;
+  requestId: string;
+  path: string;
+  remoteIp: string;
 }
 
 interface Session {
@@ -50,11 +62,12 @@ function responseOn(req: IncomingMessage, socket: Duplex): ServerResponse {
   return res;
 }
 
-/** Relays one direction; pauses `from` while `to` has too much buffered. */
-function pipe(from: WebSocket, to: WebSocket): void {
+/** Relays one direction; pauses `from` while `to` has too much buffered. Calls `relayed` with each frame's size. */
+function pipe(from: WebSocket, to: WebSocket, relayed?: (bytes: number) => void): void {
   let paused = false;
   from.on("message", (data, isBinary) => {
     if (to.readyState !== WebSocket.OPEN) return;
+    relayed?.(frameBytes(data));
     to.send(data, { binary: isBinary }, () => {
       if (paused && to.bufferedAmount < LOW_WATER) {
         paused = false;
@@ -66,6 +79,11 @@ function pipe(from: WebSocket, to: WebSocket): void {
       from.pause();
     }
   });
+}
+
+function frameBytes(data: WebSocket.RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, part) => n + part.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
 }
 
 /** Close codes that may be sent on the wire (1005/1006/1015 may not). */
@@ -196,18 +214,41 @@ export class WebSocketRelay {
       opened = true;
       if (socket.destroyed) return void upstream.terminate();
       if (upstream.protocol) this.#protocols.set(req, upstream.protocol);
-      this.#server.handleUpgrade(req, socket, head, (client) =>
-        this.#relay(route.connectionId, authz.identity, client, upstream),
-      );
+      const facts: SessionFacts = {
+        connectionId: route.connectionId,
+        identity: authz.identity,
+        requestId,
+        path: `/${route.segments.join("/")}`,
+        remoteIp: ip,
+      };
+      this.#server.handleUpgrade(req, socket, head, (client) => this.#relay(facts, client, upstream));
     });
   }
 
-  #relay(
-    connectionId: string,
-    identity: AuthorizedIdentity | null,
-    client: WebSocket,
-    upstream: WebSocket,
-  ): void {
+  #relay(facts: SessionFacts, client: WebSocket, upstream: WebSocket): void {
+    const { connectionId, identity } = facts;
+    const started = performance.now();
+    let toAgent = 0;
+    let ended = false;
+    const end = () => {
+      if (ended || !identity) return;
+      ended = true;
+      void recordUsage(
+        this.#deps.usage,
+        usageEvent(identity, {
+          requestId: facts.requestId,
+          service: connectionId,
+          protocol: "http",
+          action: "websocket",
+          method: "GET",
+          path: facts.path,
+          remoteIp: facts.remoteIp,
+          status: 101,
+          durationMs: performance.now() - started,
+          responseBytes: toAgent,
+        }),
+      );
+    };
     const session: Session = {
       connectionId,
       identity,
@@ -218,9 +259,12 @@ export class WebSocketRelay {
     };
     this.#sessions.add(session);
     pipe(client, upstream);
-    pipe(upstream, client);
+    pipe(upstream, client, (bytes) => {
+      toAgent += bytes;
+    });
     const closeOther = (other: WebSocket) => (code: number, reason: Buffer) => {
       this.#sessions.delete(session);
+      end();
       if (other.readyState === WebSocket.OPEN) other.close(sendableCode(code), reason);
       else if (other.readyState === WebSocket.CONNECTING) other.terminate();
     };
