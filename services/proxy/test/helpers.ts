@@ -7,9 +7,13 @@ import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis
 export { dumpPrefix } from "@sigilum-gw/testkit/redis";
 
 import { suiteFixture } from "@sigilum-gw/testkit/suite";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import type { ProxyConfig } from "../src/config.ts";
 import { createProxy, type ProxyInstance } from "../src/server.ts";
+import { createProxyKeys } from "../src/store/keys.ts";
+import { USAGE_QUEUE } from "../src/usage/queue.ts";
 
 export { deletePrefix, REDIS_URL, randomPrefix };
 export const INTERNAL_SECRET = "test-internal-secret-0123456789abcdef-xyz";
@@ -249,4 +253,17 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error("condition not met in time");
+}
+
+/** Usage events waiting in the proxy's bullmq queue (stored, not yet delivered). */
+export async function waitingEvents(prefix: string): Promise<number> {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(USAGE_QUEUE, { connection, prefix: createProxyKeys(prefix).bullmq });
+  try {
+    const jobs = await queue.getWaiting();
+    return jobs.reduce((n, job) => n + (job.data as { events: unknown[] }).events.length, 0);
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
 }

@@ -17,6 +17,7 @@ import {
   startUpstream,
   testConfig,
   type Upstream,
+  waitingEvents,
 } from "./helpers.ts";
 
 /**
@@ -36,18 +37,6 @@ const event = (id: string): UsageEvent => ({
   outcome: "success",
   response_bytes: 1,
 });
-
-async function waitingEvents(prefix: string): Promise<number> {
-  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(USAGE_QUEUE, { connection, prefix: createProxyKeys(prefix).bullmq });
-  try {
-    const jobs = await queue.getWaiting();
-    return jobs.reduce((n, job) => n + (job.data as { events: unknown[] }).events.length, 0);
-  } finally {
-    await queue.close();
-    connection.disconnect();
-  }
-}
 
 describe("usage recorder: durable writes and the queue bound", () => {
   const prefix = randomPrefix();

@@ -26,6 +26,7 @@ import {
   rawRequest,
   testConfig,
   useProxy,
+  waitingEvents,
 } from "./helpers.ts";
 
 /**
@@ -35,18 +36,6 @@ import {
  */
 
 const SERVICE_KEY = "svc-key-usage-forwarded";
-
-async function waitingEvents(prefix: string): Promise<number> {
-  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(USAGE_QUEUE, { connection, prefix: createProxyKeys(prefix).bullmq });
-  try {
-    const jobs = await queue.getWaiting();
-    return jobs.reduce((n, job) => n + (job.data as { events: unknown[] }).events.length, 0);
-  } finally {
-    await queue.close();
-    connection.disconnect();
-  }
-}
 
 function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
   return rawRequest(base, path, {
