@@ -3,7 +3,12 @@ import { networkInterfaces } from "node:os";
 import { after, before, describe, test } from "node:test";
 import { type ServiceProcess, serviceMain, spawnService } from "@sigilum-gw/testkit/process";
 import { REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
-import { startTestControlPlane, type TestControlPlane } from "../../services/control-plane/test/helpers.ts";
+import { MAX_CODE_ATTEMPTS } from "../../services/control-plane/src/pairing/sessions.ts";
+import {
+  handshake,
+  startTestControlPlane,
+  type TestControlPlane,
+} from "../../services/control-plane/test/helpers.ts";
 import { approvedAgent, createConnection, sign } from "./support/agent.ts";
 import { send, sendSigned } from "./support/http.ts";
 import { scanForSecrets } from "./support/secrets.ts";
@@ -254,5 +259,57 @@ describe("control plane API against browser attacks", () => {
       JSON.stringify({ name: "Good", slug: "good-svc", domain: "example.com", description: "ok" }),
     );
     assert.equal(own.status, 201, own.text);
+  });
+});
+
+describe("control plane pairing WebSocket against browser attacks", () => {
+  const DASHBOARD = "https://dashboard.example";
+  let cp: TestControlPlane;
+  let cpPort: string;
+  let connect: (code: string) => string;
+  let session: { session_id: string; pair_code: string };
+  before(async () => {
+    cp = await startTestControlPlane({
+      freshDatabase: true,
+      redis: true,
+      env: { ALLOWED_ORIGINS: DASHBOARD },
+    });
+    cpPort = new URL(cp.url).port;
+    const started = await cp.owner(await cp.token("owner-pairing"), "POST", "/v1/gateway/pairing/start", {});
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    session = started.body;
+    connect = (code) => `${cp.url}/v1/gateway/pairing/connect?session_id=${session.session_id}&code=${code}`;
+  });
+  after(() => cp?.stop());
+
+  test("a page's handshake → 403: foreign, allowlisted or same Origin ADMIN_ORIGIN_NOT_ALLOWED, cross-site ADMIN_CROSS_SITE_REFUSED, rebinding Host ADMIN_HOST_NOT_ALLOWED", async () => {
+    const right = connect(session.pair_code);
+    const refusals: [Record<string, string>, string][] = [
+      [{ origin: "http://evil.example" }, "ADMIN_ORIGIN_NOT_ALLOWED"],
+      // The dashboard's own origin has no business opening the bridge's socket either.
+      [{ origin: DASHBOARD }, "ADMIN_ORIGIN_NOT_ALLOWED"],
+      [{ origin: `http://127.0.0.1:${cpPort}` }, "ADMIN_ORIGIN_NOT_ALLOWED"],
+      [{ "sec-fetch-site": "cross-site" }, "ADMIN_CROSS_SITE_REFUSED"],
+      [{ host: `evil.example:${cpPort}` }, "ADMIN_HOST_NOT_ALLOWED"],
+    ];
+    for (const [headers, code] of refusals) {
+      const reply = await handshake(right, headers);
+      assert.equal(reply.status, 403, JSON.stringify(headers));
+      assert.equal(reply.body?.code, code, JSON.stringify(headers));
+    }
+  });
+
+  test("refused handshakes spend no code attempt; the bridge (no Origin) still opens the session", async () => {
+    for (let i = 0; i <= MAX_CODE_ATTEMPTS; i++) {
+      const reply = await handshake(connect("WRONGCDE"), { origin: "http://evil.example" });
+      assert.equal(reply.status, 403);
+      assert.equal(reply.body?.code, "ADMIN_ORIGIN_NOT_ALLOWED");
+    }
+    const { rows } = await cp.cp.deps.db.query<{ failed_attempts: number }>(
+      "SELECT failed_attempts FROM pairing_sessions WHERE id = $1",
+      [session.session_id],
+    );
+    assert.equal(rows[0]?.failed_attempts, 0);
+    assert.deepEqual(await handshake(connect(session.pair_code), {}), { status: 101 });
   });
 });

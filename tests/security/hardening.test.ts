@@ -2,13 +2,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { approvedAgent, createConnection, sign } from "./support/agent.ts";
-import { sendSigned } from "./support/http.ts";
+import { send, sendSigned } from "./support/http.ts";
 import { type Stack, startStack } from "./support/stack.ts";
 
 /**
  * Finding 5 (hardening): agent-set forwarding and rewrite headers never reach the upstream; `..;` and encoded
  * slashes are refused unless the connection opts in; the signed authority is pinned to the gateway's names;
- * and a connection cannot be pointed at a link-local / cloud metadata address (SSRF).
+ * and a connection cannot be pointed at a link-local / cloud metadata address (SSRF): the admin API refuses it
+ * when the connection is created or changed, and forwarding refuses it for records stored where the operator
+ * allowed it (replica 1 runs with GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS=true; replica 0, which forwards, without).
  */
 
 describe("hardening", () => {
@@ -16,13 +18,20 @@ describe("hardening", () => {
   let gw: string;
   let agent: SigilumIdentity;
 
+  let allowing: string;
+
   before(async () => {
-    stack = await startStack();
+    stack = await startStack({
+      replicas: 2,
+      replicaEnv: (i): Record<string, string> =>
+        i === 1 ? { GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS: "true" } : {},
+    });
     gw = stack.replicas[0]!.url;
+    allowing = stack.replicas[1]!.url;
     agent = approvedAgent(stack, ["hard", "gitlab", "metadata"]);
     await createConnection(gw, "hard", stack.upstream.url, "hard-key");
     await createConnection(gw, "gitlab", stack.upstream.url, "gitlab-key", { allow_encoded_slashes: true });
-    await createConnection(gw, "metadata", "http://169.254.169.254/latest", "metadata-key");
+    await createConnection(allowing, "metadata", "http://169.254.169.254/latest", "metadata-key");
   });
   after(() => stack?.stop());
 
@@ -106,5 +115,64 @@ describe("hardening", () => {
     });
     assert.equal(upgrade.status, 403, upgrade.text);
     assert.equal(upgrade.code, "UPSTREAM_ADDRESS_FORBIDDEN");
+  });
+
+  test("SSRF at the admin API: a link-local or metadata base URL or MCP endpoint → 403 UPSTREAM_ADDRESS_FORBIDDEN at create and update, nothing stored", async () => {
+    const admin = (base: string, method: string, path: string, body?: unknown) =>
+      send(base, `/api/admin/connections${path}`, {
+        method,
+        headers: { "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const forbidden = [
+      "http://169.254.169.254/latest",
+      "http://0xa9fea9fe", // the same address in hex
+      "http://[::ffff:169.254.169.254]", // IPv4-mapped
+      "http://[fe80::1]:8080",
+      "http://100.100.100.200", // Alibaba Cloud metadata
+      "http://[fd00:ec2::254]", // AWS metadata over IPv6
+    ];
+    for (const [i, base_url] of forbidden.entries()) {
+      const reply = await admin(gw, "POST", "", {
+        id: `ssrf-${i}`,
+        base_url,
+        auth_secret_key: "k",
+        secrets: { k: "ssrf-key" },
+      });
+      assert.equal(reply.status, 403, `${base_url}: ${reply.text}`);
+      assert.equal(reply.code, "UPSTREAM_ADDRESS_FORBIDDEN", base_url);
+      assert.equal((await admin(gw, "GET", `/ssrf-${i}`)).status, 404, `${base_url} was stored`);
+    }
+
+    // An MCP server given as a full URL is where the gateway connects: same rule, at create and at update.
+    const quiet = "http://127.0.0.1:1"; // nothing listens: discovery after create reaches no upstream
+    const mcp = { protocol: "mcp", base_url: quiet };
+    const created = await admin(gw, "POST", "", {
+      ...mcp,
+      id: "ssrf-mcp",
+      mcp_endpoint: "http://169.254.169.254/mcp",
+    });
+    assert.equal(created.status, 403, created.text);
+    assert.equal(created.code, "UPSTREAM_ADDRESS_FORBIDDEN");
+    assert.equal((await admin(gw, "GET", "/ssrf-mcp")).status, 404);
+    assert.equal((await admin(gw, "POST", "", { ...mcp, id: "ssrf-mcp", mcp_endpoint: "/mcp" })).status, 201);
+    const moved = await admin(gw, "PATCH", "/ssrf-mcp", { mcp_endpoint: "http://[fe80::a9fe]/mcp" });
+    assert.equal(moved.status, 403, moved.text);
+    assert.equal(moved.code, "UPSTREAM_ADDRESS_FORBIDDEN");
+    assert.equal(JSON.parse((await admin(gw, "GET", "/ssrf-mcp")).text).mcp_endpoint, "/mcp");
+    assert.equal((await admin(gw, "PATCH", "/ssrf-mcp", { mcp_endpoint: `${quiet}/v2/mcp` })).status, 200);
+
+    // Allowed where the operator said so (GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS=true): the same create succeeds.
+    const allowed = await admin(allowing, "POST", "", {
+      id: "ssrf-allowed",
+      base_url: forbidden[0],
+      auth_secret_key: "k",
+      secrets: { k: "ssrf-key" },
+    });
+    assert.equal(allowed.status, 201, allowed.text);
+    assert.equal(
+      stack.upstream.requests.filter((r) => r.headers.authorization === "Bearer ssrf-key").length,
+      0,
+    );
   });
 });

@@ -3,8 +3,15 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { signRequest } from "@sigilum-gw/shared/http-signatures";
+import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { runScript, serviceMain } from "@sigilum-gw/testkit/process";
+import {
+  rand,
+  setupService,
+  startTestControlPlane,
+  type TestControlPlane,
+} from "../../services/control-plane/test/helpers.ts";
 import { approvedAgent, createConnection, sign } from "./support/agent.ts";
 import { sendSigned } from "./support/http.ts";
 import { type OwnRedis, startOwnRedis } from "./support/own-redis.ts";
@@ -13,7 +20,8 @@ import { type Stack, startStack } from "./support/stack.ts";
 /**
  * Replay: the exact bytes of an accepted request, sent again to the same replica, to the other replica, as
  * concurrent copies, and (finding 2) after Redis restarted from an older snapshot or came back empty. Each must
- * be refused with its code, and the upstream must have received the request once.
+ * be refused with its code, and the upstream must have received the request once. The control plane checks
+ * signed requests against its own nonce window in the same Redis: the same restart must not reopen it either.
  */
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -141,5 +149,54 @@ describe("replay after a Redis restart or rollback (finding 2)", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("control plane: replay after a Redis restart from a snapshot (finding 2)", () => {
+  let redis: OwnRedis;
+  let cp: TestControlPlane;
+  let namespace: string;
+  let agent: SigilumIdentity;
+  before(async () => {
+    redis = await startOwnRedis();
+    cp = await startTestControlPlane({ env: { REDIS_URL: redis.url } });
+    namespace = `cp-replay-${rand(3)}`;
+    await setupService(cp, namespace, `svc-${rand(3)}`);
+    agent = createIdentity(namespace);
+  });
+  after(async () => {
+    await cp?.stop();
+    await redis?.stop();
+  });
+
+  /** A signed read of the agent's own namespace (the route binds the signer to it). */
+  const signed = () => signRequest(agent, { url: `${cp.url}/v1/namespaces/${namespace}` });
+
+  test("snapshot → R accepted → redis-server restarted from the snapshot → R's bytes → 403 AUTH_REPLAY_WINDOW_RESET", async () => {
+    await redis.snapshot();
+    const r = signed();
+    const first = await sendSigned(cp.url, r);
+    assert.equal(first.status, 200, first.text);
+    const again = await sendSigned(cp.url, r);
+    assert.equal(again.status, 409, again.text);
+    assert.equal(again.code, "SIGNATURE_NONCE_REPLAY");
+
+    await redis.restart("snapshot");
+    // The control plane reconnects with backoff: until then a fresh request is 503 NONCE_STORE_UNAVAILABLE.
+    for (let i = 0; ; i++) {
+      const probe = await sendSigned(cp.url, signed());
+      if (probe.status !== 503) break;
+      assert.equal(probe.code, "NONCE_STORE_UNAVAILABLE");
+      if (i === 100) throw new Error("the control plane did not come back after the Redis restart");
+      await sleep(100);
+    }
+    const replayed = await sendSigned(cp.url, r);
+    assert.equal(replayed.status, 403, replayed.text);
+    assert.equal(replayed.code, "AUTH_REPLAY_WINDOW_RESET");
+
+    // Requests signed after the restart (plus the clock-skew margin) pass again.
+    await sleep(6500);
+    const later = await sendSigned(cp.url, signed());
+    assert.equal(later.status, 200, later.text);
   });
 });

@@ -14,6 +14,9 @@ import type { HostAllowlist } from "./host-allowlist.ts";
  *    without a preflight, which CORS refuses for unknown origins); `jsonBodies: false` skips this for requests
  *    a browser cannot authenticate anyway (the control plane's signed and Bearer calls, from SDKs we do not own).
  * Clients that are not browsers (CLI, SDK, pairing bridge) send no Origin and no Sec-Fetch-Site and pass.
+ * `browserless: true` is for a route no page has any business opening, such as the pairing WebSocket: any Origin
+ * is refused, allowlisted or same-origin (a browser sends one with every WebSocket handshake, which CORS does not
+ * guard; the bridge sends none).
  */
 
 export interface BrowserGuardPolicy {
@@ -57,7 +60,7 @@ function isOwnOrigin(origin: string, host: string): boolean {
 export function checkBrowserGuard(
   policy: BrowserGuardPolicy,
   headers: IncomingHttpHeaders,
-  opts: { jsonBodies?: boolean } = {},
+  opts: { jsonBodies?: boolean; browserless?: boolean } = {},
 ): (ErrorCode & BrowserGuardCode) | undefined {
   // headers.host is one value even when the line repeats; rawHeaders repeats are refused by Node itself.
   const host = single(headers.host);
@@ -67,7 +70,8 @@ export function checkBrowserGuard(
   const origin = headers.origin;
   if (origin !== undefined) {
     const value = single(origin);
-    if (value === undefined || !(policy.allowedOrigins.has(value) || isOwnOrigin(value, host))) {
+    const allowed = value !== undefined && (policy.allowedOrigins.has(value) || isOwnOrigin(value, host));
+    if (opts.browserless || !allowed) {
       return "ADMIN_ORIGIN_NOT_ALLOWED";
     }
   }

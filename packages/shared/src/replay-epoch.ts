@@ -15,8 +15,10 @@ import type { Redis } from "ioredis";
  * - a marker with another run id: Redis restarted and its data may be older than what was accepted; the data
  *   set begins now, plus a margin of the tolerated clock skew (an agent whose clock runs ahead may have signed
  *   before the restart with a later `created`).
- * The verifier learns the value on every (re)connection before it checks any nonce, and again every second
- * (an emptied database on a Redis that never disconnected).
+ * Every service that checks nonces in Redis (the verifier, the control plane) learns the value on every
+ * (re)connection before it checks any nonce, and again every second (an emptied database on a Redis that never
+ * disconnected), and asks `checkReplayEpoch` before it records a nonce. They share the marker: one data set,
+ * one beginning.
  */
 
 const SYNC_SCRIPT = `
@@ -106,4 +108,18 @@ export function trackReplayEpoch(redis: Redis, key: string, opts: ReplayEpochOpt
       redis.off("ready", onReady);
     },
   };
+}
+
+/**
+ * Whether a signature created at `created` (Unix seconds) may be checked against the replay window: `predates`
+ * when the window's data set began later (it could be a replay the window forgot), `unknown` when the beginning
+ * cannot be learned (Redis unavailable: fail closed).
+ */
+export async function checkReplayEpoch(
+  epoch: ReplayEpoch,
+  created: number,
+): Promise<"current" | "predates" | "unknown"> {
+  const notBefore = epoch.current() ?? (await epoch.sync().catch(() => undefined));
+  if (notBefore === undefined) return "unknown";
+  return created < notBefore ? "predates" : "current";
 }

@@ -2,12 +2,14 @@ import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
+import type { BrowserGuardPolicy } from "@sigilum-gw/shared/browser-guard";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
-import { createSigilumVerifier } from "@sigilum-gw/shared/http-signatures";
+import { createSigilumVerifier, DEFAULT_FUTURE_SKEW_SECONDS } from "@sigilum-gw/shared/http-signatures";
 import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
 import { loadOrCreateJwtSecret } from "@sigilum-gw/shared/owner-token";
 import { createRedisKeys, eventsChannel } from "@sigilum-gw/shared/redis-keys";
 import { type NonceStore, RedisNonceStore } from "@sigilum-gw/shared/replay";
+import { type ReplayEpoch, trackReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
 import express, { type Express } from "express";
 import { Redis } from "ioredis";
 import { PgNonceStore } from "./auth/nonce-store.ts";
@@ -38,6 +40,16 @@ import { WebhookDelivery } from "./webhooks/delivery.ts";
 import { createWebhookEvents } from "./webhooks/events.ts";
 import { createWebhookSecretBox, webhookKey } from "./webhooks/secret-box.ts";
 
+/** Which Host names and browser origins the API (and the pairing WebSocket) accept. */
+function browserGuardPolicy(config: Config): BrowserGuardPolicy {
+  return {
+    hosts: createHostAllowlist([config.CONTROL_PLANE_PUBLIC_URL], config.CONTROL_PLANE_ALLOWED_HOSTS, {
+      anyIpAddress: true,
+    }),
+    allowedOrigins: new Set(config.ALLOWED_ORIGINS),
+  };
+}
+
 /** The express app: middleware, routes, 404 and the error envelope. No I/O of its own. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -46,16 +58,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId());
   app.use(cors(deps.config.ALLOWED_ORIGINS));
   app.use(securityHeaders());
-  app.use(
-    browserGuard({
-      hosts: createHostAllowlist(
-        [deps.config.CONTROL_PLANE_PUBLIC_URL],
-        deps.config.CONTROL_PLANE_ALLOWED_HOSTS,
-        { anyIpAddress: true },
-      ),
-      allowedOrigins: new Set(deps.config.ALLOWED_ORIGINS),
-    }),
-  );
+  app.use(browserGuard(browserGuardPolicy(deps.config)));
   app.use(dashboardSessionGuard(deps.config));
   app.use(rawBodyReader(deps.config.CONTROL_PLANE_MAX_BODY_BYTES));
   app.use(dashboardPagesRouter());
@@ -72,6 +75,18 @@ export interface RunningControlPlane {
   sweeper: Sweeper;
   redis: Redis | undefined;
   close(): Promise<void>;
+}
+
+/** The verifier's replay-epoch marker, tracked on the nonce connection (shared/replay-epoch.ts). */
+function trackEpoch(redis: Redis, config: Config, log: Logger): ReplayEpoch {
+  return trackReplayEpoch(redis, createRedisKeys(config.REDIS_PREFIX).replayEpoch(), {
+    marginSeconds: DEFAULT_FUTURE_SKEW_SECONDS,
+    onChange: (notBefore) =>
+      log.warn(
+        { not_before: notBefore },
+        "Redis restarted or lost data: signatures created before this moment are refused (replay window reset)",
+      ),
+  });
 }
 
 function webhookSettings(config: Config) {
@@ -146,6 +161,7 @@ export async function startControlPlane(
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = await openDb(config, dataDir);
   let redis: Redis | undefined;
+  let epoch: ReplayEpoch | undefined;
   let delivery: WebhookDelivery | undefined;
   try {
     const applied = await migrate(db);
@@ -153,6 +169,7 @@ export async function startControlPlane(
     const jwtSecret = loadOrCreateJwtSecret(dataDir, config.JWT_SECRET);
     redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, log) : undefined;
     const nonces: NonceStore = redis ? new RedisNonceStore(redis, config.REDIS_PREFIX) : new PgNonceStore(db);
+    epoch = redis ? trackEpoch(redis, config, log) : undefined;
     const webhookBox = createWebhookSecretBox(webhookKey(config.WEBHOOK_SECRET_ENCRYPTION_KEY, jwtSecret));
     const settings = webhookSettings(config);
     delivery = redis
@@ -177,6 +194,7 @@ export async function startControlPlane(
         }),
         nonces,
         nonceTtlSeconds: config.SIGNATURE_NONCE_TTL_SECONDS,
+        ...(epoch ? { epoch } : {}),
         publicUrl: config.CONTROL_PLANE_PUBLIC_URL,
         trustProxy: config.CONTROL_PLANE_TRUST_PROXY,
       },
@@ -204,6 +222,7 @@ export async function startControlPlane(
           log,
           leaseMs: config.PAIRING_LEASE_SECONDS * 1000,
           maxFrameBytes: 2 * config.CONTROL_PLANE_MAX_BODY_BYTES,
+          browserGuard: browserGuardPolicy(config),
         })
       : undefined;
     server.on("upgrade", (req, socket, head) => {
@@ -246,6 +265,7 @@ export async function startControlPlane(
           pairingSockets,
           delivery,
           sweeper,
+          epoch,
           redis: openRedis,
           db,
           timeoutMs: config.CONTROL_PLANE_SHUTDOWN_TIMEOUT_SECONDS * 1000,
@@ -254,6 +274,7 @@ export async function startControlPlane(
       },
     };
   } catch (err) {
+    epoch?.close();
     await delivery?.close().catch(() => {});
     redis?.disconnect();
     await db.close().catch(() => {});
@@ -269,6 +290,7 @@ async function shutdown(parts: {
   pairingSockets: PairingSocketServer | undefined;
   delivery: WebhookDelivery | undefined;
   sweeper: Sweeper;
+  epoch: ReplayEpoch | undefined;
   redis: Redis | undefined;
   db: Db;
   timeoutMs: number;
@@ -285,6 +307,7 @@ async function shutdown(parts: {
   clearTimeout(timer);
   await parts.sweeper.stop();
   parts.pairing?.stop();
+  parts.epoch?.close();
   await parts.delivery?.close();
   if (parts.redis) await parts.redis.quit().catch(() => parts.redis?.disconnect());
   await parts.db.close();

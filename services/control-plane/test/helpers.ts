@@ -8,6 +8,7 @@ import { createTestDatabase as createDatabase } from "@sigilum-gw/testkit/postgr
 import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
 import { suiteFixture } from "@sigilum-gw/testkit/suite";
 import { Redis } from "ioredis";
+import WebSocket from "ws";
 import { loadConfig } from "../src/config.ts";
 import { type RunningControlPlane, startControlPlane } from "../src/server.ts";
 
@@ -144,4 +145,32 @@ export async function waitFor<T>(fn: () => T | undefined, timeoutMs = 2000): Pro
     if (Date.now() - start > timeoutMs) throw new Error("timed out waiting");
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * A raw pairing WebSocket handshake with the given headers (a bridge sends none of its own; a browser sends Origin):
+ * 101 (then closed), or the refusal's status and JSON body.
+ */
+export function handshake(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body?: Json }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url.replace(/^http/, "ws"), { headers });
+    ws.on("open", () => {
+      ws.close();
+      resolve({ status: 101 });
+    });
+    ws.on("unexpected-response", (_req, res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c));
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        ws.terminate();
+      });
+    });
+    ws.on("error", (err) => {
+      if (!/closed before the connection/.test(err.message)) reject(err);
+    });
+  });
 }

@@ -1,33 +1,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, test } from "node:test";
-import WebSocket from "ws";
 import { MAX_CODE_ATTEMPTS } from "../src/pairing/sessions.ts";
-import { type Json, rand, useTestControlPlane } from "./helpers.ts";
+import { handshake, type Json, rand, useTestControlPlane } from "./helpers.ts";
 
 /** Pairing routes' answers to bad input and the WebSocket handshake's refusals (the relay itself: tests/pairing). */
-
-/** The handshake's answer: 101 (then closed), or the refusal's status and JSON body. */
-function handshake(url: string): Promise<{ status: number; body?: Json }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace(/^http/, "ws"));
-    ws.on("open", () => {
-      ws.close();
-      resolve({ status: 101 });
-    });
-    ws.on("unexpected-response", (_req, res) => {
-      let text = "";
-      res.on("data", (c: Buffer) => (text += c));
-      res.on("end", () => {
-        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-        ws.terminate();
-      });
-    });
-    ws.on("error", (err) => {
-      if (!/closed before the connection/.test(err.message)) reject(err);
-    });
-  });
-}
 
 describe("pairing routes", () => {
   const t = useTestControlPlane({ redis: true, freshDatabase: true });

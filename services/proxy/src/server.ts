@@ -271,6 +271,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     maxBodyBytes: config.maxBodyBytes,
     now,
     mcp: { discovery, upstreams },
+    allowLinkLocalUpstreams: config.allowLinkLocalUpstreams,
   });
   const serveMetrics = metricsHandler(metrics.registry);
 

@@ -41,6 +41,8 @@ export interface StackOptions {
   replicas?: number;
   /** Extra environment for every verifier and proxy. */
   env?: Record<string, string>;
+  /** Extra environment for one replica (by index), after `env`: replicas configured differently. */
+  replicaEnv?: (index: number) => Record<string, string>;
   prefix?: string;
   /** A Redis of the test's own (restart and rollback attacks); default the shared REDIS_URL. */
   redisUrl?: string;
@@ -128,7 +130,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   try {
     for (let i = 0; i < (options.replicas ?? 1); i++) {
       const redisUrl = options.redisUrl ?? REDIS_URL;
-      replicas.push(await startReplica(redisUrl, prefix, home, controlPlane.url, options.env ?? {}));
+      const env = { ...options.env, ...options.replicaEnv?.(i) };
+      replicas.push(await startReplica(redisUrl, prefix, home, controlPlane.url, env));
     }
   } catch (error) {
     await stop();

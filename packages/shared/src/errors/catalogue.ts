@@ -59,7 +59,7 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: "signature predates the replay window; sign the request again",
     ours: true,
-    when: "The signature's `created` is earlier than the moment the replay window's current Redis data set began (Redis restarted, was restored from an older snapshot, or lost its data): such a request could be a replay the window forgot.",
+    when: "The signature's `created` is earlier than the moment the replay window's current Redis data set began (Redis restarted, was restored from an older snapshot, or lost its data): such a request could be a replay the window forgot. The verifier and the control plane (its signed routes, nonces in Redis) both refuse it.",
     remedy:
       "Sign the request again (new nonce, current time) and resend; right after a Redis restart allow a few seconds (the tolerated clock skew).",
   },
@@ -168,7 +168,7 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: "request origin is not allowed",
     ours: true,
-    when: "The request carries an Origin header that is neither in the allowed origins nor the service's own origin.",
+    when: "The request carries an Origin header that is neither in the allowed origins nor the service's own origin. The control plane's pairing WebSocket refuses any Origin: only the pairing bridge, which sends none, opens it.",
     remedy:
       "Operators: add the dashboard's origin to GATEWAY_ALLOWED_ORIGINS (control plane: ALLOWED_ORIGINS); scripts should send no Origin header.",
   },
@@ -208,7 +208,7 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: "connection points at a link-local or cloud metadata address",
     ours: true,
-    when: "The connection's base URL (or MCP endpoint) is, or resolves to, a link-local address (169.254.0.0/16, fe80::/10) or a cloud metadata address, and GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS is not true.",
+    when: "The connection's base URL (or its MCP endpoint, given as a full URL) is, or resolves to, a link-local address (169.254.0.0/16, fe80::/10) or a cloud metadata address, and GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS is not true: refused by the admin API when the connection is created or changed, and by forwarding for a record stored where it was allowed.",
     remedy:
       "Operators: point the connection at the provider's real address; set GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS=true only if a link-local upstream is intended.",
   },

@@ -1,5 +1,7 @@
+import { ERROR_CATALOGUE } from "@sigilum-gw/shared/errors";
 import type { SigilumVerifier, VerifiedIdentity, VerifyResult } from "@sigilum-gw/shared/http-signatures";
 import type { NonceStore } from "@sigilum-gw/shared/replay";
+import { checkReplayEpoch, type ReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
 import type { Request } from "express";
 import { ApiError } from "../http/errors.ts";
 import { rawBody } from "../http/validate.ts";
@@ -18,6 +20,11 @@ export interface SignedAuthDeps {
   verifier: SigilumVerifier;
   nonces: NonceStore;
   nonceTtlSeconds: number;
+  /**
+   * When the Redis nonce window's data set began (the verifier's marker, shared/replay-epoch.ts): a signature
+   * created earlier could be a replay a restarted or rolled-back Redis forgot. Undefined with nonces in PostgreSQL.
+   */
+  epoch?: ReplayEpoch;
   /** Origin (plus optional path prefix) clients sign, e.g. from CONTROL_PLANE_PUBLIC_URL. */
   publicUrl?: string;
   trustProxy: boolean;
@@ -96,8 +103,17 @@ export function verifySignature(
   return result;
 }
 
-/** Records the signature nonce in the signer's namespace window: a second use is 409, a store outage 503. */
+/**
+ * Records the signature nonce in the signer's namespace window: a second use is 409, a store outage 503, a
+ * signature older than the window's data set 403 (the same rule and code as the verifier's).
+ */
 export async function consumeNonce(deps: SignedAuthDeps, signer: VerifiedIdentity): Promise<void> {
+  const epoch = deps.epoch ? await checkReplayEpoch(deps.epoch, signer.created) : "current";
+  if (epoch === "unknown") throw new ApiError(503, "NONCE_STORE_UNAVAILABLE", "Nonce store unavailable");
+  if (epoch === "predates") {
+    const spec = ERROR_CATALOGUE.AUTH_REPLAY_WINDOW_RESET;
+    throw new ApiError(spec.status, "AUTH_REPLAY_WINDOW_RESET", spec.message);
+  }
   let fresh: boolean;
   try {
     fresh = await deps.nonces.checkAndRecord(`sig:${signer.namespace}`, signer.nonce, deps.nonceTtlSeconds);

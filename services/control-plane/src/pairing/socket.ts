@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { type BrowserGuardPolicy, checkBrowserGuard } from "@sigilum-gw/shared/browser-guard";
+import { ERROR_CATALOGUE } from "@sigilum-gw/shared/errors";
 import { controlPlaneEnvelope } from "@sigilum-gw/shared/errors/control-plane";
 import type { Logger } from "@sigilum-gw/shared/logger";
 import { bridgeFrameSchema, parseFrame } from "@sigilum-gw/shared/pairing-frames";
@@ -22,6 +24,9 @@ import {
 /**
  * `GET /v1/gateway/pairing/connect?session_id=&namespace=&code=` with a WebSocket upgrade (spec §B.3): the pair
  * code is the only credential. Refusals are JSON with a code the bridge can act on (the terminal ones stop it).
+ * Before the session is looked up, the handshake passes the API's browser guard with no Origin allowed: CORS does
+ * not cover WebSocket handshakes, so a page in an owner's browser (or a DNS-rebinding one) could otherwise open the
+ * socket or spend the session's code attempts. The bridge is no browser and sends no Origin.
  */
 
 export const CONNECT_PATH = "/v1/gateway/pairing/connect";
@@ -33,6 +38,8 @@ export interface PairingSocketDeps {
   /** A socket silent (no ping, pong or answer) this long is dropped; also the Redis lease TTL. */
   leaseMs: number;
   maxFrameBytes: number;
+  /** The API's Host allowlist (and origins, though none is accepted here). */
+  browserGuard: BrowserGuardPolicy;
 }
 
 class Refusal {
@@ -55,9 +62,18 @@ function refuse(socket: Duplex, refusal: Refusal, req: IncomingMessage): void {
   );
 }
 
+/** Host, cross-site and Origin refusals (shared/browser-guard.ts), as for the API; undefined when none applies. */
+function browserRefusal(policy: BrowserGuardPolicy, req: IncomingMessage): Refusal | undefined {
+  const code = checkBrowserGuard(policy, req.headers, { jsonBodies: false, browserless: true });
+  if (!code) return undefined;
+  const spec = ERROR_CATALOGUE[code];
+  return new Refusal(spec.status, code, spec.message);
+}
+
 /** Which session this handshake may open, or why not (checks in the reference's order). */
 async function admit(db: Db, req: IncomingMessage): Promise<{ session: string } | Refusal> {
   const url = new URL(req.url ?? "/", "http://pairing.invalid");
+  if (url.pathname !== CONNECT_PATH) return new Refusal(404, "NOT_FOUND", "Not found");
   const sessionId = url.searchParams.get("session_id") ?? "";
   const code = url.searchParams.get("code") ?? "";
   const namespace = url.searchParams.get("namespace");
@@ -139,6 +155,8 @@ export function createPairingSocketServer(deps: PairingSocketDeps): PairingSocke
   return {
     handleUpgrade(req, socket, head) {
       socket.on("error", () => socket.destroy());
+      const refusal = browserRefusal(deps.browserGuard, req);
+      if (refusal) return refuse(socket, refusal, req);
       admit(deps.db, req).then(
         (outcome) => {
           if (outcome instanceof Refusal) return refuse(socket, outcome, req);

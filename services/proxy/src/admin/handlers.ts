@@ -5,11 +5,13 @@ import type { CatalogStore } from "../catalog/store.ts";
 import { buildNewConnection } from "../model/connection/create.ts";
 import { toConnectionJson } from "../model/connection/json.ts";
 import { applyRotation } from "../model/connection/rotate.ts";
+import { normalizeMcpEndpoint } from "../model/connection/rules.ts";
 import {
   createConnectionInput,
   rotateConnectionInput,
   updateConnectionInput,
 } from "../model/connection/schemas.ts";
+import type { ConnectionRecord } from "../model/connection/types.ts";
 import { applyConnectionUpdate } from "../model/connection/update.ts";
 import { connectionNotFound } from "../model/errors.ts";
 import {
@@ -19,6 +21,7 @@ import {
   validateVariableValue,
 } from "../model/variable.ts";
 import { loadConnection } from "../pipeline/resolve.ts";
+import { isForbiddenUpstreamUrl } from "../pipeline/upstream-address.ts";
 import type { BackupStore } from "../store/backup.ts";
 import type { ConnectionCache } from "../store/cache.ts";
 import type { ConnectionStore } from "../store/connections.ts";
@@ -53,6 +56,8 @@ export interface AdminDeps {
   mcp?: AdminMcp;
   /** Encrypted export and restore of connections and variables. */
   backup: BackupStore;
+  /** GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS: connections may point at link-local and cloud metadata addresses. */
+  allowLinkLocalUpstreams: boolean;
 }
 
 export interface AdminCall {
@@ -82,9 +87,31 @@ export async function listConnections(deps: AdminDeps, call: AdminCall): Promise
   sendJson(call.res, 200, { connections: records.map(toConnectionJson) }, call.requestId);
 }
 
+const isAbsolute = (endpoint: string) => /^https?:\/\//i.test(endpoint);
+
+/** The hosts a connection's requests go to: its base URL, and an MCP endpoint given as a full URL. */
+const upstreamUrls = (record: ConnectionRecord) => [
+  record.base_url,
+  ...(isAbsolute(record.mcp_endpoint) ? [record.mcp_endpoint] : []),
+];
+
+/** Forwarding's rule (upstream-address.ts), applied before a connection is stored: refused at once, same code. */
+async function refuseForbiddenUpstreams(deps: AdminDeps, urls: readonly string[]): Promise<void> {
+  if (deps.allowLinkLocalUpstreams) return;
+  for (const url of urls) {
+    if (await isForbiddenUpstreamUrl(url)) {
+      throw new GatewayError(
+        "UPSTREAM_ADDRESS_FORBIDDEN",
+        `${new URL(url).host} is a link-local or cloud metadata address; point the connection at the provider, or set GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS=true if this upstream is intended`,
+      );
+    }
+  }
+}
+
 export async function createConnection(deps: AdminDeps, call: AdminCall): Promise<void> {
   const input = await readJson(call.req, createConnectionInput, deps.maxBodyBytes, unsealing(deps));
   const { record, secrets } = buildNewConnection(input!, deps.now());
+  await refuseForbiddenUpstreams(deps, upstreamUrls(record));
   await deps.connections.create(record, secrets);
   deps.cache.handle({ type: "connection.changed", id: record.id });
   sendJson(call.res, 201, toConnectionJson(record), call.requestId);
@@ -99,6 +126,9 @@ export async function getConnection(deps: AdminDeps, call: AdminCall, id: string
 
 export async function updateConnection(deps: AdminDeps, call: AdminCall, id: string): Promise<void> {
   const input = await readJson(call.req, updateConnectionInput, deps.maxBodyBytes);
+  // Only a full-URL MCP endpoint can move a connection to another host (base_url is fixed at creation).
+  const endpoint = normalizeMcpEndpoint(input!.mcp_endpoint ?? "");
+  if (isAbsolute(endpoint)) await refuseForbiddenUpstreams(deps, [endpoint]);
   const updated = await deps.connections.update(id, (current) =>
     applyConnectionUpdate(current, input!, deps.now()),
   );

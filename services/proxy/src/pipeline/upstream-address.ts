@@ -1,4 +1,5 @@
 import { type LookupAddress, type LookupOptions, lookup } from "node:dns";
+import { lookup as lookupAll } from "node:dns/promises";
 import { BlockList, isIP } from "node:net";
 import { Agent } from "undici";
 
@@ -6,7 +7,8 @@ import { Agent } from "undici";
  * Upstream addresses a connection may not reach unless GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS=true: link-local
  * ranges, where cloud metadata services answer (169.254.169.254 hands out the host's cloud credentials), and the
  * metadata addresses outside them. Checked on the address actually dialled: an IP in the base URL directly, a
- * name through the lookup the connector uses, so a DNS name pointing there is refused too.
+ * name through the lookup the connector uses, so a DNS name pointing there is refused too. The admin API applies
+ * the same rule when a connection is created or changed (`isForbiddenUpstreamUrl`), so the mistake shows at once.
  */
 
 const FORBIDDEN = new BlockList();
@@ -24,6 +26,9 @@ export function isForbiddenUpstreamAddress(address: string): boolean {
   return FORBIDDEN.check(bare, family === 4 ? "ipv4" : "ipv6");
 }
 
+const anyForbidden = (addresses: readonly LookupAddress[]) =>
+  addresses.some((a) => isForbiddenUpstreamAddress(a.address));
+
 function forbidden(hostname: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`upstream ${hostname} is a link-local or metadata address`), {
     code: FORBIDDEN_ADDRESS_CODE,
@@ -40,8 +45,7 @@ type LookupCallback = (
 export function guardedLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
   lookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
-    if (addresses.some((a) => isForbiddenUpstreamAddress(a.address)))
-      return callback(forbidden(hostname), []);
+    if (anyForbidden(addresses)) return callback(forbidden(hostname), []);
     if (options.all) return callback(null, addresses);
     const first = addresses[0];
     if (!first)
@@ -84,4 +88,20 @@ export function upstreamAddressGuard(allowLinkLocal: boolean): UpstreamAddressGu
     },
     dispatcher: new Agent({ connect: allowLinkLocal ? {} : { lookup: guardedLookup } }),
   };
+}
+
+/**
+ * Whether an upstream URL points at a forbidden address now: its IP literal, or any address its name resolves
+ * to. A name that does not resolve (yet) is not refused here: forwarding checks every address it dials.
+ */
+export async function isForbiddenUpstreamUrl(url: string): Promise<boolean> {
+  const hostname = URL.parse(url)?.hostname;
+  if (!hostname) return false;
+  const bare = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+  if (isIP(bare) !== 0) return isForbiddenUpstreamAddress(bare);
+  try {
+    return anyForbidden(await lookupAll(hostname, { all: true }));
+  } catch {
+    return false;
+  }
 }

@@ -3,7 +3,7 @@ import type { ErrorCode } from "@sigilum-gw/shared/errors";
 import type { HostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import type { HeaderInput, VerifiedIdentity } from "@sigilum-gw/shared/http-signatures";
 import type { NonceStore } from "@sigilum-gw/shared/replay";
-import type { ReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
+import { checkReplayEpoch, type ReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
 import type { ClaimsCache } from "../claims/cache.ts";
 import type { ClaimSubmitter } from "../claims/submissions.ts";
 import type { ClaimRequiredContext } from "./answer.ts";
@@ -144,8 +144,8 @@ export async function decide(input: CheckInput, deps: PipelineDeps): Promise<Dec
     };
   }
 
-  const notBefore = deps.epoch.current() ?? (await deps.epoch.sync().catch(() => undefined));
-  if (notBefore === undefined) {
+  const epoch = await checkReplayEpoch(deps.epoch, verified.created);
+  if (epoch === "unknown") {
     return {
       kind: "deny",
       code: "REDIS_UNAVAILABLE",
@@ -155,7 +155,7 @@ export async function decide(input: CheckInput, deps: PipelineDeps): Promise<Dec
       identity: verified,
     };
   }
-  if (verified.created < notBefore) {
+  if (epoch === "predates") {
     return {
       kind: "deny",
       code: "AUTH_REPLAY_WINDOW_RESET",
