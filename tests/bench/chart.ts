@@ -11,7 +11,7 @@ import { verdict } from "./targets.ts";
  */
 
 const W = 1200;
-const H = 560;
+const H = 620;
 const FONT = "DejaVu Sans";
 
 interface Bar {
@@ -41,6 +41,15 @@ function components(r: BenchResults): Bar[] {
       value: r.verifier.verifier.saturation.rps,
       detail: lat(r.verifier.verifier.saturation),
     },
+    ...(r.verifier.sdkReference
+      ? [
+          {
+            label: "reference Sigilum SDK",
+            value: r.verifier.sdkReference.saturation.rps,
+            detail: lat(r.verifier.sdkReference.saturation),
+          },
+        ]
+      : []),
     { label: "direct to upstream", value: p.direct.saturation.rps, detail: lat(p.direct.saturation) },
     {
       label: "undici forwarder",
@@ -102,10 +111,10 @@ export async function writeChart(path: string, r: BenchResults, targets: Target[
   const judged = targets.filter((t) => Number.isFinite(t.limit) && !t.absolute);
   const right = { x: 900, y: 60, w: 260, row: 60 };
   text("ratio to the reference (line = limit)", 620, 52, 14);
-  const measured = judged.filter((t) => t.ratio !== undefined);
-  const scaleMax = Math.max(...measured.map((t) => Math.max(t.ratio ?? 0, t.limit)), 1) * 1.1;
   judged.forEach((t, i) => {
     const y = right.y + i * right.row;
+    // Each row on its own scale: the limits run from 0.1x to 15x.
+    const scaleMax = Math.max(t.ratio ?? 0, t.limit, 1) * 1.1;
     text(t.name.length > 40 ? `${t.name.slice(0, 39)}…` : t.name, 620, y + 16, 12);
     text(`${t.comparison} ${t.limit}× ${t.referenceName}`.slice(0, 44), 620, y + 34, 10, "#666666");
     const w = ((t.ratio ?? 0) / scaleMax) * right.w;

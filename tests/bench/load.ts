@@ -118,6 +118,9 @@ interface Connection {
   busy: boolean;
 }
 
+/** A run ends at most this long after its planned end, whatever is still unanswered (counted as errors). */
+const STRAGGLER_MS = 30_000;
+
 /**
  * A wrk-like generator: pre-serialized requests, one in flight per connection, responses framed by content-length.
  * Much lighter than an HTTP client library, which matters on a small machine where the generator shares the cores
@@ -128,6 +131,8 @@ async function generateLoad(run: LoadRun, requests: Buffer[]): Promise<LoadResul
   const requestAt = (i: number) => (requests.length === 1 ? requests[0] : requests[i]) as Buffer;
   const latencies = new Float64Array(budget);
   let done = 0;
+  /** Requests whose connection closed before the answer (a server that cut it), counted as errors too. */
+  let lost = 0;
   let errors = 0;
   let next = 0;
   const idle: Connection[] = [];
@@ -156,8 +161,21 @@ async function generateLoad(run: LoadRun, requests: Buffer[]): Promise<LoadResul
       const waiting = queue.shift();
       if (waiting) dispatch(conn, waiting.index, waiting.at);
       else idle.push(conn);
-      if (done === next && next >= plannedTotal) settle?.();
+      if (done + lost === next && next >= plannedTotal) settle?.();
     }
+  };
+  // A connection the server closed: its request in flight is lost, and it carries no more (a cut answer must not
+  // hang the run).
+  const onClose = (conn: Connection) => {
+    const at = idle.indexOf(conn);
+    if (at !== -1) idle.splice(at, 1);
+    if (!conn.busy) return;
+    conn.busy = false;
+    lost++;
+    errors++;
+    if (run.mode === "saturate") {
+      if (!connections.some((c) => c.busy)) settle?.();
+    } else if (done + lost === next && next >= plannedTotal) settle?.();
   };
   const onData = (conn: Connection, chunk: Buffer) => {
     conn.buffer = conn.buffer.length ? Buffer.concat([conn.buffer, chunk]) : chunk;
@@ -182,6 +200,7 @@ async function generateLoad(run: LoadRun, requests: Buffer[]): Promise<LoadResul
           const conn: Connection = { socket, buffer: Buffer.alloc(0), scheduledAt: 0, busy: false };
           socket.on("data", (chunk) => onData(conn, chunk));
           socket.on("error", reject);
+          socket.on("close", () => onClose(conn));
         }),
     ),
   );
@@ -209,13 +228,19 @@ async function generateLoad(run: LoadRun, requests: Buffer[]): Promise<LoadResul
     };
     tick();
   }
+  const straggler = setTimeout(() => settle?.(), run.seconds * 1000 + STRAGGLER_MS);
   await settled;
+  clearTimeout(straggler);
   const elapsed = (performance.now() - started) / 1000;
-  for (const conn of connections) conn.socket.destroy();
+  const unanswered = connections.filter((c) => c.busy).length + queue.length;
+  for (const conn of connections) {
+    conn.busy = false;
+    conn.socket.destroy();
+  }
   const sorted = latencies.subarray(0, Math.min(done, latencies.length)).sort();
   return {
-    requests: done,
-    errors,
+    requests: done + lost + unanswered,
+    errors: errors + unanswered,
     rps: done / elapsed,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),

@@ -5,7 +5,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deletePrefix } from "@sigilum-gw/testkit/redis";
 import * as load from "./load.ts";
-import { type BenchAgent, startBenchControlPlane, startProxy, startVerifier } from "./proxy-bench.ts";
+import {
+  alternate,
+  type BenchAgent,
+  median,
+  startBenchControlPlane,
+  startProxy,
+  startVerifier,
+} from "./proxy-bench.ts";
 
 /**
  * Paired A/B of two proxy builds or settings: both run side by side (envoy mode, or inline mode against one shared
@@ -28,7 +35,6 @@ const rounds = Number(process.env.ROUNDS ?? 8);
 const seconds = Number(process.env.SECONDS ?? 3);
 const cpu = process.env.PIN || undefined;
 const secret = randomBytes(32).toString("hex");
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 const inline = process.env.MODE === "inline";
 const upstream = await load.spawnListening([BENCH, "--role=upstream"], { cpu });
@@ -78,25 +84,21 @@ const burst = async (p: load.Listening, s: number) => {
 try {
   await burst(a, 2);
   await burst(b, 2);
-  const diffs: number[] = [];
-  const cpuA: number[] = [];
-  const cpuB: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const first = round % 2 === 0 ? a : b;
-    const results = new Map([[first, await burst(first, seconds)]]);
-    const second = first === a ? b : a;
-    results.set(second, await burst(second, seconds));
-    const ra = results.get(a) as Awaited<ReturnType<typeof burst>>;
-    const rb = results.get(b) as Awaited<ReturnType<typeof burst>>;
-    const verifier = (r: typeof ra) =>
-      r.verifierUs === undefined ? "" : `, verifier ${r.verifierUs.toFixed(1)} us`;
-    cpuA.push(ra.cpuUs);
-    cpuB.push(rb.cpuUs);
-    diffs.push(rb.cpuUs - ra.cpuUs);
+  const pairs = await alternate(
+    () => burst(a, seconds),
+    () => burst(b, seconds),
+    rounds,
+  );
+  const verifier = (r: Awaited<ReturnType<typeof burst>>) =>
+    r.verifierUs === undefined ? "" : `, verifier ${r.verifierUs.toFixed(1)} us`;
+  for (const [round, { a: ra, b: rb }] of pairs.entries()) {
     console.log(
       `round ${round}: A ${ra.cpuUs.toFixed(1)} us (${Math.round(ra.rps)}/s${verifier(ra)})  B ${rb.cpuUs.toFixed(1)} us (${Math.round(rb.rps)}/s${verifier(rb)})  B-A ${(rb.cpuUs - ra.cpuUs).toFixed(1)}`,
     );
   }
+  const cpuA = pairs.map((p) => p.a.cpuUs);
+  const cpuB = pairs.map((p) => p.b.cpuUs);
+  const diffs = pairs.map((p) => p.b.cpuUs - p.a.cpuUs);
   console.log(
     `CPU per request: median A ${median(cpuA).toFixed(1)} us, B ${median(cpuB).toFixed(1)} us; median(B-A) ${median(diffs).toFixed(1)} us; B lower in ${diffs.filter((d) => d < 0).length} of ${rounds} rounds`,
   );

@@ -63,6 +63,8 @@ export interface ProxyBenchResult {
   /** Absent in a pinned (one-core, forwarding only) run. */
   verifier?: Measured;
   gateway?: Measured & { proxyCpuUs?: number; verifierCpuUs?: number };
+  /** Proxy alone with GATEWAY_USAGE_DURABILITY=durable vs the default (buffered), paired rounds. */
+  durableUsage?: DurableCost;
   /** The usage worker draining the queued events after the runs (its own process, as deployed). */
   usageDelivery?: { events: number; seconds: number; cpuUsPerEvent: number };
   pinnedCpu?: string;
@@ -86,6 +88,31 @@ export interface ProxyBenchResult {
   targets: { proxyToDirect: boolean; gatewayToVerifier?: boolean; addedP50: boolean };
   /** The forwarding part again with every process pinned to one CPU (when taskset is available). */
   oneCore?: ProxyBenchResult;
+}
+
+/** One proxy's figures in one round: a short saturation burst, then a short unloaded run. */
+interface DurabilityBurst {
+  cpuUs: number;
+  rps: number;
+  p50Ms: number;
+  p50UnloadedMs: number;
+  errors: number;
+}
+
+/**
+ * What "none lost on a proxy crash" costs: two proxies alive side by side (envoy mode, same upstream, same Redis),
+ * one buffered (the default) and one durable, in alternating rounds; medians over the rounds, and the median of the
+ * per-round differences (durable - buffered), which survives a shared machine's phases.
+ */
+export interface DurableCost {
+  rounds: number;
+  buffered: Omit<DurabilityBurst, "errors">;
+  durable: Omit<DurabilityBurst, "errors">;
+  cpuDiffUs: number;
+  p50UnloadedDiffMs: number;
+  /** Rounds in which the durable proxy spent less CPU per request than the buffered one (noise, when about half). */
+  durableCheaperRounds: number;
+  errors: number;
 }
 
 export interface ProxyBenchOptions {
@@ -237,10 +264,29 @@ async function measure(
 }
 
 /**
- * `rounds` pairs of short saturation bursts, A then B (order reversed every round), each pair in the same few
- * seconds: the ratio of B's to A's req/s per round. Sequential 5 s runs half a minute apart are at the mercy of a
- * shared machine's phases (the same proxy build measured 125–285 µs per request within an hour); pairs are not.
+ * `rounds` pairs of runs, A then B (order reversed every round), each pair in the same few seconds: sequential 5 s
+ * runs half a minute apart are at the mercy of a shared machine's phases (the same proxy build measured 125–285 µs
+ * per request within an hour); pairs are not.
  */
+export async function alternate<T>(
+  a: () => Promise<T>,
+  b: () => Promise<T>,
+  rounds: number,
+): Promise<{ a: T; b: T }[]> {
+  const pairs: { a: T; b: T }[] = [];
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      const first = await a();
+      pairs.push({ a: first, b: await b() });
+    } else {
+      const first = await b();
+      pairs.push({ a: await a(), b: first });
+    }
+  }
+  return pairs;
+}
+
+/** Paired short saturation bursts of A and B: the ratio of B's to A's req/s per round. */
 async function pairedRounds(
   a: Omit<LoadSpec, "mode" | "seconds" | "rate" | "budget">,
   b: Omit<LoadSpec, "mode" | "seconds" | "rate" | "budget">,
@@ -249,17 +295,15 @@ async function pairedRounds(
 ): Promise<number[]> {
   const burst = async (spec: typeof a) =>
     (await load.saturate(SELF, { ...spec, seconds, budget: 10_000_000 }, [], pinnedCpu)).saturation.rps;
-  const ratios: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const [first, second] = round % 2 === 0 ? [a, b] : [b, a];
-    const firstRps = await burst(first);
-    const secondRps = await burst(second);
-    ratios.push(round % 2 === 0 ? secondRps / firstRps : firstRps / secondRps);
-  }
-  return ratios;
+  const pairs = await alternate(
+    () => burst(a),
+    () => burst(b),
+    rounds,
+  );
+  return pairs.map((p) => p.b / p.a);
 }
 
-const median = (values: number[]): number => {
+export const median = (values: number[]): number => {
   const sorted = [...values].sort((x, y) => x - y);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2
@@ -440,6 +484,21 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
       o.pairedRounds,
     );
     const proxyToDirectPaired = median(proxyToDirectRounds);
+    let durableUsage: DurableCost | undefined;
+    if (!forwardingOnly) {
+      say("proxy alone, durable usage vs buffered (paired rounds) ...");
+      const proxyDurable = await startProxy({
+        main: PROXY_MAIN,
+        nodeArgs: proxyNodeArgs,
+        env: { ...baseEnv, GATEWAY_MASTER_KEY: masterKey, GATEWAY_USAGE_DURABILITY: "durable" },
+        upstreamPort: upstream.port,
+        // The proxy above created it under the same Redis prefix.
+        createConnection: false,
+      });
+      children.push(proxyDurable.child);
+      durableUsage = await measureDurableCost(proxyEnvoy, proxyDurable, secret, o);
+      await stop(proxyDurable);
+    }
     await stop(proxyEnvoy);
 
     const proxyToDirect = proxy.saturation.rps / direct.saturation.rps;
@@ -550,6 +609,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     return {
       ...forwarding,
       verifier: strip(verifier),
+      ...(durableUsage ? { durableUsage } : {}),
       ...(usageDelivery ? { usageDelivery } : {}),
       gateway: {
         ...strip(gateway),
@@ -583,6 +643,63 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     await deletePrefix(prefix, o.redisUrl);
     await rm(home, { recursive: true, force: true });
   }
+}
+
+async function measureDurableCost(
+  buffered: load.Listening,
+  durable: load.Listening,
+  secret: string,
+  o: Required<ProxyBenchOptions>,
+): Promise<DurableCost> {
+  const spec = (p: load.Listening) => ({
+    port: p.port,
+    kind: "envoy" as const,
+    host: `127.0.0.1:${p.port}`,
+    concurrency: o.concurrency,
+    secret,
+  });
+  const saturate = (p: load.Listening) =>
+    load.saturate(SELF, { ...spec(p), seconds: 2, budget: 10_000_000 }, [p.child.pid], pinnedCpu);
+  const burst = async (p: load.Listening): Promise<DurabilityBurst> => {
+    const {
+      saturation,
+      cpuUs: [cpuUs],
+    } = await saturate(p);
+    const unloaded = await load.runLoad(
+      SELF,
+      { ...spec(p), concurrency: 4, mode: "rate", seconds: 2, rate: o.unloadedRate, budget: 0 },
+      pinnedCpu,
+    );
+    return {
+      cpuUs: cpuUs ?? Number.NaN,
+      rps: saturation.rps,
+      p50Ms: saturation.p50Ms,
+      p50UnloadedMs: unloaded.p50Ms,
+      errors: saturation.errors + unloaded.errors,
+    };
+  };
+  // The buffered proxy is warm from the runs before; the durable one gets a warm-up.
+  await saturate(durable);
+  const pairs = await alternate(
+    () => burst(buffered),
+    () => burst(durable),
+    o.pairedRounds,
+  );
+  const medians = (side: "a" | "b") => ({
+    cpuUs: median(pairs.map((p) => p[side].cpuUs)),
+    rps: median(pairs.map((p) => p[side].rps)),
+    p50Ms: median(pairs.map((p) => p[side].p50Ms)),
+    p50UnloadedMs: median(pairs.map((p) => p[side].p50UnloadedMs)),
+  });
+  return {
+    rounds: pairs.length,
+    buffered: medians("a"),
+    durable: medians("b"),
+    cpuDiffUs: median(pairs.map((p) => p.b.cpuUs - p.a.cpuUs)),
+    p50UnloadedDiffMs: median(pairs.map((p) => p.b.p50UnloadedMs - p.a.p50UnloadedMs)),
+    durableCheaperRounds: pairs.filter((p) => p.b.cpuUs < p.a.cpuUs).length,
+    errors: pairs.reduce((n, p) => n + p.a.errors + p.b.errors, 0),
+  };
 }
 
 /**
@@ -680,6 +797,7 @@ export function printProxyBench(r: ProxyBenchResult): void {
       );
     }
   }
+  if (r.durableUsage) console.log(`  ${durableLine(r.durableUsage)}`);
   if (r.usageDelivery) {
     const u = r.usageDelivery;
     console.log(
@@ -690,6 +808,18 @@ export function printProxyBench(r: ProxyBenchResult): void {
     `  added p50 unloaded (proxy - direct)      ${ms(d.addedP50UnloadedMs)} (target <= 2 ms) ${ok(r.targets.addedP50)}`,
   );
   if (r.oneCore) printProxyBench(r.oneCore);
+}
+
+/** The cost of GATEWAY_USAGE_DURABILITY=durable, one line. */
+export function durableLine(d: DurableCost): string {
+  const sign = (x: number, digits: number) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
+  return (
+    `durable usage vs buffered (proxy alone, ${d.rounds} paired rounds): CPU ${d.durable.cpuUs.toFixed(0)} vs ${d.buffered.cpuUs.toFixed(0)} us per request ` +
+    `(median difference ${sign(d.cpuDiffUs, 0)} us, durable cheaper in ${d.durableCheaperRounds} of ${d.rounds}), ` +
+    `p50 unloaded ${d.durable.p50UnloadedMs.toFixed(2)} vs ${d.buffered.p50UnloadedMs.toFixed(2)} ms (${sign(d.p50UnloadedDiffMs, 2)} ms), ` +
+    `saturated ${Math.round(d.durable.rps)} vs ${Math.round(d.buffered.rps)} req/s, p50 ${d.durable.p50Ms.toFixed(2)} vs ${d.buffered.p50Ms.toFixed(2)} ms` +
+    (d.errors ? `  !! ${d.errors} non-200` : "")
+  );
 }
 
 /**

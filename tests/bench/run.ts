@@ -23,7 +23,9 @@ const crypto = runCryptoBench();
 printCryptoBench(crypto);
 // The p99 target is the verifier's latency: on two or more cores it gets a core of its own, away from the load.
 const separateCpus = availableParallelism() >= 2 && (await tasksetAvailable());
-const verifier = await runVerifierBench({ quiet: json, separateCpus });
+// SIGILUM_SDK_REFERENCE=<module exporting the reference SDK's verifyHttpSignature>: that SDK measured as a reference.
+const sdkReference = process.env.SIGILUM_SDK_REFERENCE ?? "";
+const verifier = await runVerifierBench({ quiet: json, separateCpus, sdkReference });
 printVerifierBench(verifier);
 // Two workers only scale when the load generator has a core of its own: 3 CPUs or more.
 const scale = availableParallelism() >= 3 ? await runVerifierBench({ quiet: json, workers: 2 }) : undefined;

@@ -22,6 +22,9 @@ import { fmt } from "./measure.ts";
  * usage worker (own process) delivers them to the real control plane (own process, PostgreSQL) through the batch
  * route. Measured from the first stored event to the last: events per second (can the control plane keep up with
  * what the gateway forwards?) and CPU per delivered event of the worker and of the control plane, from /proc.
+ *
+ * Run alone: `node tests/bench/usage-bench.ts [--events=N]`. Profile both processes with
+ * `BENCH_USAGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node tests/bench/usage-bench.ts`.
  */
 
 export interface UsageBenchResult {
@@ -31,6 +34,19 @@ export interface UsageBenchResult {
   workerCpuUsPerEvent: number;
   controlPlaneCpuUsPerEvent: number;
   totalCpuUsPerEvent: number;
+  /**
+   * CPU of the PostgreSQL backends serving the control plane's connections (not the bench's own, not the server's
+   * background processes), when /proc shows them: the share of the ingest that runs in the database.
+   */
+  postgresCpuUsPerEvent?: number;
+}
+
+/** CPU seconds so far of each PostgreSQL backend connected to the bench database, except the bench's own. */
+async function postgresCpu(pool: pg.Pool): Promise<Map<number, number | undefined>> {
+  const { rows } = await pool.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+  );
+  return new Map(await Promise.all(rows.map(async ({ pid }) => [pid, await load.cpuSeconds(pid)] as const)));
 }
 
 const WORKER_MAIN = fileURLToPath(new URL("../../services/proxy/src/usage-worker/main.ts", import.meta.url));
@@ -50,8 +66,9 @@ export async function runUsageBench(
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
   const queueRedis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const base = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn" };
+  const nodeArgs = process.env.BENCH_USAGE_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
   try {
-    const cp = await load.spawnListening([serviceMain("control-plane")], {
+    const cp = await load.spawnListening([...nodeArgs, serviceMain("control-plane")], {
       env: {
         ...base,
         LOG_LEVEL: "info",
@@ -133,7 +150,7 @@ export async function runUsageBench(
     say("usage: the usage worker delivers them to the control plane ...");
     const stored = async () =>
       (await pool.query("SELECT count(*)::int AS n FROM usage_events")).rows[0].n as number;
-    const worker = await load.spawnListening([WORKER_MAIN], {
+    const worker = await load.spawnListening([...nodeArgs, WORKER_MAIN], {
       env: {
         ...base,
         LOG_LEVEL: "info",
@@ -162,6 +179,7 @@ export async function runUsageBench(
       first = await stored();
     }
     const cpu = async () => [await load.cpuSeconds(worker.child.pid), await load.cpuSeconds(cp.child.pid)];
+    const pg0 = await postgresCpu(pool);
     const [w0, c0] = await cpu();
     const started = performance.now();
     let done = first;
@@ -171,6 +189,7 @@ export async function runUsageBench(
     }
     const seconds = (performance.now() - started) / 1000;
     const [w1, c1] = await cpu();
+    const pg1 = await postgresCpu(pool);
     const events = done - first;
     if (problems.length > 0) say(`usage: ${problems.length} warnings, first: ${problems[0]?.slice(0, 400)}`);
     if (!events || w0 === undefined || w1 === undefined || c0 === undefined || c1 === undefined) {
@@ -178,6 +197,10 @@ export async function runUsageBench(
     }
     const workerCpu = ((w1 - w0) / events) * 1e6;
     const cpCpu = ((c1 - c0) / events) * 1e6;
+    // A backend that appeared during the run (the control plane's pool grew) counts from zero.
+    let pgSeconds: number | undefined = 0;
+    for (const [pid, end] of pg1)
+      pgSeconds = end === undefined ? undefined : (pgSeconds ?? 0) + end - (pg0.get(pid) ?? 0);
     return {
       events,
       seconds,
@@ -185,6 +208,7 @@ export async function runUsageBench(
       workerCpuUsPerEvent: workerCpu,
       controlPlaneCpuUsPerEvent: cpCpu,
       totalCpuUsPerEvent: workerCpu + cpCpu,
+      ...(pgSeconds !== undefined ? { postgresCpuUsPerEvent: (pgSeconds / events) * 1e6 } : {}),
     };
   } finally {
     for (const c of children) await load.stopChild(c.child);
@@ -202,7 +226,10 @@ export function printUsageBench(r: UsageBenchResult): void {
     `  delivered                                ${fmt(r.eventsPerSecond).padStart(9)} events/s (${r.events.toLocaleString("en-US")} events in ${r.seconds.toFixed(1)} s)`,
   );
   console.log(
-    `  CPU per delivered event                  ${r.totalCpuUsPerEvent.toFixed(1).padStart(9)} us (worker ${r.workerCpuUsPerEvent.toFixed(1)}, control plane ${r.controlPlaneCpuUsPerEvent.toFixed(1)})`,
+    `  CPU per delivered event                  ${r.totalCpuUsPerEvent.toFixed(1).padStart(9)} us (worker ${r.workerCpuUsPerEvent.toFixed(1)}, control plane ${r.controlPlaneCpuUsPerEvent.toFixed(1)})` +
+      (r.postgresCpuUsPerEvent === undefined
+        ? ""
+        : `; PostgreSQL backends ${r.postgresCpuUsPerEvent.toFixed(1)} us more (not in the target)`),
   );
 }
 

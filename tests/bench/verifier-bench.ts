@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { deletePrefix } from "@sigilum-gw/testkit/redis";
 import { defaultEd25519Backend } from "../../packages/shared/src/ed25519.ts";
@@ -23,6 +23,7 @@ import { fmt, opsPerSecond, ratio } from "./measure.ts";
  * Run alone: `node tests/bench/verifier-bench.ts [--workers=N] [--seconds=S] [--no-express] [--no-logs]
  * [--separate-cpus]` (servers on CPU 1, load generator on CPU 0: the latency of the server, not of two processes
  * taking turns on one core).
+ * With SIGILUM_SDK_REFERENCE=<module> also the reference SDK's verification server (roleSdkReference).
  * (tests/bench/run.ts calls runVerifierBench). Profile the verifier under this load with
  * `BENCH_VERIFIER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node tests/bench/verifier-bench.ts`.
  */
@@ -53,6 +54,11 @@ export interface VerifierBenchOptions {
   quiet?: boolean;
   /** Servers pinned to CPU 1 and the load generator to CPU 0 (taskset), instead of both floating. */
   separateCpus?: boolean;
+  /**
+   * Path of an ES module exporting the reference Sigilum SDK's `verifyHttpSignature` (SIGILUM_SDK_REFERENCE): when
+   * given, a node:http server verifying each check with it is measured under the same signed load.
+   */
+  sdkReference?: string;
 }
 
 export interface VerifierBenchResult {
@@ -72,6 +78,8 @@ export interface VerifierBenchResult {
     cpuPerRequestUs?: number;
     inside?: InsideLatency;
   };
+  /** The reference SDK's verification server (only with `sdkReference`). */
+  sdkReference?: Saturated & { module: string };
   /** Decisions one verifier core sustains (1 / CPU time per decision): comparable to the raw one-core verify rate. */
   verifierPerCoreCapacity?: number;
   verifierToRawVerify: number;
@@ -120,6 +128,50 @@ async function roleFloor(): Promise<void> {
     );
   });
   load.listenAndAnnounce(server);
+}
+
+/**
+ * The reference Sigilum SDK's own verification in a node:http server: `--module=<path>` exports the SDK's
+ * `verifyHttpSignature`. Each check's signed URL is rebuilt as the verifier does (scheme from x-forwarded-proto,
+ * Host, the path after /check) and verified with the SDK's strict options (5 minutes' skew, its in-memory nonce set):
+ * 200 when valid, 403 otherwise (counted as errors by the load generator).
+ */
+async function roleSdkReference(): Promise<void> {
+  const verify = await loadSdkReference(load.cliArg("module") as string);
+  const nonceStore = new Set<string>();
+  const server = createServer((req, res) => {
+    req.resume();
+    const path = (req.url ?? "/").replace(/^\/check/, "");
+    const result = verify({
+      url: `${req.headers["x-forwarded-proto"] ?? "http"}://${req.headers.host}${path}`,
+      method: req.method ?? "GET",
+      headers: req.headers,
+      body: null,
+      strict: { maxAgeSeconds: 300, nonceStore },
+    });
+    res.writeHead(result.valid ? 200 : 403, { "content-length": 0 });
+    res.end();
+  });
+  load.listenAndAnnounce(server);
+}
+
+type SdkVerify = (input: {
+  url: string;
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: null;
+  strict: { maxAgeSeconds: number; nonceStore: Set<string> };
+}) => { valid: boolean; code?: string };
+
+/** The SDK's `verifyHttpSignature` from the module at `path`; throws saying what the module must export. */
+export async function loadSdkReference(path: string): Promise<SdkVerify> {
+  const module = (await import(pathToFileURL(resolve(path)).href)) as { verifyHttpSignature?: unknown };
+  if (typeof module.verifyHttpSignature !== "function") {
+    throw new Error(
+      `SIGILUM_SDK_REFERENCE=${path} does not export verifyHttpSignature (an ES module bundling the reference SDK's src/index.ts is expected; docs/benchmarks.md)`,
+    );
+  }
+  return module.verifyHttpSignature as SdkVerify;
 }
 
 interface CheckLoad extends load.LoadRun {
@@ -255,23 +307,40 @@ interface Saturated {
   cpuPerRequestUs?: number;
 }
 
-/** Starts `--role=...` of this file, saturates it with unsigned checks (after a 1 s warm-up), stops it. */
+/**
+ * Starts `--role=...` of this file, saturates it with checks (after a 1 s warm-up), stops it. Unsigned checks,
+ * or with `signed` checks signed by that agent, a fresh nonce each (built up front: the budget follows the warm-up).
+ */
 async function saturateRole(
   args: string[],
   serverCpu: { cpu?: string },
   o: Required<VerifierBenchOptions>,
   children: ChildProcess[],
+  signed?: { seed: string; namespace: string },
 ): Promise<Saturated> {
   const server = await load.spawnListening([SELF, ...args], serverCpu);
   children.push(server.child);
-  const target = { port: server.port, concurrency: o.concurrency };
-  await load.saturate(SELF, { ...target, seconds: 1, budget: 200_000 }, [], loadCpuOf(o));
+  const target = {
+    port: server.port,
+    concurrency: o.concurrency,
+    ...(signed ? { agentSeed: signed.seed, agentNamespace: signed.namespace } : {}),
+  };
+  const { saturation: warm } = await load.saturate(
+    SELF,
+    { ...target, seconds: 1, budget: signed ? 5_000 : 200_000 },
+    [],
+    loadCpuOf(o),
+  );
   const {
     saturation,
     cpuUs: [cpuPerRequestUs],
   } = await load.saturate(
     SELF,
-    { ...target, seconds: o.seconds, budget: 100_000 * o.seconds },
+    {
+      ...target,
+      seconds: o.seconds,
+      budget: signed ? Math.ceil(warm.rps * 2 * o.seconds) + 1000 : 100_000 * o.seconds,
+    },
     [server.child.pid],
     loadCpuOf(o),
   );
@@ -290,9 +359,12 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
     workers: 1,
     quiet: false,
     separateCpus: false,
+    sdkReference: "",
     ...options,
   };
   const say = (line: string) => (o.quiet ? undefined : console.log(line));
+  // A module that is not the SDK fails here, not after ten minutes of benchmarks.
+  if (o.sdkReference) await loadSdkReference(o.sdkReference);
   const serverCpu = o.separateCpus ? { cpu: SERVER_CPU } : {};
   const backend = defaultEd25519Backend();
   const seed = randomBytes(32);
@@ -368,6 +440,18 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
       o,
     );
     await load.stopChild(verifier.child);
+    let sdkReference: VerifierBenchResult["sdkReference"];
+    if (o.sdkReference) {
+      say(`reference Sigilum SDK verification server (${o.sdkReference}) ...`);
+      const measured = await saturateRole(
+        ["--role=sdk-reference", `--module=${o.sdkReference}`],
+        serverCpu,
+        o,
+        children,
+        { seed: seed.toString("base64"), namespace: agentNamespace },
+      );
+      sdkReference = { ...measured, module: o.sdkReference };
+    }
     rawReadings.push(opsPerSecond(() => backend.verify(raw, message, signature), 1));
     const rawVerifiesPerSecond = [...rawReadings].sort((a, b) => a - b)[1] as number;
 
@@ -383,6 +467,7 @@ export async function runVerifierBench(options: VerifierBenchOptions = {}): Prom
       ...(expressResult ? { express: expressResult } : {}),
       floor,
       verifier: verifierResult,
+      ...(sdkReference ? { sdkReference } : {}),
       verifierToRawVerify,
       ...(perCore ? { verifierPerCoreCapacity: perCore } : {}),
       verifierToBare: verifierResult.saturation.rps / bareResult.saturation.rps,
@@ -449,6 +534,11 @@ export function printVerifierBench(r: VerifierBenchResult): void {
     );
   floorLine("floor: node:http + 1 verify", r.floor.verify);
   floorLine("floor: node:http + 1 verify + SET NX", r.floor.verifyAndNonce);
+  if (r.sdkReference) {
+    floorLine("reference SDK verifyHttpSignature", r.sdkReference);
+    if (r.sdkReference.saturation.errors)
+      console.log(`  !! ${r.sdkReference.saturation.errors} checks refused by the reference SDK`);
+  }
   const errors = r.verifier.saturation.errors + r.verifier.half.errors;
   if (errors) console.log(`  !! ${errors} verifier requests were not allowed`);
 }
@@ -458,6 +548,7 @@ if (import.meta.main) {
   if (role === "bare") load.serveBare("");
   else if (role === "floor") await roleFloor();
   else if (role === "express") await roleExpress();
+  else if (role === "sdk-reference") await roleSdkReference();
   else if (role === "load") await load.serveLoadRole(buildChecks);
   else {
     const result = await runVerifierBench({
@@ -466,6 +557,7 @@ if (import.meta.main) {
       workers: Number(load.cliArg("workers") ?? "1"),
       seconds: Number(load.cliArg("seconds") ?? "5"),
       separateCpus: process.argv.includes("--separate-cpus"),
+      sdkReference: process.env.SIGILUM_SDK_REFERENCE ?? "",
     });
     printVerifierBench(result);
     process.exit(0);
