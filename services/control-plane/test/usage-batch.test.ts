@@ -96,6 +96,28 @@ describe("POST /v1/usage/events/batch (PostgreSQL)", () => {
     );
   });
 
+  test("text PostgreSQL cannot store (NUL, a lone surrogate) refuses the body; the same as escaped text is stored", async () => {
+    for (const bad of ["a\u0000b", "/v1/\ud800", "\udfff/x"]) {
+      const refused = event(approved, { request_path: bad });
+      const res = await post({ events: [event(approved), refused] });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.body.code, "VALIDATION_ERROR");
+      assert.equal(await stored([refused.event_id]), 0);
+    }
+    const paired = event(approved, { request_path: "/v1/\ud83d\ude00" });
+    const text = event(approved, { request_path: "/v1/\\u0000/\\ud800" });
+    const res = await post({ events: [paired, text] });
+    assert.deepEqual(res.body, { accepted: 2, duplicates: 0, rejected: [] });
+    const { rows } = await t.cp.deps.db.query<{ request_path: string }>(
+      "SELECT request_path FROM usage_events WHERE event_id = ANY($1::text[]) ORDER BY request_path",
+      [[paired.event_id, text.event_id]],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.request_path),
+      ["/v1/\\u0000/\\ud800", "/v1/\u{1f600}"],
+    );
+  });
+
   test("an empty, oversized or non-array batch is a 400; a bad key 403, none 401", async () => {
     for (const body of [{}, { events: [] }, { events: "x" }, { events: Array(1001).fill(event(approved)) }]) {
       const res = await post(body);

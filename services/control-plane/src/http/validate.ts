@@ -7,12 +7,17 @@ export function rawBody(req: Request): Buffer {
   return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 }
 
-/** PostgreSQL text cannot hold U+0000: refuse it where data enters rather than fail in the driver. */
-function hasNul(value: unknown, depth = 0): boolean {
-  if (typeof value === "string") return value.includes("\u0000");
+/**
+ * PostgreSQL text holds neither U+0000 nor a lone surrogate (the driver would fail, or silently store U+FFFD): refuse
+ * them where data enters.
+ */
+const unstorable = (text: string) => text.includes("\u0000") || !text.isWellFormed();
+
+function hasUnstorableText(value: unknown, depth = 0): boolean {
+  if (typeof value === "string") return unstorable(value);
   if (depth > 64 || value === null || typeof value !== "object") return false;
-  if (Array.isArray(value)) return value.some((v) => hasNul(v, depth + 1));
-  return Object.entries(value).some(([k, v]) => k.includes("\u0000") || hasNul(v, depth + 1));
+  if (Array.isArray(value)) return value.some((v) => hasUnstorableText(v, depth + 1));
+  return Object.entries(value).some(([k, v]) => unstorable(k) || hasUnstorableText(v, depth + 1));
 }
 
 export type JsonParse = { ok: true; value: unknown } | { ok: false };
@@ -28,12 +33,24 @@ export function tryJsonBody(req: Request): JsonParse {
   }
 }
 
+/**
+ * JSON text yields U+0000 or a surrogate only through an escape (`\u0000`, `\uD800`-`\uDFFF`): a raw control character
+ * is not valid JSON and UTF-8 decoding never yields a surrogate. A body without such an escape needs no walk through
+ * the parsed value (the walk cost 7 % of a usage batch's CPU).
+ */
+const SUSPECT_ESCAPES = ["\\u0000", "\\ud", "\\uD"].map((sequence) => Buffer.from(sequence));
+
 /** Parses the raw body as JSON; an empty body is `undefined`. Bad JSON → 400 INVALID_JSON. */
 export function jsonBody(req: Request): unknown {
   const parsed = tryJsonBody(req);
   if (!parsed.ok) throw new ApiError(400, "INVALID_JSON", "Request body must be valid JSON");
-  if (hasNul(parsed.value)) {
-    throw new ApiError(400, "VALIDATION_ERROR", "Request body must not contain NUL characters");
+  const raw = rawBody(req);
+  if (SUSPECT_ESCAPES.some((sequence) => raw.includes(sequence)) && hasUnstorableText(parsed.value)) {
+    throw new ApiError(
+      400,
+      "VALIDATION_ERROR",
+      "Request body must not contain NUL characters or lone surrogates (text PostgreSQL cannot store)",
+    );
   }
   return parsed.value;
 }

@@ -6,7 +6,8 @@ import { type UsageEvent, usageEventSchema } from "./events.ts";
 
 /**
  * POST /v1/usage/events/batch: many usage events in one signed request, stored with one multi-row INSERT
- * (PostgreSQL `unnest` over one array per column) deduplicated on (service, event_id). One signature and one
+ * (PostgreSQL `json_to_recordset` over the validated events as one JSON parameter) deduplicated on
+ * (service, event_id). One signature and one
  * round trip per batch instead of per event: per-event delivery cost more CPU than forwarding the request.
  * Each event is judged on its own: a malformed one, one for another service or for an agent key without an
  * authorization on this service is rejected (listed with its code) and the others are stored.
@@ -47,8 +48,11 @@ const COLUMNS = [
   ["remote_ip", "text"],
 ] as const;
 
+// One JSON parameter rather than one text array per column: node-postgres escapes every array element in
+// JavaScript (a fifth of the control plane's CPU per event in a profile of the usage bench), JSON.stringify is native.
 const INSERT_SQL = `INSERT INTO usage_events (service_id, ${COLUMNS.map(([c]) => c).join(", ")})
-  SELECT $1, * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 2}::${type}[]`).join(", ")})
+  SELECT $1, ${COLUMNS.map(([c]) => `e.${c}`).join(", ")}
+  FROM json_to_recordset($2::json) AS e(${COLUMNS.map(([c, type]) => `${c} ${type}`).join(", ")})
   ON CONFLICT (service_id, event_id) DO NOTHING`;
 
 const AUTHORIZED_SQL = `SELECT DISTINCT a.namespace, a.public_key FROM authorizations a
@@ -121,8 +125,7 @@ export async function recordUsageBatch(
   }
   let inserted = 0;
   if (rows.length > 0) {
-    const columns = COLUMNS.map(([name]) => rows.map((e) => e[name] ?? null));
-    inserted = (await db.query(INSERT_SQL, [key.serviceId, ...columns])).rowCount;
+    inserted = (await db.query(INSERT_SQL, [key.serviceId, JSON.stringify(rows)])).rowCount;
   }
   rejected.sort((a, b) => a.index - b.index);
   return { accepted: inserted, duplicates: duplicates + rows.length - inserted, rejected };
