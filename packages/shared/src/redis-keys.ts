@@ -56,6 +56,10 @@ export function createRedisKeys(prefix: string = DEFAULT_REDIS_PREFIX) {
     variableKeys: () => `${prefix}var-keys`,
     /** Cached MCP discovery result of a connection. */
     mcpDiscovery: (connectionId: string) => `${prefix}mcp:disc:${connectionId}`,
+    /** A connection's upstream MCP state shared by the proxy replicas (era, 2025 session), sealed. */
+    mcpUpstream: (connectionId: string) => `${prefix}mcp:up:${connectionId}`,
+    /** Single-flight handshake lock for that state across replicas. */
+    mcpUpstreamLock: (connectionId: string) => `${prefix}mcp:up-lock:${connectionId}`,
     /** keyPrefix for a rate-limiter-flexible limiter (it appends `:<key>`). */
     rateLimit: (limiter: string) => `${prefix}rl:${limiter}`,
     /** Circuit breaker state of a connection's upstream. */

@@ -37,6 +37,8 @@ describe("key builders", () => {
     assert.equal(k.connection("linear"), "sigilum:conn:linear");
     assert.equal(k.variable("OPENAI_API_KEY"), "sigilum:var:OPENAI_API_KEY");
     assert.equal(k.mcpDiscovery("linear"), "sigilum:mcp:disc:linear");
+    assert.equal(k.mcpUpstream("linear"), "sigilum:mcp:up:linear");
+    assert.equal(k.mcpUpstreamLock("linear"), "sigilum:mcp:up-lock:linear");
     assert.equal(k.rateLimit("tool-calls"), "sigilum:rl:tool-calls");
     assert.equal(k.circuitBreaker("linear"), "sigilum:cb:linear");
     assert.equal(k.events, "sigilum:events");
@@ -53,6 +55,8 @@ describe("key builders", () => {
       k.connection("c"),
       k.variable("V"),
       k.mcpDiscovery("c"),
+      k.mcpUpstream("c"),
+      k.mcpUpstreamLock("c"),
       k.rateLimit("r"),
       k.circuitBreaker("c"),
       k.bullmqPrefix(),

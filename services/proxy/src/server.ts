@@ -22,6 +22,7 @@ import { DiscoveryService } from "./mcp/discovery.ts";
 import { ToolCallRateLimiter } from "./mcp/rate-limit.ts";
 import { handleMcpRequest, type McpDeps } from "./mcp/request.ts";
 import { parseMcpRoute } from "./mcp/route.ts";
+import { SharedSessions } from "./mcp/shared-session.ts";
 import { McpUpstreams } from "./mcp/upstream.ts";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.ts";
 import { type Authorizer, createEnvoyAuthorizer, createInlineAuthorizer } from "./pipeline/authorize.ts";
@@ -109,6 +110,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
   const mcpGuard = upstreamAddressGuard(config.allowLinkLocalUpstreams);
   const upstreams = new McpUpstreams({
     guard: mcpGuard,
+    shared: new SharedSessions({ redis, box, key: keys.mcpUpstream, lockKey: keys.mcpUpstreamLock }),
     timeoutMs: config.mcp.timeoutMs,
     breaker: { failures: config.mcp.breakerFailures, cooldownMs: config.mcp.breakerCooldownMs },
   });

@@ -8,7 +8,14 @@ import { credentialFetch, type FetchLike, mcpEndpointUrl } from "./endpoint.ts";
 import { isProtocolAnswer, isSessionGone, retryClass } from "./errors.ts";
 import { clientOptionsFor } from "./protocol.ts";
 import { cappedFetch } from "./response-cap.ts";
-import { loadMcpSdk } from "./sdk.ts";
+import { loadMcpSdk, type McpSdk } from "./sdk.ts";
+import {
+  adoptSession,
+  discoverOf,
+  type SharedSessions,
+  type SharedState,
+  stateOf,
+} from "./shared-session.ts";
 
 /**
  * The gateway's MCP client side: one official-SDK `Client` per connection (Streamable HTTP), reused across
@@ -53,6 +60,8 @@ export interface UpstreamOptions {
   backoffMs?: number;
   /** Link-local / metadata upstreams refused (GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS): the same guard as HTTP. */
   guard: UpstreamAddressGuard;
+  /** The era and 2025 sessions shared with the other replicas (without it, each process keeps its own). */
+  shared?: SharedSessions;
 }
 
 /** The breaker is open: the operation was refused without any network call. */
@@ -70,6 +79,16 @@ interface Session {
   key: string;
   /** The connected client (the SDK is loaded, then the era negotiated or the session initialised). */
   ready: Promise<Client>;
+  /** Dropped because the server forgot its session. */
+  forgotten?: boolean;
+}
+
+/** What a client for one version of a connection is built from. */
+interface Connectable {
+  url: URL;
+  options: ReturnType<typeof clientOptionsFor>;
+  key: string;
+  fetch: FetchLike;
 }
 
 function closeSession(session: Session): void {
@@ -106,7 +125,9 @@ export function normalizeTools(tools: readonly Tool[]): DiscoveredTool[] {
 }
 
 export class McpUpstreams {
-  readonly #opts: Required<UpstreamOptions>;
+  readonly #opts: Required<Omit<UpstreamOptions, "shared">> & Pick<UpstreamOptions, "shared">;
+  /** Per connection, the session id the server last said it forgot (never adopted again). */
+  readonly #gone = new Map<string, string>();
   readonly #fetch: FetchLike;
   readonly #sessions = new Map<string, Session>();
   readonly #breakers = new Map<string, CircuitBreaker<[() => Promise<unknown>], unknown>>();
@@ -150,6 +171,7 @@ export class McpUpstreams {
 
   /** Forgets a connection's client (deleted or changed connection). */
   forget(connectionId: string): void {
+    this.#gone.delete(connectionId);
     const session = this.#sessions.get(connectionId);
     if (session) {
       this.#sessions.delete(connectionId);
@@ -212,8 +234,17 @@ export class McpUpstreams {
       } catch (err) {
         // A failed handshake, or a session the server forgot, is started afresh; any other failure keeps the client.
         const gone = connected && isSessionGone(err);
+        // A request in flight on a client whose session the server forgot (closed under it by a concurrent request
+        // that saw the 404) was not served either: it is sent again, like the one that saw the 404.
+        const closedWithSession = connected && !gone && session?.forgotten === true;
+        if (gone && session) {
+          session.forgotten = true;
+          // Never adopted again from the shared state, whichever replica stored it.
+          const forgotten = (await session.ready).transport?.sessionId;
+          if (forgotten) this.#gone.set(target.record.id, forgotten);
+        }
         if (session && (!connected || gone)) this.#drop(target.record.id, session);
-        if (!recovered && gone) {
+        if (!recovered && (gone || closedWithSession)) {
           // The server forgot our session (restart, expiry): one fresh handshake, then the same request again.
           recovered = true;
           attempt--;
@@ -253,18 +284,73 @@ export class McpUpstreams {
     const fetchWithCredential = cappedFetch(credentialFetch(record, credential, this.#fetch));
     const session: Session = {
       key,
-      ready: loadMcpSdk().then(async (sdk) => {
-        const client = new sdk.Client(CLIENT_INFO, options.client);
-        const transport = new sdk.StreamableHTTPClientTransport(url, {
-          fetch: fetchWithCredential,
-          redirectPolicy: "same-origin",
-        });
-        await client.connect(transport, { timeout: this.#opts.timeoutMs, ...options.connect });
-        return client;
-      }),
+      ready: loadMcpSdk().then((sdk) =>
+        this.#open(sdk, record.id, { url, options, key, fetch: fetchWithCredential }),
+      ),
     };
     session.ready.catch(() => {});
     this.#sessions.set(record.id, session);
     return session;
+  }
+
+  /**
+   * A connected client: adopting what another replica stored (the era, a 2025 session) when it can, else a
+   * handshake — single-flight across replicas, the others waiting to adopt its result — stored for them.
+   */
+  async #open(sdk: McpSdk, connectionId: string, how: Connectable): Promise<Client> {
+    const shared = this.#opts.shared;
+    const gone = this.#gone.get(connectionId);
+    const adoptable = (s: SharedState) =>
+      (s.era === "modern" && s.discover !== undefined) || (s.session !== undefined && s.session.id !== gone);
+    let state = await shared?.read(connectionId, how.key);
+    let release: (() => Promise<void>) | undefined;
+    // A 2025 server without sessions is simply initialised by each replica: nothing to wait for.
+    const sessionless = state?.era === "legacy" && state.session === undefined;
+    if (shared && !(state && adoptable(state)) && !sessionless) {
+      release = await shared.lock(connectionId, this.#opts.timeoutMs + 1000);
+      if (!release)
+        state = await shared.waitFor(connectionId, how.key, adoptable, this.#opts.timeoutMs + 1000);
+    }
+    try {
+      if (state && adoptable(state)) return await this.#adopt(sdk, how, state);
+      const transport = this.#transport(sdk, how);
+      const client = new sdk.Client(CLIENT_INFO, how.options.client);
+      const knownLegacy = state?.era === "legacy" && how.options.label === "auto";
+      await client.connect(transport, {
+        timeout: this.#opts.timeoutMs,
+        ...how.options.connect,
+        ...(knownLegacy ? { prior: { kind: "legacy" } as const } : {}),
+      });
+      await shared?.write(connectionId, stateOf(how.key, client, transport));
+      return client;
+    } finally {
+      await release?.();
+    }
+  }
+
+  async #adopt(sdk: McpSdk, how: Connectable, state: SharedState): Promise<Client> {
+    const client = new sdk.Client(CLIENT_INFO, how.options.client);
+    const { session } = state;
+    if (session) {
+      // The transport carries the session id: the SDK skips initialize; adoptSession gives it what it answered.
+      const transport = this.#transport(sdk, how, session.id, session.protocolVersion);
+      await client.connect(transport, { timeout: this.#opts.timeoutMs, prior: { kind: "legacy" } });
+      adoptSession(client, session);
+      return client;
+    }
+    const discover = discoverOf(state)!;
+    await client.connect(this.#transport(sdk, how), {
+      timeout: this.#opts.timeoutMs,
+      prior: { kind: "modern", discover },
+    });
+    return client;
+  }
+
+  #transport(sdk: McpSdk, how: Connectable, sessionId?: string, protocolVersion?: string) {
+    return new sdk.StreamableHTTPClientTransport(how.url, {
+      fetch: how.fetch,
+      redirectPolicy: "same-origin",
+      ...(sessionId ? { sessionId, protocolVersion } : {}),
+    });
   }
 }

@@ -122,4 +122,5 @@ function findKey(keys: Map<string, Buffer>, kid: string): Buffer | undefined {
 export const aad = {
   connectionSecret: (connectionId: string, version: number) => `conn:${connectionId}:secret:${version}`,
   variable: (key: string) => `var:${key}:value`,
+  mcpUpstream: (connectionId: string) => `mcp-upstream:${connectionId}`,
 };

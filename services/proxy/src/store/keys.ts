@@ -19,6 +19,9 @@ export interface ProxyKeys {
   readonly bullmq: string;
   /** Cached MCP discovery of a connection (TTL + stale-if-error window). */
   mcpDiscovery(connectionId: string): string;
+  /** A connection's upstream MCP state shared by the replicas (era, 2025 session), and its handshake lock. */
+  mcpUpstream(connectionId: string): string;
+  mcpUpstreamLock(connectionId: string): string;
   /** keyPrefix of a rate-limiter-flexible limiter. */
   rateLimit(limiter: string): string;
 }
@@ -35,6 +38,8 @@ export function createProxyKeys(prefix: string): ProxyKeys {
     events: shared.events,
     bullmq: shared.bullmqPrefix(),
     mcpDiscovery: shared.mcpDiscovery,
+    mcpUpstream: shared.mcpUpstream,
+    mcpUpstreamLock: shared.mcpUpstreamLock,
     rateLimit: shared.rateLimit,
   };
 }
