@@ -4,8 +4,13 @@
 # (uid 1000), writes only to /tmp and its volumes (read-only root filesystem), and has a HEALTHCHECK on its
 # health route; the Helm chart uses the same images (`docker compose build` names them sigilum-gateway-<target>).
 
-# node:24-slim, pinned by digest (multi-arch index). Refresh deliberately: `docker buildx imagetools inspect node:24-slim`.
-ARG NODE_IMAGE=node:24-slim@sha256:a9f5f7c91a432850b2a8a7797adf5eadb6c733ceed61167806cee7ea7fbc29df
+# Node 24 slim, pinned by digest. The digest was NOT checked against Docker Hub from the machine this repository is
+# developed on (it reaches the npm registry and Debian mirrors only, no container registry): it is the digest public
+# repositories pin for node:24.19.0-bookworm-slim, the image `node:24-slim` named when it was chosen. Before a
+# release, and whenever you refresh it, check it on a machine with registry access:
+#   docker buildx imagetools inspect node:24.19.0-bookworm-slim   (the "Digest:" line must match)
+# Docker pulls by the digest alone (the tag is for readers): an unknown digest fails the build at `FROM`.
+ARG NODE_IMAGE=node:24.19.0-bookworm-slim@sha256:a9f5f7c91a432850b2a8a7797adf5eadb6c733ceed61167806cee7ea7fbc29df
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { mintOwnerToken } from "@sigilum-gw/shared/owner-token";
 import { type RecordingServer, startRecordingServer, unusedPort } from "@sigilum-gw/testkit/network";
 import { type RunResult, runScript } from "@sigilum-gw/testkit/process";
 import { component, renderChart } from "./helpers/chart.ts";
@@ -54,12 +55,15 @@ function listenPort(env: Record<string, string>): number | undefined {
   return addr ? Number(addr[1].slice(1)) : undefined;
 }
 
-/** The environment the service's container gets, translated to this machine. */
-function environmentOf(name: string): Record<string, string> {
+/**
+ * The environment the service's container gets, translated to this machine; `shell`: variables set in the shell
+ * that runs `docker compose up` (GATEWAY_SIGILUM_NAMESPACE always is).
+ */
+function environmentOf(name: string, shell: Record<string, string> = {}): Record<string, string> {
   const service = compose.services[name];
   assert.ok(service, `no compose service ${name}`);
   const stage = stages.get(service.build?.target ?? "runtime");
-  const vars = { GATEWAY_SIGILUM_NAMESPACE: NAMESPACE };
+  const vars = { GATEWAY_SIGILUM_NAMESPACE: NAMESPACE, ...shell };
   const raw: Record<string, string> = { ...stage?.env };
   delete raw.PATH; // the image's own, with $PATH unexpanded
   for (const [k, v] of Object.entries(service.environment ?? {})) raw[k] = interpolate(v, vars);
@@ -107,6 +111,16 @@ async function start(name: string, service: string, env: Record<string, string>)
   process.once("exit", kill);
   child.once("exit", () => process.off("exit", kill));
   running.push({ name, child, output: () => output });
+}
+
+/** Stops a service started by `start` (SIGTERM, then waits for its exit). */
+async function stop(name: string): Promise<void> {
+  const index = running.findIndex((r) => r.name === name && r.child.exitCode === null);
+  assert.ok(index >= 0, `${name} is not running`);
+  const [{ child }] = running.splice(index, 1) as [(typeof running)[number]];
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
 }
 
 /** The image's HEALTHCHECK, run here: exit 0 within the deadline or the test fails with the service's output. */
@@ -290,5 +304,50 @@ describe("docker-compose.yml as local processes", { timeout: 240_000 }, () => {
     const upstream = echo.requests.at(-1);
     assert.equal(upstream?.url, "/v1/ping");
     assert.equal(upstream?.headers.authorization, `Bearer ${upstreamSecret}`);
+  });
+
+  test("the pairing bridge, given the session `pairing start` printed, relays the owner's commands to the admin API", async () => {
+    const started = await cli(["pairing", "start", "--json"]);
+    assert.equal(started.code, 0, started.stderr);
+    const session = json<{ session_id: string; pair_code: string; namespace: string }>(started);
+    assert.equal(session.namespace, NAMESPACE);
+    // `PAIRING_SESSION_ID=… PAIRING_CODE=… docker compose up -d pairing-bridge`: the container is recreated.
+    await stop("pairing-bridge");
+    await start(
+      "pairing-bridge",
+      "pairing-bridge",
+      environmentOf("pairing-bridge", {
+        PAIRING_SESSION_ID: session.session_id,
+        PAIRING_CODE: session.pair_code,
+      }),
+    );
+    // Ready (the chart's readiness path) once the link to the control plane is up.
+    const bridge = `http://127.0.0.1:${ports.get("pairing-bridge")}`;
+    let ready = 0;
+    for (let i = 0; i < 120 && ready !== 200; i++) {
+      ready = await fetch(`${bridge}/health/ready`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (ready !== 200) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(ready, 200, running.find((r) => r.name === "pairing-bridge")?.output());
+
+    // The owner's dashboard call: through the control plane, over the bridge, to the proxy's admin API.
+    const jwtSecret = (await readFile(join(volumeDir("secrets"), "jwt_secret"), "utf8")).trim();
+    const token = await mintOwnerToken({ namespace: NAMESPACE, secret: jwtSecret, ttlSeconds: 300 });
+    const relayed = await fetch(`http://127.0.0.1:${ports.get("control-plane")}/v1/gateway/pairing/command`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ session_id: session.session_id, method: "GET", path: "/api/admin/connections" }),
+    });
+    const answer = (await relayed.json()) as { status: number; body: string | null };
+    assert.equal(relayed.status, 200, JSON.stringify(answer));
+    assert.equal(answer.status, 200, "the proxy took the bridge's admin token");
+    const listed = JSON.parse(answer.body ?? "{}") as { connections: { id: string }[] };
+    assert.deepEqual(
+      listed.connections.map((c) => c.id),
+      ["echo"],
+    );
   });
 });

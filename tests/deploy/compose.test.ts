@@ -14,6 +14,7 @@ import { loadUsageWorkerConfig } from "../../services/proxy/src/usage-worker/con
 import { loadVerifierConfig } from "../../services/verifier/src/config.ts";
 import { type Compose, dockerfileStages, interpolate, loadCompose, readRepoFile } from "./helpers/compose.ts";
 import { envoyBootstrapErrors } from "./helpers/envoy-proto.ts";
+import { loopbackValues } from "./helpers/loopback.ts";
 import { unreadVariables } from "./helpers/read-variables.ts";
 
 const read = readRepoFile;
@@ -22,12 +23,22 @@ let compose: Compose;
 let dockerfile: string;
 let secrets: string;
 
-/** A service's environment as its process would see it, with the /secrets files made real in a temp dir. */
-function envOf(service: string): Record<string, string> {
+/** What a user passes on `docker compose up` to pair the bridge (README "With Docker"). */
+const PAIRING = {
+  PAIRING_SESSION_ID: "ps_compose",
+  PAIRING_CODE: "ABCD2345",
+  GATEWAY_SIGILUM_NAMESPACE: "acme",
+};
+
+/**
+ * A service's environment as its process would see it, with the /secrets files made real in a temp dir; `vars` as
+ * if set in the shell that runs `docker compose up`.
+ */
+function envOf(service: string, vars: Record<string, string> = {}): Record<string, string> {
   const environment = compose.services[service]?.environment ?? {};
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(environment)) {
-    env[name] = interpolate(value).replace(/^\/secrets\//, `${secrets}/`);
+    env[name] = interpolate(value, vars).replace(/^\/secrets\//, `${secrets}/`);
   }
   return env;
 }
@@ -104,10 +115,47 @@ describe("docker-compose.yml", () => {
       controlPlane.CONTROL_PLANE_ALLOWED_HOSTS,
       { anyIpAddress: true },
     );
-    for (const url of [verifier.registryUrl, proxy.registryUrl, cli.SIGILUM_API_URL]) {
+    const bridge = loadBridgeConfig(envOf("pairing-bridge", PAIRING)).pairing;
+    assert.ok(bridge, "PAIRING_SESSION_ID and PAIRING_CODE from the shell pair the bridge");
+    for (const url of [verifier.registryUrl, proxy.registryUrl, cli.SIGILUM_API_URL, bridge.apiUrl]) {
       assert.ok(url);
       assert.ok(controlHosts.allows(new URL(url).host), `→ control plane as ${url}`);
     }
+    assert.ok(adminHosts.allows(new URL(bridge.adminUrl).host), "bridge → admin API");
+  });
+
+  test("the pairing bridge relays to the proxy's admin API with the generated token; unpaired without a session", () => {
+    assert.equal(loadBridgeConfig(envOf("pairing-bridge")).pairing, null, "no session: idle, not failing");
+    const bridge = loadBridgeConfig(envOf("pairing-bridge", PAIRING)).pairing;
+    assert.deepEqual(
+      bridge && {
+        apiUrl: bridge.apiUrl,
+        sessionId: bridge.sessionId,
+        pairCode: bridge.pairCode,
+        namespace: bridge.namespace,
+        adminUrl: bridge.adminUrl,
+        adminToken: bridge.adminToken,
+      },
+      {
+        apiUrl: "http://control-plane:8787",
+        sessionId: "ps_compose",
+        pairCode: "ABCD2345",
+        namespace: "acme",
+        adminUrl: "http://proxy:38120",
+        adminToken: loadProxyConfig(envOf("proxy")).admin.token,
+      },
+    );
+  });
+
+  test("no service is left with a loopback address it dials (a default that fits one machine, not a container)", () => {
+    const configs = {
+      verifier: loadVerifierConfig(envOf("verifier")),
+      proxy: loadProxyConfig(envOf("proxy")),
+      "usage-worker": loadUsageWorkerConfig(envOf("usage-worker")),
+      "control-plane": loadControlPlaneConfig(envOf("control-plane")),
+      "pairing-bridge": loadBridgeConfig(envOf("pairing-bridge", PAIRING)),
+    };
+    for (const [name, config] of Object.entries(configs)) assert.deepEqual(loopbackValues(config), [], name);
   });
 
   test("usage events are delivered by the usage worker, not inside the proxies", () => {
@@ -248,7 +296,7 @@ describe("Dockerfile", () => {
   test("Node 24 slim pinned by digest, non-root, production dependencies only", () => {
     const from = [...dockerfile.matchAll(/^ARG NODE_IMAGE=(\S+)$/gm)].map((m) => m[1]);
     assert.equal(from.length, 1);
-    assert.match(from[0] as string, /^node:24-slim@sha256:[0-9a-f]{64}$/);
+    assert.match(from[0] as string, /^node:24(\.\d+\.\d+)?(-bookworm|-trixie)?-slim@sha256:[0-9a-f]{64}$/);
     for (const line of dockerfile.match(/^FROM .*$/gm) ?? [])
       assert.match(line, /^FROM (\$\{NODE_IMAGE\}|runtime) AS /, line);
     assert.match(dockerfile, /npm install --omit=dev/);

@@ -19,6 +19,7 @@ import { CHART, component, find, helm, type Manifest, type Rendered, renderChart
 import { envoyBootstrapErrors } from "./helpers/envoy-proto.ts";
 import { validateManifest } from "./helpers/kube-schemas.ts";
 import { kubeTools } from "./helpers/kube-tools.ts";
+import { loopbackValues } from "./helpers/loopback.ts";
 import { mountedSecretKeys, podEnv, type SecretFile } from "./helpers/pod-env.ts";
 import { unreadVariables } from "./helpers/read-variables.ts";
 
@@ -49,6 +50,7 @@ const EVERY_FLAG = {
     hostnames: ["gw.example"],
   },
   controlPlane: { publicUrl: "https://control.example.com", allowedOrigins: "https://control.example.com" },
+  pairingBridge: { sessionSecret: { name: "gw-pairing", sessionIdKey: "session_id", codeKey: "code" } },
 };
 const FLAGS_OFF = {
   gateway: { namespace: NAMESPACE },
@@ -327,6 +329,8 @@ describe("wiring", () => {
         internal_secret: "i".repeat(64),
         admin_token: "a".repeat(48),
         jwt_secret: "j".repeat(64),
+        session_id: "ps_helm",
+        code: "ABCD2345",
       };
       const sample = (file: SecretFile) =>
         samples[file.key] ??
@@ -350,7 +354,8 @@ describe("wiring", () => {
       const u = loadUsageWorkerConfig(usage.env);
       const cp = loadControlPlaneConfig(controlPlane.env);
       assert.deepEqual(loadControlPlaneConfig(migrate.env), cp, "the migration step reads the same database");
-      assert.equal(loadBridgeConfig(bridge.env).listen.port, 38130);
+      const b = loadBridgeConfig(bridge.env);
+      assert.equal(b.listen.port, 38130);
 
       assert.equal(v.listen.port, 38110);
       assert.equal(p.listen.port, 38120);
@@ -405,11 +410,46 @@ describe("wiring", () => {
       assert.deepEqual(keys(usage), []);
       assert.deepEqual(keys(controlPlane), ["jwt_secret"]);
       assert.deepEqual(keys(cli), ["admin_token", "jwt_secret"]);
+      assert.deepEqual(keys(bridge), ["admin_token"]);
       for (const key of [...keys(proxy), ...keys(controlPlane)])
         assert.ok(
           (GENERATED_SECRETS as readonly string[]).includes(key),
           `${key} is created by the bootstrap Job`,
         );
+
+      // The bridge dials the control plane as everyone does and relays to the admin API with its token; it pairs
+      // with the session Secret when one is named (by reference), and idles unpaired without one.
+      if (rendered === everyFlag) {
+        assert.ok(b.pairing, "the session Secret pairs the bridge");
+        assert.deepEqual(
+          {
+            apiUrl: b.pairing.apiUrl,
+            sessionId: b.pairing.sessionId,
+            pairCode: b.pairing.pairCode,
+            namespace: b.pairing.namespace,
+            adminUrl: b.pairing.adminUrl,
+            adminToken: b.pairing.adminToken,
+          },
+          {
+            apiUrl: registry,
+            sessionId: "ps_helm",
+            pairCode: "ABCD2345",
+            namespace: NAMESPACE,
+            adminUrl: cli.env.GATEWAY_ADMIN_URL,
+            adminToken: p.admin.token,
+          },
+        );
+        assert.deepEqual(bridge.files.PAIRING_CODE_FILE, { secret: "gw-pairing", key: "code" });
+        assert.ok(controlHosts.allows(new URL(b.pairing.apiUrl).host), "bridge → control plane");
+        assert.ok(adminHosts.allows(new URL(b.pairing.adminUrl).host), "bridge → admin API");
+      } else {
+        assert.equal(b.pairing, null, "no session Secret: unpaired");
+        assert.equal(bridge.env.GATEWAY_ADMIN_URL, cli.env.GATEWAY_ADMIN_URL, "ready to relay once paired");
+      }
+      // No service is left with a loopback address it dials: in a pod that is the container itself.
+      for (const [name, config] of Object.entries({ v, p, u, cp, b })) {
+        assert.deepEqual(loopbackValues(config), [], `${label}: ${name}`);
+      }
 
       // The CLI pod talks to the same services with the same homes.
       assert.equal(cli.env.SIGILUM_API_URL, registry);
@@ -508,6 +548,10 @@ describe("wiring", () => {
       /get secret gw-sigilum-gateway-secrets -o jsonpath='\{\.data\.admin_token\}' \| base64 -d/,
     );
     assert.match(everyFlag.notes, /https:\/\/gateway\.example\.com/);
+    // Unpaired: how to give the bridge a session; paired: which Secret it reads.
+    assert.match(defaults.notes, /exec deploy\/gw-sigilum-gateway-cli -- sigilum pairing start/);
+    assert.match(defaults.notes, /--set pairingBridge\.sessionSecret\.name=gw-pairing/);
+    assert.match(everyFlag.notes, /paired with the session in Secret gw-pairing/);
   });
 });
 
