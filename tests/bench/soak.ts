@@ -1,10 +1,13 @@
 // `npm run soak`: the whole gateway as real processes (control plane, verifier, proxy in inline mode, usage worker,
 // own Redis server, PostgreSQL; a loopback relay in Envoy's place) under steady signed traffic at a share of its
 // measured saturation for a long time. Reports errors, latency, and for each service its RSS over time (slope of a
-// least-squares line over the second half, after warm-up) and its event-loop delay p99 (from /metrics).
+// least-squares line over the second half, after warm-up) and its event-loop delay p99 (from /metrics;
+// the control plane serves none, so loop-delay-probe.ts runs inside it).
 //
 //   SOAK_MINUTES=10 (default) SOAK_SHARE=0.7 (default) npm run soak
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { type FaultStack, type ServiceName, startFaultStack } from "../faults/harness/stack.ts";
@@ -28,9 +31,15 @@ async function rssMb(pid: number | undefined): Promise<number> {
   return kb ? Number(kb) / 1024 : Number.NaN;
 }
 
-/** prom-client's event-loop delay p99 since the last scrape (it resets its histogram on each one). */
-async function loopP99Ms(url: string | undefined): Promise<number> {
-  if (!url) return Number.NaN;
+/**
+ * The event-loop delay p99 since the last reading: prom-client's gauge from /metrics (it resets its histogram on each
+ * scrape), or for the control plane (no /metrics) what loop-delay-probe.ts wrote to its file over the last interval.
+ */
+async function loopP99Ms(source: string | undefined): Promise<number> {
+  if (!source) return Number.NaN;
+  if (!source.startsWith("http"))
+    return Number((await readFile(source, "utf8").catch(() => "")).trim() || Number.NaN);
+  const url = source;
   try {
     const text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
     const value = /^nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text)?.[1];
@@ -68,7 +77,17 @@ async function saturation(stack: FaultStack, seconds: number, lanes: number): Pr
 
 const machine = machineShape();
 console.log(`soak: starting the gateway (${machine.cpus} CPUs, load average ${machine.load1} now) ...`);
-const stack = await startFaultStack({ verifiers: 1, proxies: 1 });
+const probeDir = await mkdtemp(join(tmpdir(), "soak-"));
+const controlPlaneLoop = join(probeDir, "control-plane-loop-p99");
+const stack = await startFaultStack({
+  verifiers: 1,
+  proxies: 1,
+  controlPlaneEnv: {
+    NODE_OPTIONS: `--import=${fileURLToPath(new URL("./loop-delay-probe.ts", import.meta.url))}`,
+    LOOP_PROBE_FILE: controlPlaneLoop,
+    LOOP_PROBE_INTERVAL_MS: String(SAMPLE_MS),
+  },
+});
 try {
   await saturation(stack, 5, 16); // warm-up
   const saturated = await saturation(stack, 15, 16);
@@ -85,8 +104,8 @@ try {
   const started = performance.now();
   const durationMs = minutes * 60_000;
   const samples: Sample[] = [];
-  const metricsUrls: Record<string, string | undefined> = {
-    "control-plane": undefined,
+  const loopSources: Record<string, string | undefined> = {
+    "control-plane": controlPlaneLoop,
     "verifier-0": stack.metricsUrl("verifier-0"),
     "proxy-0": stack.metricsUrl("proxy-0"),
     "usage-worker": stack.metricsUrl("usage-worker"),
@@ -96,7 +115,7 @@ try {
       const sample: Sample = { atS: (performance.now() - started) / 1000, rssMb: {}, loopP99Ms: {} };
       for (const name of SERVICES) {
         sample.rssMb[name] = await rssMb(stack.pid(name));
-        sample.loopP99Ms[name] = await loopP99Ms(metricsUrls[name]);
+        sample.loopP99Ms[name] = await loopP99Ms(loopSources[name]);
       }
       samples.push(sample);
       const done = ((performance.now() - started) / durationMs) * 100;
@@ -179,7 +198,7 @@ try {
   for (const [name, s] of Object.entries(services)) {
     console.log(
       `  ${name.padEnd(14)} RSS ${s.rssStartMb?.toFixed(0)} -> ${s.rssEndMb?.toFixed(0)} MB, slope ${s.rssSlopeMbPerMin.toFixed(2)} MB/min (second half)` +
-        `; event-loop delay p99 ${s.eventLoopP99MedianMs === undefined ? "n/a (no /metrics)" : `median ${s.eventLoopP99MedianMs.toFixed(1)} ms, max ${s.eventLoopP99MaxMs?.toFixed(1)} ms`}`,
+        `; event-loop delay p99 ${s.eventLoopP99MedianMs === undefined ? "n/a" : `median ${s.eventLoopP99MedianMs.toFixed(1)} ms, max ${s.eventLoopP99MaxMs?.toFixed(1)} ms`}`,
     );
   }
   const out = fileURLToPath(new URL("../../bench/soak.json", import.meta.url));
@@ -188,5 +207,6 @@ try {
   console.log("wrote bench/soak.json");
 } finally {
   await stack.stop();
+  await rm(probeDir, { recursive: true, force: true });
 }
 process.exit(0);

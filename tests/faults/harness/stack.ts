@@ -31,6 +31,8 @@ export interface StackOptions {
   proxies?: number;
   /** Extra environment for every proxy (GATEWAY_USAGE_DURABILITY, timeouts...). */
   proxyEnv?: Record<string, string>;
+  /** Extra environment for the control plane (the soak's event-loop probe). */
+  controlPlaneEnv?: Record<string, string>;
   /** Also an MCP connection (`faulty-mcp`) to a server built with the official MCP SDK, the agent approved on it. */
   mcp?: boolean;
 }
@@ -183,6 +185,7 @@ async function build(
           CONTROL_PLANE_DATA_DIR: join(dir, "cp"),
           DATABASE_URL: db.url,
           JWT_SECRET: jwtSecret,
+          ...options.controlPlaneEnv,
         },
       ];
     }
