@@ -389,3 +389,71 @@ export async function stopChild(child: ChildProcess, timeoutMs = 10_000): Promis
   await exited;
   clearTimeout(timer);
 }
+
+export interface Burst {
+  rps: number;
+  /** CPU per request of the process under test, microseconds. */
+  cpuUs: number;
+  /** Printed after the figures (e.g. the shared verifier's CPU). */
+  note?: string;
+}
+
+/**
+ * The paired rounds of an A/B: a warm-up burst each, then `rounds` rounds of one burst each, the order reversed
+ * every round; prints each round and the median of the per-round differences (what survives a shared machine).
+ */
+export async function pairedRounds<P>(
+  a: P,
+  b: P,
+  burst: (p: P, seconds: number) => Promise<Burst>,
+  opts: { rounds: number; seconds: number; unit: string },
+): Promise<void> {
+  await burst(a, 2);
+  await burst(b, 2);
+  const pairs = await alternate(
+    () => burst(a, opts.seconds),
+    () => burst(b, opts.seconds),
+    opts.rounds,
+  );
+  const show = (r: Burst) => `${r.cpuUs.toFixed(1)} us (${Math.round(r.rps)}/s${r.note ?? ""})`;
+  for (const [round, { a: ra, b: rb }] of pairs.entries()) {
+    console.log(`round ${round}: A ${show(ra)}  B ${show(rb)}  B-A ${(rb.cpuUs - ra.cpuUs).toFixed(1)}`);
+  }
+  const cpuA = pairs.map((p) => p.a.cpuUs);
+  const cpuB = pairs.map((p) => p.b.cpuUs);
+  const diffs = pairs.map((p) => p.b.cpuUs - p.a.cpuUs);
+  console.log(
+    `CPU per ${opts.unit}: median A ${median(cpuA).toFixed(1)} us, B ${median(cpuB).toFixed(1)} us; median(B-A) ${median(diffs).toFixed(1)} us; B lower in ${diffs.filter((d) => d < 0).length} of ${opts.rounds} rounds`,
+  );
+}
+
+/**
+ * `rounds` pairs of runs, A then B (order reversed every round), each pair in the same few seconds: sequential 5 s
+ * runs half a minute apart are at the mercy of a shared machine's phases (the same proxy build measured 125–285 µs
+ * per request within an hour); pairs are not.
+ */
+export async function alternate<T>(
+  a: () => Promise<T>,
+  b: () => Promise<T>,
+  rounds: number,
+): Promise<{ a: T; b: T }[]> {
+  const pairs: { a: T; b: T }[] = [];
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      const first = await a();
+      pairs.push({ a: first, b: await b() });
+    } else {
+      const first = await b();
+      pairs.push({ a: await a(), b: first });
+    }
+  }
+  return pairs;
+}
+
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};

@@ -5,14 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deletePrefix } from "@sigilum-gw/testkit/redis";
 import * as load from "./load.ts";
-import {
-  alternate,
-  type BenchAgent,
-  median,
-  startBenchControlPlane,
-  startProxy,
-  startVerifier,
-} from "./proxy-bench.ts";
+import { type BenchAgent, startBenchControlPlane, startProxy, startVerifier } from "./proxy-bench.ts";
 
 /**
  * Paired A/B of two proxy builds or settings: both run side by side (envoy mode, or inline mode against one shared
@@ -64,7 +57,7 @@ const a = await start(process.env.A_MAIN ?? THIS_PROXY, process.env.A_ENV, true)
 const b = await start(process.env.B_MAIN ?? THIS_PROXY, process.env.B_ENV, false);
 const verifierPid = verifierStack?.verifier.child.pid;
 
-const burst = async (p: load.Listening, s: number) => {
+const burst = async (p: load.Listening, s: number): Promise<load.Burst> => {
   const host = `127.0.0.1:${p.port}`;
   const spec = inline
     ? { port: p.port, kind: "inline", host, concurrency: 32, ...(verifierStack?.agent as BenchAgent) }
@@ -78,30 +71,16 @@ const burst = async (p: load.Listening, s: number) => {
     cpu,
   );
   if (saturation.errors) console.log(`  !! ${saturation.errors} non-200 answers`);
-  return { rps: saturation.rps, cpuUs: cpuUs[0] ?? Number.NaN, verifierUs: cpuUs[1] };
+  const verifierUs = cpuUs[1];
+  return {
+    rps: saturation.rps,
+    cpuUs: cpuUs[0] ?? Number.NaN,
+    ...(verifierUs === undefined ? {} : { note: `, verifier ${verifierUs.toFixed(1)} us` }),
+  };
 };
 
 try {
-  await burst(a, 2);
-  await burst(b, 2);
-  const pairs = await alternate(
-    () => burst(a, seconds),
-    () => burst(b, seconds),
-    rounds,
-  );
-  const verifier = (r: Awaited<ReturnType<typeof burst>>) =>
-    r.verifierUs === undefined ? "" : `, verifier ${r.verifierUs.toFixed(1)} us`;
-  for (const [round, { a: ra, b: rb }] of pairs.entries()) {
-    console.log(
-      `round ${round}: A ${ra.cpuUs.toFixed(1)} us (${Math.round(ra.rps)}/s${verifier(ra)})  B ${rb.cpuUs.toFixed(1)} us (${Math.round(rb.rps)}/s${verifier(rb)})  B-A ${(rb.cpuUs - ra.cpuUs).toFixed(1)}`,
-    );
-  }
-  const cpuA = pairs.map((p) => p.a.cpuUs);
-  const cpuB = pairs.map((p) => p.b.cpuUs);
-  const diffs = pairs.map((p) => p.b.cpuUs - p.a.cpuUs);
-  console.log(
-    `CPU per request: median A ${median(cpuA).toFixed(1)} us, B ${median(cpuB).toFixed(1)} us; median(B-A) ${median(diffs).toFixed(1)} us; B lower in ${diffs.filter((d) => d < 0).length} of ${rounds} rounds`,
-  );
+  await load.pairedRounds(a, b, burst, { rounds, seconds, unit: "request" });
 } finally {
   for (const p of [a, b, upstream, ...(verifierStack ? [verifierStack.verifier] : [])])
     await load.stopChild(p.child);

@@ -263,29 +263,6 @@ async function measure(
   };
 }
 
-/**
- * `rounds` pairs of runs, A then B (order reversed every round), each pair in the same few seconds: sequential 5 s
- * runs half a minute apart are at the mercy of a shared machine's phases (the same proxy build measured 125–285 µs
- * per request within an hour); pairs are not.
- */
-export async function alternate<T>(
-  a: () => Promise<T>,
-  b: () => Promise<T>,
-  rounds: number,
-): Promise<{ a: T; b: T }[]> {
-  const pairs: { a: T; b: T }[] = [];
-  for (let round = 0; round < rounds; round++) {
-    if (round % 2 === 0) {
-      const first = await a();
-      pairs.push({ a: first, b: await b() });
-    } else {
-      const first = await b();
-      pairs.push({ a: await a(), b: first });
-    }
-  }
-  return pairs;
-}
-
 /** Paired short saturation bursts of A and B: the ratio of B's to A's req/s per round. */
 async function pairedRounds(
   a: Omit<LoadSpec, "mode" | "seconds" | "rate" | "budget">,
@@ -295,21 +272,13 @@ async function pairedRounds(
 ): Promise<number[]> {
   const burst = async (spec: typeof a) =>
     (await load.saturate(SELF, { ...spec, seconds, budget: 10_000_000 }, [], pinnedCpu)).saturation.rps;
-  const pairs = await alternate(
+  const pairs = await load.alternate(
     () => burst(a),
     () => burst(b),
     rounds,
   );
   return pairs.map((p) => p.b / p.a);
 }
-
-export const median = (values: number[]): number => {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 /**
  * Starts a proxy (`main`: its entry point, so another tree can be compared) on a free port: in envoy mode, or in
@@ -361,6 +330,8 @@ export interface BenchAgent {
  * connection (claims preloaded, so every check is decided from the cache as in steady state).
  */
 export async function startVerifier(opts: {
+  /** The verifier's entry point (default this tree's): an A/B passes another build's. */
+  main?: string;
   env: NodeJS.ProcessEnv;
   controlPlane: { url: string; approve(service: string, namespace: string, publicKey: string): void };
   home: string;
@@ -370,7 +341,7 @@ export async function startVerifier(opts: {
   const seed = randomBytes(32);
   const agent = identityFromSeed("bench-agent", seed);
   opts.controlPlane.approve(CONNECTION, agent.namespace, agent.publicKey);
-  const verifier = await load.spawnListening([VERIFIER_MAIN], {
+  const verifier = await load.spawnListening([opts.main ?? VERIFIER_MAIN], {
     env: {
       ...opts.env,
       VERIFIER_ADDR: "127.0.0.1:0",
@@ -483,7 +454,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
       },
       o.pairedRounds,
     );
-    const proxyToDirectPaired = median(proxyToDirectRounds);
+    const proxyToDirectPaired = load.median(proxyToDirectRounds);
     let durableUsage: DurableCost | undefined;
     if (!forwardingOnly) {
       say("proxy alone, durable usage vs buffered (paired rounds) ...");
@@ -603,7 +574,7 @@ async function runProxyBenchOnce(options: ProxyBenchOptions = {}): Promise<Proxy
     const proxyCoreToVerifierCore =
       proxyCpuUs && verifierCpuUs ? 1e6 / proxyCpuUs / (1e6 / verifierCpuUs) : undefined;
     const proxyCoreToVerifierCorePaired = proxyCoreToVerifierCoreRounds.length
-      ? median(proxyCoreToVerifierCoreRounds)
+      ? load.median(proxyCoreToVerifierCoreRounds)
       : undefined;
     const gatewayToVerifier = gateway.saturation.rps / verifier.saturation.rps;
     return {
@@ -680,23 +651,23 @@ async function measureDurableCost(
   };
   // The buffered proxy is warm from the runs before; the durable one gets a warm-up.
   await saturate(durable);
-  const pairs = await alternate(
+  const pairs = await load.alternate(
     () => burst(buffered),
     () => burst(durable),
     o.pairedRounds,
   );
   const medians = (side: "a" | "b") => ({
-    cpuUs: median(pairs.map((p) => p[side].cpuUs)),
-    rps: median(pairs.map((p) => p[side].rps)),
-    p50Ms: median(pairs.map((p) => p[side].p50Ms)),
-    p50UnloadedMs: median(pairs.map((p) => p[side].p50UnloadedMs)),
+    cpuUs: load.median(pairs.map((p) => p[side].cpuUs)),
+    rps: load.median(pairs.map((p) => p[side].rps)),
+    p50Ms: load.median(pairs.map((p) => p[side].p50Ms)),
+    p50UnloadedMs: load.median(pairs.map((p) => p[side].p50UnloadedMs)),
   });
   return {
     rounds: pairs.length,
     buffered: medians("a"),
     durable: medians("b"),
-    cpuDiffUs: median(pairs.map((p) => p.b.cpuUs - p.a.cpuUs)),
-    p50UnloadedDiffMs: median(pairs.map((p) => p.b.p50UnloadedMs - p.a.p50UnloadedMs)),
+    cpuDiffUs: load.median(pairs.map((p) => p.b.cpuUs - p.a.cpuUs)),
+    p50UnloadedDiffMs: load.median(pairs.map((p) => p.b.p50UnloadedMs - p.a.p50UnloadedMs)),
     durableCheaperRounds: pairs.filter((p) => p.b.cpuUs < p.a.cpuUs).length,
     errors: pairs.reduce((n, p) => n + p.a.errors + p.b.errors, 0),
   };

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GatewayError } from "@sigilum-gw/shared/errors";
+import { parseRoute } from "@sigilum-gw/shared/gateway-route";
 import {
   createSigilumVerifier,
   parseProfileSignatureInput,
@@ -10,7 +11,6 @@ import {
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import fc from "fast-check";
 import { joinUpstreamPath, parseRuntimeRoute } from "../../services/proxy/src/pipeline/route.ts";
-import { parseRoute } from "../../services/verifier/src/pipeline/parse.ts";
 
 /**
  * Property fuzzing of the two parsers an attacker feeds directly: the signature parser (Signature-Input and the

@@ -1,10 +1,11 @@
+import { type AuthMetrics, authMetrics } from "@sigilum-gw/shared/metrics";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** The verifier's Prometheus series; the `sigilum_gateway_*` names are the Sigilum gateway's (spec/gateway.md §10). */
 export interface VerifierMetrics {
   registry: Registry;
-  authReject: Counter<"reason">;
-  replayDetected: Counter;
+  /** The Sigilum gateway's reject and replay counters (shared definitions). */
+  auth: AuthMetrics;
   inFlight: Gauge;
   decisions: Counter<"decision">;
   decisionSeconds: Histogram<"decision">;
@@ -12,41 +13,19 @@ export interface VerifierMetrics {
   claimSubmissions: Counter<"result">;
 }
 
-/** Lower-cased, every char outside [a-z0-9] → "_", trimmed of "_" (Sigilum's label normalization). */
-export function metricLabel(value: string): string {
-  const normalized = value
-    .toLowerCase()
-    .replace(/[^a-z0-9]/g, "_")
-    .replace(/^_+|_+$/g, "")
-    .replace(/__/g, "_");
-  return normalized || "unknown";
-}
-
 export function createVerifierMetrics(registry: Registry = new Registry()): VerifierMetrics {
   const registers = [registry];
   // Process, heap, GC and event-loop-lag series: what explains a latency tail.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
-  const replayDetected = new Counter({
-    name: "sigilum_gateway_replay_detected_total",
-    help: "Total replay detections from signature nonce cache.",
-    registers,
-  });
   const inFlight = new Gauge({
     name: "sigilum_gateway_requests_in_flight",
     help: "Current number of in-flight HTTP requests.",
     registers,
   });
-  replayDetected.inc(0);
   inFlight.set(0);
   return {
     registry,
-    authReject: new Counter({
-      name: "sigilum_gateway_auth_reject_total",
-      help: "Total proxy auth rejects by reason code.",
-      labelNames: ["reason"],
-      registers,
-    }),
-    replayDetected,
+    auth: authMetrics(registry),
     inFlight,
     decisions: new Counter({
       name: "sigilum_verifier_decisions_total",

@@ -35,7 +35,7 @@ import { ClaimSubmitter, startClaimWorker } from "./claims/submissions.ts";
 import { clusterMetricsSource, isClusterWorker } from "./cluster.ts";
 import type { VerifierConfig } from "./config.ts";
 import { createVerifierMetrics, type VerifierMetrics } from "./metrics.ts";
-import { createVerifyStage } from "./pipeline/verify.ts";
+import { createSignatureVerifier } from "./pipeline/signature.ts";
 import { ClaimCopyStore } from "./store/claim-copies.ts";
 import { connectionStored, openVerifierRedis, redisAnswers } from "./store/clients.ts";
 import { CorkedNonceStore } from "./store/corked-nonces.ts";
@@ -156,10 +156,10 @@ export async function createVerifierService(
     settleMs: config.claims.lookupWaitMs,
   });
 
-  const verify = createVerifyStage({
+  const verifier = createSignatureVerifier({
     maxAgeSeconds: config.signatureMaxAgeSeconds,
-    ...(options.now ? { now: options.now } : {}),
-    ...(options.backend ? { backend: options.backend } : {}),
+    now: options.now,
+    backend: options.backend,
   });
   const log = config.logDecisions
     ? (event: string, fields: Record<string, unknown>) => decisionLog(logger, event as DecisionEvent, fields)
@@ -167,7 +167,9 @@ export async function createVerifierService(
   let closing = false;
   const check = createCheckHandler({
     pipeline: {
-      verify,
+      isClosing: () => closing,
+      maxBodyBytes: config.maxBodyBytes,
+      verifier,
       nonces: new CorkedNonceStore(redis, new RedisNonceStore(redis, config.redisPrefix)),
       epoch,
       claims,
@@ -182,7 +184,6 @@ export async function createVerifierService(
         apiKeyFor(service) !== "" || (await connectionStored(redis, keys, service)),
     },
     metrics,
-    maxBodyBytes: config.maxBodyBytes,
     mintAuthz: createAuthzMinter(config.internalSecret),
     log,
     onError: (error, requestId) =>
@@ -190,7 +191,6 @@ export async function createVerifierService(
         { request_id: requestId, err: error },
         "check failed unexpectedly; answered INTERNAL_ERROR",
       ),
-    isClosing: () => closing,
   });
 
   const app = createApp({
@@ -355,7 +355,7 @@ export async function createVerifierService(
       });
       const address = server.address() as AddressInfo;
       logger.info(
-        { port: address.port, address: address.address, ed25519: verify.backendName },
+        { port: address.port, address: address.address, ed25519: verifier.backend.name },
         "verifier listening",
       );
       return address;

@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { parseRoute } from "@sigilum-gw/shared/gateway-route";
 import {
   COMPONENTS_NO_BODY,
   COMPONENTS_WITH_BODY,
@@ -18,7 +19,6 @@ import { createLogger, decisionLog } from "@sigilum-gw/shared/logger";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import fc from "fast-check";
 import { checkHeaders } from "../src/check/headers.ts";
-import { parseRoute } from "../src/pipeline/parse.ts";
 import { envelopeCode, envoyHeaders, rawCheck } from "./helpers/envoy-check.ts";
 import { type RunningVerifier, SERVICE_API_KEY, startVerifier } from "./helpers/harness.ts";
 

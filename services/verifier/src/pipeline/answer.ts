@@ -1,13 +1,12 @@
 import type { ServerResponse } from "node:http";
-import { type ErrorCode, sendError } from "@sigilum-gw/shared/errors";
 import { ALLOW_HEADERS } from "@sigilum-gw/shared/ext-authz";
 import { SIGNING_HEADERS } from "@sigilum-gw/shared/http-signatures";
 import type { SubmitOutcome } from "../claims/submissions.ts";
 
 /**
- * Stage 5: the answer Envoy (or the proxy in inline mode) acts on. 200 = allow, with identity headers that Envoy
- * copies upstream (`allowed_upstream_headers`) and the signing headers it must strip; anything else = deny, passed
- * through to the agent.
+ * The allow answer Envoy (or the proxy in inline mode) acts on: 200, with identity headers that Envoy copies
+ * upstream (`allowed_upstream_headers`) and the signing headers it must strip. Denials are written by errors.ts;
+ * the claim-required Markdown is built here.
  */
 
 export const HEADERS_TO_REMOVE_HEADER = "x-envoy-auth-headers-to-remove";
@@ -70,19 +69,6 @@ export function writeAllow(
   );
   res.writeHead(200, headers);
   res.end();
-}
-
-export function writeDeny(
-  res: ServerResponse,
-  code: ErrorCode,
-  requestId: string,
-  extra?: { message?: string; headers?: Record<string, string> },
-): void {
-  sendError(res, code, {
-    requestId,
-    ...(extra?.message ? { message: extra.message } : {}),
-    headers: { "x-sigilum-code": code, ...(extra?.headers ?? {}) },
-  });
 }
 
 export interface ClaimRequiredContext {
@@ -174,15 +160,4 @@ Sigilum is intentionally fail-closed here. Only approved keys can use service cr
 
 ## Next Step
 ${nextStep}`;
-}
-
-export function writeClaimRequired(res: ServerResponse, requestId: string, ctx: ClaimRequiredContext): void {
-  const body = claimRequiredMarkdown(ctx);
-  res.statusCode = 403;
-  res.setHeader("content-type", "text/markdown; charset=utf-8");
-  res.setHeader("cache-control", "no-store");
-  res.setHeader("x-sigilum-code", "AUTH_CLAIM_REQUIRED");
-  res.setHeader("x-request-id", requestId);
-  res.setHeader("content-length", Buffer.byteLength(body));
-  res.end(body);
 }

@@ -1,31 +1,58 @@
-import type { ClaimsCache } from "../claims/cache.ts";
-import type { ClaimSubmission, ClaimSubmitter, SubmitOutcome } from "../claims/submissions.ts";
+import { deny, ok, type Result } from "@sigilum-gw/shared/stage";
+import type { CheckContext, CheckDetail, CheckStage, Signed } from "./check.ts";
 
 /**
- * Stage 4: is ⟨namespace, public key⟩ approved for this service? If not, ask for approval (rate-limited,
- * deduplicated, queued) and tell the caller what happens next.
+ * Stage 5, claims: is ⟨namespace, public key⟩ approved for this service? The common case (an approved agent,
+ * fresh snapshot) answers synchronously from memory. Otherwise: an unknown connection is a 404 (before any claims
+ * lookup), then the shared snapshot is asked, and an agent without approval gets an access request filed
+ * (rate-limited, deduplicated, queued) and told what happens next.
  */
-export type ClaimStageResult =
-  | { kind: "approved" }
-  | { kind: "claims_unavailable" }
-  | { kind: "lookup_failed" }
-  | { kind: "claim_required"; submission: Exclude<SubmitOutcome, { kind: "rate_limited" | "unavailable" }> }
-  | { kind: "rate_limited"; retryAfterSeconds: number }
-  | { kind: "store_unavailable" };
+export const claims: CheckStage<Signed, Signed> = (signed, ctx) => {
+  const { identity } = signed;
+  if (ctx.claims.approvedFromMemory(signed.service, identity.namespace, identity.publicKey))
+    return ok(signed);
+  return lookUp(signed, ctx);
+};
 
-export async function checkClaim(
-  cache: ClaimsCache,
-  submitter: ClaimSubmitter,
-  claim: ClaimSubmission,
-): Promise<ClaimStageResult> {
-  if (cache.approvedFromMemory(claim.service, claim.namespace, claim.publicKey)) return { kind: "approved" };
-  const decision = await cache.lookup(claim.service, claim.namespace, claim.publicKey);
-  if (decision === "approved") return { kind: "approved" };
-  if (decision === "unavailable") return { kind: "claims_unavailable" };
-  if (decision === "lookup_failed") return { kind: "lookup_failed" };
-  const submission = await submitter.submit(claim);
-  if (submission.kind === "rate_limited")
-    return { kind: "rate_limited", retryAfterSeconds: submission.retryAfterSeconds };
-  if (submission.kind === "unavailable") return { kind: "store_unavailable" };
-  return { kind: "claim_required", submission };
+async function lookUp(signed: Signed, ctx: CheckContext): Promise<Result<Signed, CheckDetail>> {
+  const { service, identity, clientIp } = signed;
+  const detail = { service, identity };
+  if (!(await ctx.connectionKnown(service))) {
+    return deny("connection_lookup", "CONNECTION_NOT_FOUND", {
+      detail,
+      message: `connection "${service}" not found on this gateway`,
+    });
+  }
+  const decision = await ctx.claims.lookup(service, identity.namespace, identity.publicKey);
+  if (decision === "approved") return ok(signed);
+  if (decision === "unavailable") return deny("claims_cache", "AUTH_CLAIMS_UNAVAILABLE", { detail });
+  if (decision === "lookup_failed") return deny("claims_lookup", "AUTH_CLAIMS_LOOKUP_FAILED", { detail });
+  const submission = await ctx.submitter.submit({
+    service,
+    namespace: identity.namespace,
+    publicKey: identity.publicKey,
+    subject: identity.subject,
+    ...(identity.agentId ? { agentId: identity.agentId } : {}),
+    agentIp: clientIp,
+  });
+  if (submission.kind === "rate_limited") {
+    return deny("claims_authorization", "AUTH_CLAIM_SUBMIT_RATE_LIMITED", {
+      detail,
+      headers: { "retry-after": String(submission.retryAfterSeconds) },
+    });
+  }
+  if (submission.kind === "unavailable") return deny("claims_authorization", "REDIS_UNAVAILABLE", { detail });
+  return deny("claims_authorization", "AUTH_CLAIM_REQUIRED", {
+    detail: {
+      ...detail,
+      claim: {
+        namespace: identity.namespace,
+        subject: identity.subject,
+        service,
+        publicKey: identity.publicKey,
+        remoteIp: clientIp,
+        submission,
+      },
+    },
+  });
 }

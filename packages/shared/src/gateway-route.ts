@@ -1,7 +1,7 @@
 /**
- * Stage 1: turn an ext_authz check request (prefix already stripped) into what the signature stage needs: which
- * service (connection) is being called, the exact `@target-uri` the agent must have signed, and the client IP.
- * No signature work happens here; every failure is a plain 4xx decision.
+ * The gateway's URL grammar, one for every service: which connection a signed route (`/proxy/{id}/…`,
+ * `/mcp/{id}/…`, `/slack/…`) calls, and the exact `@target-uri` the agent must have signed. No signature work
+ * happens here; every failure is a reason the caller maps to a plain 4xx.
  */
 
 export interface Route {

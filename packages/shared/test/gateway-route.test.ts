@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { parseRoute, rebuildTargetUri } from "../src/pipeline/parse.ts";
+import { parseRoute, rebuildTargetUri } from "../src/gateway-route.ts";
 
 describe("parseRoute", () => {
   test("connection id from /proxy, /mcp and the /slack alias", () => {
