@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { secretManifest } from "./bootstrap/secret-manifest.ts";
 import { BootstrapError, bootstrap, GENERATED_SECRETS } from "./bootstrap/secrets.ts";
 
-const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
+// Where Kubernetes mounts the pod's ServiceAccount credentials (tests point SERVICE_ACCOUNT_DIR at their own).
+const SERVICE_ACCOUNT = process.env.SERVICE_ACCOUNT_DIR ?? "/var/run/secrets/kubernetes.io/serviceaccount";
 const scratch = process.env.BOOTSTRAP_DIR ?? "/tmp/bootstrap";
 const required = (name: string): string => {
   const value = process.env[name]?.trim();
@@ -35,8 +36,11 @@ function createSecret(body: object, ca: string, token: string, namespace: string
         res.on("end", () => resolve(res.statusCode ?? 0));
       },
     );
-    req.on("timeout", () => req.destroy(new Error("the Kubernetes API did not answer within 10 s")));
-    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error("no answer within 10 s")));
+    // TLS refused (not the cluster's CA), connection refused, timeout: a message, never a stack trace.
+    req.on("error", (err) =>
+      reject(new BootstrapError(`the Kubernetes API at ${host}:${port}: ${err.message}`)),
+    );
     req.end(JSON.stringify(body));
   });
 }

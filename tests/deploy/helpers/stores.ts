@@ -1,6 +1,6 @@
 import { createTestDatabase } from "@sigilum-gw/testkit/postgres";
 import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
-import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from "testcontainers";
+import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer, Wait } from "testcontainers";
 
 /**
  * Redis and PostgreSQL for a deployment test. Where a Docker engine answers, testcontainers starts the same
@@ -30,11 +30,18 @@ async function inContainers(): Promise<Stores> {
   const redis: StartedTestContainer = await new GenericContainer("redis:7.4-alpine")
     .withCommand(["redis-server", "--appendonly", "yes"])
     .withExposedPorts(6379)
+    .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
     .start();
+  // The image's init runs a first server without TCP, then restarts it: ready is the second "ready" line.
   const postgres = await new GenericContainer("postgres:17-alpine")
     .withEnvironment({ POSTGRES_USER: "sigilum", POSTGRES_PASSWORD: "sigilum", POSTGRES_DB: "sigilum" })
     .withExposedPorts(5432)
-    .start();
+    .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+    .start()
+    .catch(async (error: unknown) => {
+      await redis.stop();
+      throw error;
+    });
   return {
     redisUrl: `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`,
     redisPrefix: randomPrefix(),
