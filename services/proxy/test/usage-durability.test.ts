@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type Relay, startRelay } from "@sigilum-gw/testkit/relay";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { createProxyKeys } from "../src/store/keys.ts";
@@ -152,5 +153,69 @@ describe("proxy with GATEWAY_USAGE_DURABILITY=durable", () => {
     );
     assert.match(metrics, /^sigilum_gateway_usage_batches_waiting\{[^}]*\} [34]$/m);
     assert.equal(await waitingEvents(prefix), 4, "nothing stored after the reading that saw the bound");
+  });
+});
+
+describe("durable usage over a slow link to Redis", () => {
+  const prefix = randomPrefix();
+  let relay: Relay;
+  let upstream: Upstream;
+  let gw: RunningProxy;
+  before(async () => {
+    relay = await startRelay(() => [Number(new URL(REDIS_URL).port || 6379)]);
+    // As most APIs answer: a Content-Length, so the agent knows the answer is whole at its last byte.
+    upstream = await startUpstream((req, res) => {
+      if (req.url?.endsWith("/empty")) return void res.writeHead(204).end();
+      if (req.url?.endsWith("/chunked")) {
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.write("streamed ");
+        return void setTimeout(() => res.end("answer"), 20);
+      }
+      const body = JSON.stringify({ ok: true, url: req.url });
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    });
+    gw = await startProxy(
+      testConfig({
+        redisPrefix: prefix,
+        redisUrl: `redis://127.0.0.1:${relay.port}`,
+        usageDurability: "durable",
+      }),
+    );
+    const created = await adminJson(gw.url, "POST", "/api/admin/connections", {
+      id: "slow-redis",
+      base_url: upstream.url,
+      auth_secret_key: "token",
+      secrets: { token: "upstream-token" },
+    });
+    assert.equal(created.status, 201, created.text);
+  });
+  after(async () => {
+    await gw.stop();
+    await relay.close();
+    await upstream.close();
+    await deletePrefix(prefix);
+  });
+
+  test("the agent never holds a whole answer (Content-Length reached, chunked, or a 204) whose event is not in Redis yet", async () => {
+    assert.equal((await authorizedGet(gw.url, "/proxy/slow-redis/v1/warm")).status, 200);
+    assert.equal(await waitingEvents(prefix), 1);
+    // Every write to Redis now takes 300 ms each way; the check below reads Redis directly.
+    relay.delayMs = 300;
+    const started = Date.now();
+    const res = await authorizedGet(gw.url, "/proxy/slow-redis/v1/items/7");
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.text), { ok: true, url: "/v1/items/7" });
+    assert.equal(await waitingEvents(prefix), 2, "the answer was whole before its event was stored");
+    assert.ok(Date.now() - started >= 500, "the answer waited for the write");
+    const empty = await authorizedGet(gw.url, "/proxy/slow-redis/v1/empty");
+    assert.equal(empty.status, 204);
+    assert.equal(await waitingEvents(prefix), 3, "the 204 was sent before its event was stored");
+    const chunked = await authorizedGet(gw.url, "/proxy/slow-redis/v1/chunked");
+    assert.equal(chunked.status, 200);
+    assert.equal(chunked.headers["transfer-encoding"], "chunked");
+    assert.equal(chunked.text, "streamed answer");
+    assert.equal(await waitingEvents(prefix), 4, "the chunked answer ended before its event was stored");
+    relay.delayMs = 0;
   });
 });

@@ -11,9 +11,9 @@ import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-
 import { unusedPort } from "@sigilum-gw/testkit/network";
 import { createTestDatabase, type TestDatabase } from "@sigilum-gw/testkit/postgres";
 import { type ServiceProcess, serviceMain, spawnService } from "@sigilum-gw/testkit/process";
+import { type Relay, startRelay } from "@sigilum-gw/testkit/relay";
 import pg from "pg";
 import { type RedisServer, startRedisServer } from "./redis-server.ts";
-import { type Relay, startRelay } from "./relay.ts";
 import { startUpstream, type Upstream } from "./upstream.ts";
 
 /**

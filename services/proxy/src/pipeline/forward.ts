@@ -98,6 +98,12 @@ export class Forwarder {
       let clientClosed = false;
 
       let waitingForDrain = false;
+      // With beforeEnd (durable usage) the agent must not hold the whole answer before it resolves. A chunked answer
+      // is whole only at its terminator, which res.end() sends; a Content-Length one at its last byte, so there the
+      // last chunk received is held back (its predecessor goes out when a new one arrives); a bodyless answer's head
+      // leaves with the end.
+      let holdLast = false;
+      let held: Buffer | undefined;
       const finish = (outcome: ForwardOutcome) => {
         if (settled) return;
         settled = true;
@@ -140,11 +146,15 @@ export class Forwarder {
           res.writeHead(statusCode, statusMessage || undefined, headers);
           headersSent = true;
           // HEAD / 204 / 304 carry no body; flush the head now.
-          if (request.method === "HEAD" || statusCode === 204 || statusCode === 304) res.flushHeaders();
+          const bodyless = request.method === "HEAD" || statusCode === 204 || statusCode === 304;
+          if (bodyless && !request.beforeEnd) res.flushHeaders();
+          holdLast = request.beforeEnd !== undefined && headers["content-length"] !== undefined;
         },
         onResponseData(ctrl, chunk) {
           responseBytes += chunk.length;
-          if (!res.write(chunk)) {
+          let out: Buffer | undefined = chunk;
+          if (holdLast) [out, held] = [held, chunk];
+          if (out && !res.write(out)) {
             ctrl.pause();
             // Listen for drain only while paused (most responses never fill the socket).
             if (!waitingForDrain) {
@@ -156,7 +166,8 @@ export class Forwarder {
         onResponseEnd() {
           const durationMs = performance.now() - started;
           const done = () => {
-            res.end();
+            if (held) res.end(held);
+            else res.end();
             finish({ kind: "response", status, responseBytes, complete: true, durationMs });
           };
           if (!request.beforeEnd) return done();
