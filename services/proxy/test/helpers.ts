@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { type AuthzClaims, createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
@@ -188,6 +189,17 @@ export async function adminJson(
     json = undefined;
   }
   return { status: response.status, json, text, headers: response.headers };
+}
+
+/** Creates connection `id` to `upstreamUrl` through the admin API, its token secret "upstream-token"; asserts 201. */
+export async function createTokenConnection(base: string, id: string, upstreamUrl: string): Promise<void> {
+  const created = await adminJson(base, "POST", "/api/admin/connections", {
+    id,
+    base_url: upstreamUrl,
+    auth_secret_key: "token",
+    secrets: { token: "upstream-token" },
+  });
+  assert.equal(created.status, 201, created.text);
 }
 
 export interface RawResponse {

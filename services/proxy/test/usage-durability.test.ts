@@ -7,8 +7,8 @@ import { Redis } from "ioredis";
 import { createProxyKeys } from "../src/store/keys.ts";
 import { USAGE_QUEUE, type UsageEvent, UsageQueueFullError, UsageRecorder } from "../src/usage/queue.ts";
 import {
-  adminJson,
   authorizedGet,
+  createTokenConnection,
   deletePrefix,
   eventually,
   REDIS_URL,
@@ -113,13 +113,7 @@ describe("proxy with GATEWAY_USAGE_DURABILITY=durable", () => {
     gw = await startProxy(
       testConfig({ redisPrefix: prefix, usageDurability: "durable", usageQueueMaxBatches: 3 }),
     );
-    const created = await adminJson(gw.url, "POST", "/api/admin/connections", {
-      id: "metered",
-      base_url: upstream.url,
-      auth_secret_key: "token",
-      secrets: { token: "upstream-token" },
-    });
-    assert.equal(created.status, 201, created.text);
+    await createTokenConnection(gw.url, "metered", upstream.url);
   });
   after(async () => {
     await gw.stop();
@@ -182,13 +176,7 @@ describe("durable usage over a slow link to Redis", () => {
         usageDurability: "durable",
       }),
     );
-    const created = await adminJson(gw.url, "POST", "/api/admin/connections", {
-      id: "slow-redis",
-      base_url: upstream.url,
-      auth_secret_key: "token",
-      secrets: { token: "upstream-token" },
-    });
-    assert.equal(created.status, 201, created.text);
+    await createTokenConnection(gw.url, "slow-redis", upstream.url);
   });
   after(async () => {
     await gw.stop();

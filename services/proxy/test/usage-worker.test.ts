@@ -12,8 +12,8 @@ import { Redis } from "ioredis";
 import { createProxyKeys } from "../src/store/keys.ts";
 import { USAGE_QUEUE } from "../src/usage/queue.ts";
 import {
-  adminJson,
   authorizedGet,
+  createTokenConnection,
   deletePrefix,
   eventually,
   REDIS_URL,
@@ -67,13 +67,7 @@ describe("usage worker: delivers what a separate-mode proxy queues", () => {
         identity: { namespace: GATEWAY_NAMESPACE, home },
       }),
     );
-    const created = await adminJson(gw.url, "POST", "/api/admin/connections", {
-      id: "metered",
-      base_url: upstream.url,
-      auth_secret_key: "token",
-      secrets: { token: "upstream-token" },
-    });
-    assert.equal(created.status, 201, created.text);
+    await createTokenConnection(gw.url, "metered", upstream.url);
   });
   after(async () => {
     await worker?.stop();
