@@ -48,7 +48,7 @@ describe("sigilum auth", () => {
   });
 
   test("the secret comes from the local control plane's data directory when JWT_SECRET is unset", async () => {
-    const { writeSecretFile } = await import("../src/lib/files.ts");
+    const { writeSecretFile } = await import("../src/core/files.ts");
     await writeSecretFile(
       `${dir.path}/data/control-plane/jwt-secret`,
       "from-the-data-dir-secret-0123456789abcdef",

@@ -14,11 +14,11 @@ import fc from "fast-check";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { generateServiceKey, hashServiceKey, serviceKeyHint } from "../src/auth/service-keys.ts";
 import { targetUriOf } from "../src/auth/signed-request.ts";
-import { ipMatchesRange, isIpRange } from "../src/claims/ip-ranges.ts";
-import { claimPolicy } from "../src/claims/policy.ts";
 import { newClaimId } from "../src/claims/records.ts";
 import { decideStatus } from "../src/claims/submit.ts";
 import { loadConfig } from "../src/config.ts";
+import { ipMatchesRange, isIpRange } from "../src/net/ip-ranges.ts";
+import { claimPolicy } from "../src/owners/claim-policy.ts";
 
 const SECRET = "s".repeat(40);
 

@@ -2,8 +2,11 @@
 
 export const SIGNATURE_LABEL = "sig1";
 
-/** Headers that must occur at most once (one field line each); a second line is a smuggling attempt. */
-export const SINGLE_LINE_SIGNING_HEADERS = [
+/**
+ * Every header the profile signs or carries: stripped before a request leaves the gateway. Each must occur at most
+ * once (one field line); a second line is a smuggling attempt.
+ */
+export const SIGNING_HEADERS = [
   "signature-input",
   "signature",
   "sigilum-namespace",
@@ -13,9 +16,6 @@ export const SINGLE_LINE_SIGNING_HEADERS = [
   "sigilum-agent-cert",
   "content-digest",
 ] as const;
-
-/** Every header the profile signs or carries: stripped before a request leaves the gateway. */
-export const SIGNING_HEADERS = SINGLE_LINE_SIGNING_HEADERS;
 
 const NO_BODY = [
   "@method",

@@ -6,7 +6,7 @@ import {
   isAllowedComponentKey,
   parseProfileSignatureInput,
   profileSignatureBase64,
-  SINGLE_LINE_SIGNING_HEADERS,
+  SIGNING_HEADERS,
 } from "./profile.ts";
 import { buildSignatureBase, firstHeader, type HeaderInput } from "./rfc9421.ts";
 
@@ -69,8 +69,8 @@ type CachedCertificate =
 
 const fail = (code: SignatureAuthCode, reason: string): VerificationFailure => ({ ok: false, code, reason });
 
-type SingleLineHeader = (typeof SINGLE_LINE_SIGNING_HEADERS)[number];
-const SINGLE_LINE_INDEX = new Map<string, number>(SINGLE_LINE_SIGNING_HEADERS.map((name, i) => [name, i]));
+type SingleLineHeader = (typeof SIGNING_HEADERS)[number];
+const SINGLE_LINE_INDEX = new Map<string, number>(SIGNING_HEADERS.map((name, i) => [name, i]));
 const indexOf = (name: SingleLineHeader) => SINGLE_LINE_INDEX.get(name) as number;
 const SIGNATURE_INPUT = indexOf("signature-input");
 const SIGNATURE = indexOf("signature");
@@ -111,9 +111,9 @@ export function createSigilumVerifier(options: SigilumVerifierOptions = {}): Sig
   function verify(request: SignedRequestInput): VerifyResult {
     const { headers } = request;
     // Each signing header is read once: duplicate lines refused, first line trimmed (as firstHeader).
-    const single = new Array<string | undefined>(SINGLE_LINE_SIGNING_HEADERS.length);
-    for (let i = 0; i < SINGLE_LINE_SIGNING_HEADERS.length; i++) {
-      const name = SINGLE_LINE_SIGNING_HEADERS[i] as SingleLineHeader;
+    const single = new Array<string | undefined>(SIGNING_HEADERS.length);
+    for (let i = 0; i < SIGNING_HEADERS.length; i++) {
+      const name = SIGNING_HEADERS[i] as SingleLineHeader;
       const value = headers[name];
       if (typeof value === "string") single[i] = value.trim();
       else if (value !== undefined) {

@@ -1,9 +1,9 @@
 import { DEFAULT_OWNER_TOKEN_TTL_SECONDS, mintOwnerToken } from "@sigilum-gw/shared/owner-token";
 import type { Command } from "commander";
 import type { CliContext } from "../context.ts";
+import { readTrimmed, writeSecretFile } from "../core/files.ts";
 import { CliError } from "../errors.ts";
 import { resolveEndpoints } from "../lib/endpoints.ts";
-import { readTrimmed, writeSecretFile } from "../lib/files.ts";
 import { ApiCallError } from "../lib/http.ts";
 import { resolveOwnerNamespace } from "../lib/namespace.ts";
 import { openUrl } from "../lib/open-url.ts";

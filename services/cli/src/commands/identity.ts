@@ -6,9 +6,9 @@ import {
 } from "@sigilum-gw/shared/identity";
 import type { Command } from "commander";
 import type { CliContext } from "../context.ts";
+import { sigilumHome } from "../core/paths.ts";
 import { CliError } from "../errors.ts";
 import { localGatewayNamespace } from "../lib/namespace.ts";
-import { sigilumHome } from "../lib/paths.ts";
 import { emit, warn } from "../output.ts";
 
 /** `sigilum init` and `sigilum list`: agent identities in the Sigilum file format (spec §D.1, §D.8). */

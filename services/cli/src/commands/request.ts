@@ -4,11 +4,11 @@ import { createSigilumClient } from "@sigilum-gw/sdk";
 import { listNamespaces } from "@sigilum-gw/shared/identity";
 import type { Command } from "commander";
 import type { CliContext } from "../context.ts";
+import { sigilumHome } from "../core/paths.ts";
 import { CliError, EXIT_FAILURE } from "../errors.ts";
 import { resolveEndpoints } from "../lib/endpoints.ts";
 import { transportReason } from "../lib/http.ts";
 import { localGatewayNamespace } from "../lib/namespace.ts";
-import { sigilumHome } from "../lib/paths.ts";
 import { emit } from "../output.ts";
 import { identityError } from "./identity.ts";
 

@@ -5,17 +5,17 @@ import { join } from "node:path";
 import { loadIdentity } from "@sigilum-gw/shared/identity";
 import type { Command } from "commander";
 import type { CliContext } from "../context.ts";
-import { CliError, EXIT_FAILURE } from "../errors.ts";
-import { ensurePrivateDir } from "../lib/files.ts";
-import { dataDir, REPO_ROOT } from "../lib/paths.ts";
-import { emit, keyValues, note, success, table, warn } from "../output.ts";
 import {
   type AddressVariable,
   type ListenAddress,
   localUrl,
   type StackAddresses,
   stackAddresses,
-} from "../stack/addresses.ts";
+} from "../core/addresses.ts";
+import { ensurePrivateDir } from "../core/files.ts";
+import { dataDir, REPO_ROOT } from "../core/paths.ts";
+import { CliError, EXIT_FAILURE } from "../errors.ts";
+import { emit, keyValues, note, success, table, warn } from "../output.ts";
 import { requireRedisServer } from "../stack/embedded-redis.ts";
 import { probeHealth, waitForHealth, waitForSignedDecision } from "../stack/health.ts";
 import { logFile, pidFile, type StackLayout, stackLayout } from "../stack/layout.ts";

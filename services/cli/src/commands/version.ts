@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import type { CliContext } from "../context.ts";
-import { REPO_ROOT } from "../lib/paths.ts";
+import { REPO_ROOT } from "../core/paths.ts";
 import { emit, keyValues } from "../output.ts";
 import { REDIS_SERVER } from "../stack/embedded-redis.ts";
 

@@ -1,9 +1,9 @@
 import type { CliContext } from "../context.ts";
-import { ADDRESS_DEFAULTS, localUrl, parseListenAddress } from "../stack/addresses.ts";
+import { ADDRESS_DEFAULTS, localUrl, parseListenAddress } from "../core/addresses.ts";
+import { readTrimmed } from "../core/files.ts";
+import { dataDir } from "../core/paths.ts";
 import { type StackLayout, stackLayout } from "../stack/layout.ts";
 import { readStackState, type StackState } from "../stack/state.ts";
-import { readTrimmed } from "./files.ts";
-import { dataDir } from "./paths.ts";
 
 /**
  * Where the CLI finds the services: an explicit flag, else the variable, else the local stack started by

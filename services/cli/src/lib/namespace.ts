@@ -1,10 +1,10 @@
 import { resolve } from "node:path";
 import { InvalidNamespaceError, listNamespaces, normalizeNamespace } from "@sigilum-gw/shared/identity";
 import type { CliContext } from "../context.ts";
+import { dataDir, sigilumHome } from "../core/paths.ts";
 import { CliError } from "../errors.ts";
 import { stackLayout } from "../stack/layout.ts";
 import { readStackState, type StackState } from "../stack/state.ts";
-import { dataDir, sigilumHome } from "./paths.ts";
 
 export async function readStackStateFor(ctx: CliContext): Promise<StackState | undefined> {
   return readStackState(stackLayout(dataDir(ctx.env, ctx.cwd)));

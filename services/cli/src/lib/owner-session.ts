@@ -1,14 +1,14 @@
 import { join, resolve } from "node:path";
 import { mintOwnerToken } from "@sigilum-gw/shared/owner-token";
 import type { CliContext } from "../context.ts";
+import { readTrimmed, writeSecretFile } from "../core/files.ts";
+import { ownerTokenFile } from "../core/paths.ts";
 import { CliError } from "../errors.ts";
 import { note } from "../output.ts";
 import { type Endpoints, resolveEndpoints } from "./endpoints.ts";
-import { readTrimmed, writeSecretFile } from "./files.ts";
 import { ApiCallError, JsonClient } from "./http.ts";
 import { resolveOwnerNamespace } from "./namespace.ts";
 import { isExpired, isWellFormedJwt, readTokenClaims } from "./owner-token.ts";
-import { ownerTokenFile } from "./paths.ts";
 
 /**
  * The namespace owner's session for commands that call the control plane (service, approvals): which namespace,

@@ -3,11 +3,11 @@ import { openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CliContext } from "../context.ts";
+import { ensurePrivateDir } from "../core/files.ts";
+import { REPO_ROOT } from "../core/paths.ts";
 import { CliError } from "../errors.ts";
 import { logFile, pidFile, type StackLayout } from "../stack/layout.ts";
 import { isOurProcess, readPidFile, removePidFile, terminate, writePidFile } from "../stack/processes.ts";
-import { ensurePrivateDir } from "./files.ts";
-import { REPO_ROOT } from "./paths.ts";
 
 /**
  * The pairing bridge run by the CLI (`sigilum gateway pair`, spec §B.6–B.7): in the foreground, or detached with a

@@ -6,7 +6,7 @@ import {
   listNamespaces,
   normalizeNamespace,
 } from "@sigilum-gw/shared/identity";
-import { ensurePrivateDir, loadOrCreateSecret } from "../lib/files.ts";
+import { ensurePrivateDir, loadOrCreateSecret } from "../core/files.ts";
 import type { StackLayout } from "./layout.ts";
 
 export interface StackSecrets {

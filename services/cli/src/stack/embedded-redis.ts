@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer } from "node:net";
+import { type ListenAddress, parseListenAddress } from "../core/addresses.ts";
 import { CliError } from "../errors.ts";
-import { type ListenAddress, parseListenAddress } from "./addresses.ts";
 import type { StackLayout } from "./layout.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { REPO_ROOT } from "../lib/paths.ts";
-import { type ListenAddress, localUrl, type StackAddresses } from "./addresses.ts";
+import { type ListenAddress, localUrl, type StackAddresses } from "../core/addresses.ts";
+import { REPO_ROOT } from "../core/paths.ts";
 import { REDIS_SERVER, redisServerArgs } from "./embedded-redis.ts";
 import type { StackLayout } from "./layout.ts";
 

@@ -1,5 +1,5 @@
 import { createServer } from "node:net";
-import type { ListenAddress } from "./addresses.ts";
+import type { ListenAddress } from "../core/addresses.ts";
 
 /** Whether we could listen on the address right now (bind and close at once). */
 export function canListen(address: ListenAddress): Promise<boolean> {

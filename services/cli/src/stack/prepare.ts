@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import type { CliContext } from "../context.ts";
+import { localUrl, type StackAddresses, stackAddresses } from "../core/addresses.ts";
+import { dataDir, REPO_ROOT, sigilumHome } from "../core/paths.ts";
 import { CliError } from "../errors.ts";
-import { dataDir, REPO_ROOT, sigilumHome } from "../lib/paths.ts";
-import { localUrl, type StackAddresses, stackAddresses } from "./addresses.ts";
 import { ensureGatewayIdentity, ensureStackSecrets, resolveGatewayNamespace } from "./bootstrap.ts";
 import { embeddedRedisAddress, stackRedisPrefix } from "./embedded-redis.ts";
 import { type StackLayout, stackLayout } from "./layout.ts";

@@ -1,6 +1,6 @@
 import { readFile, readlink, realpath, rm } from "node:fs/promises";
 import { resolve } from "node:path";
-import { writeSecretFile } from "../lib/files.ts";
+import { writeSecretFile } from "../core/files.ts";
 
 export function isAlive(pid: number): boolean {
   try {

@@ -1,6 +1,6 @@
 import { readFile, rm } from "node:fs/promises";
 import { z } from "zod";
-import { writeSecretFile } from "../lib/files.ts";
+import { writeSecretFile } from "../core/files.ts";
 import type { StackLayout } from "./layout.ts";
 
 /** What `up` records about a running stack, so other commands find it (random ports included). */

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { ensurePrivateDir } from "../lib/files.ts";
+import { ensurePrivateDir } from "../core/files.ts";
 import { probeHealth } from "./health.ts";
 import { logFile, pidFile, type StackLayout } from "./layout.ts";
 import type { ServicePlan, StackService } from "./plan.ts";

@@ -6,9 +6,9 @@ import type { Db, Queryable } from "../db/db.ts";
 import type { ClaimEvents } from "../events/publisher.ts";
 import { ApiError, forbidden, notFound } from "../http/errors.ts";
 import { parseWith } from "../http/validate.ts";
-import { ipMatchesAny } from "./ip-ranges.ts";
+import { ipMatchesAny } from "../net/ip-ranges.ts";
+import { claimPolicy } from "../owners/claim-policy.ts";
 import type { ClaimLimits } from "./limits.ts";
-import { claimPolicy } from "./policy.ts";
 import { type ClaimStatus, lockNamespace, namespaceCounts, newClaimId } from "./records.ts";
 
 const optionalTrimmed = (max: number) => z.string().trim().min(1).max(max).optional();

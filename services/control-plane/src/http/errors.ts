@@ -18,7 +18,6 @@ export class ApiError extends Error {
 
 export const notFound = (message = "Not found") => new ApiError(404, "NOT_FOUND", message);
 export const forbidden = (message = "Forbidden") => new ApiError(403, "FORBIDDEN", message);
-export const unauthorized = (message = "Unauthorized") => new ApiError(401, "UNAUTHORIZED", message);
 
 export function validationError(error: z.ZodError, message = "Validation failed"): ApiError {
   return new ApiError(

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { policySettingsSchema } from "../claims/policy.ts";
 import type { Db, Queryable } from "../db/db.ts";
 import { iso } from "../db/values.ts";
 import { ApiError } from "../http/errors.ts";
+import { policySettingsSchema } from "./claim-policy.ts";
 import type { Owner } from "./owners.ts";
 
 const MAX_SETTINGS_BYTES = 16 * 1024;

@@ -1,6 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { isIP, type LookupFunction } from "node:net";
-import { ipMatchesAny } from "../claims/ip-ranges.ts";
+import { ipMatchesAny } from "../net/ip-ranges.ts";
 
 /**
  * SSRF rules for webhook targets (spec §A.9): http(s) only, never the literal `localhost`, and no address in a

@@ -1,6 +1,6 @@
+import { readJson, sendJson } from "../http/json.ts";
 import { type BackupStore, backupSchema } from "../store/backup.ts";
 import type { AdminCall } from "./handlers.ts";
-import { readJson, sendJson } from "./json.ts";
 
 /**
  * `GET /api/admin/backup`: every connection and credential variable, secrets still sealed under the master key.

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { GatewayError } from "@sigilum-gw/shared/errors";
 import { catalogInput, normalizeCatalog } from "../catalog/schema.ts";
 import type { CatalogStore } from "../catalog/store.ts";
+import { readJson, sendJson } from "../http/json.ts";
 import { buildNewConnection } from "../model/connection/create.ts";
 import { toConnectionJson } from "../model/connection/json.ts";
 import { applyRotation } from "../model/connection/rotate.ts";
@@ -28,7 +29,6 @@ import type { ConnectionStore } from "../store/connections.ts";
 import type { PairingKeyStore } from "../store/pairing-key.ts";
 import { asStoreError, isRedisUnavailable } from "../store/redis-errors.ts";
 import type { VariableStore } from "../store/variables.ts";
-import { readJson, sendJson } from "./json.ts";
 import { type AdminMcp, prewarmDiscovery, testMcpConnection } from "./mcp.ts";
 import {
   type TestResult,

@@ -1,4 +1,5 @@
 import { ERROR_CATALOGUE, GatewayError } from "@sigilum-gw/shared/errors";
+import { sendJson } from "../http/json.ts";
 import { type DiscoveryService, discoveryJson, parseRefreshMode } from "../mcp/discovery.ts";
 import { describeUpstreamError } from "../mcp/errors.ts";
 import type { McpUpstreams } from "../mcp/upstream.ts";
@@ -7,7 +8,6 @@ import { formatTime } from "../model/time.ts";
 import { credentialOf, loadConnection } from "../pipeline/resolve.ts";
 import { isForbiddenAddressError } from "../pipeline/upstream-address.ts";
 import type { AdminCall, AdminDeps } from "./handlers.ts";
-import { sendJson } from "./json.ts";
 import type { TestResult } from "./test-connection.ts";
 
 /**

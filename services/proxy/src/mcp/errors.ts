@@ -61,8 +61,6 @@ export function isProtocolAnswer(err: unknown): boolean {
   return sdk !== undefined && err instanceof sdk.ProtocolError;
 }
 
-export class McpUpstreamError extends Error {}
-
 /** One line, bounded, with the credential removed: safe for an error envelope and the logs. */
 export function describeUpstreamError(err: unknown, secrets: readonly string[]): string {
   let text = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, " ").trim();

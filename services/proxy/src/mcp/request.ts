@@ -3,8 +3,8 @@ import { clientIp, forwardedScheme, type TrustedProxies } from "@sigilum-gw/shar
 import { type ErrorCode, GatewayError, sendError } from "@sigilum-gw/shared/errors";
 import { type DecisionEvent, type DecisionFields, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { recordAuthReject } from "@sigilum-gw/shared/metrics";
-import { jsonText, sendJsonText } from "../admin/json.ts";
 import { finishBodyless, readBody } from "../http/body.ts";
+import { jsonText, sendJson, sendJsonText } from "../http/json.ts";
 import type { ProxyMetrics } from "../metrics.ts";
 import type { AuthorizedIdentity, Authorizer } from "../pipeline/authorize.ts";
 import type { ConnectionResolver, ResolvedConnection } from "../pipeline/resolve.ts";

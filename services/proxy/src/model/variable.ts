@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { hasUnsafeHeaderChars } from "./connection/rules.ts";
 import { badRequest } from "./errors.ts";
 import { formatTime } from "./time.ts";
+import { hasUnsafeHeaderChars } from "./wire.ts";
 
 /** Shared credential variables (spec §5.7): referenced from a secret as exactly `{{KEY}}`. */
 
@@ -27,7 +27,6 @@ export const upsertVariableInput = z.object({
   value: z.string().nullish(),
   created_by_subject: z.string().nullish(),
 });
-export type UpsertVariableInput = z.infer<typeof upsertVariableInput>;
 
 export function validateVariableKey(raw: string | null | undefined): string {
   const key = (raw ?? "").trim();

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { badRequest } from "../errors.ts";
+import { hasUnsafeHeaderChars } from "../wire.ts";
 import type { policyInput } from "./schemas.ts";
 import type { AuthMode, Protocol, SecretMap, ToolPolicy } from "./types.ts";
 
@@ -30,12 +31,6 @@ const FORBIDDEN_AUTH_HEADERS = new Set([
   "upgrade",
   "expect",
 ]);
-// Characters that would split or corrupt a header line, or a query parameter.
-const UNSAFE_VALUE_RE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
-
-export function hasUnsafeHeaderChars(value: string): boolean {
-  return UNSAFE_VALUE_RE.test(value);
-}
 
 export function validateAuthHeaderName(mode: AuthMode, name: string): void {
   if (mode === "query_param") {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isIpRange } from "./ip-ranges.ts";
+import { isIpRange } from "../net/ip-ranges.ts";
 
 /** The owner's claim policy, read from `users.settings.policy` (reference semantics for defaults). */
 export interface ClaimPolicy {

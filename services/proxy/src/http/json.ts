@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { GatewayError } from "@sigilum-gw/shared/errors";
 import type { z } from "zod";
-import { readBody } from "../http/body.ts";
+import { readBody } from "./body.ts";
 
 /** JSON in and out for admin handlers, with the reference's body errors (spec §1.3). */
 
