@@ -4,7 +4,7 @@ import { type ErrorCode, GatewayError, sendError } from "@sigilum-gw/shared/erro
 import { type DecisionEvent, type DecisionFields, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { recordAuthReject } from "@sigilum-gw/shared/metrics";
 import { finishBodyless, readBody } from "../http/body.ts";
-import { jsonText, sendJson, sendJsonText } from "../http/json.ts";
+import { jsonText, sendJsonText } from "../http/json.ts";
 import type { ProxyMetrics } from "../metrics.ts";
 import type { AuthorizedIdentity, Authorizer } from "../pipeline/authorize.ts";
 import type { ConnectionResolver, ResolvedConnection } from "../pipeline/resolve.ts";

@@ -1,4 +1,3 @@
-import type { AuthorizedIdentity } from "../pipeline/authorize.ts";
 import type { UsageEvent, UsageSink } from "./queue.ts";
 
 /**
@@ -9,6 +8,14 @@ import type { UsageEvent, UsageSink } from "./queue.ts";
 
 const MAX_ACTION = 64;
 const MAX_PATH = 512;
+
+/** Who the event is about: the agent the request was authorized for (pipeline/authorize.ts's identity fits). */
+export interface UsageIdentity {
+  namespace: string;
+  subject: string;
+  publicKey: string;
+  agentId: string | undefined;
+}
 
 export interface UsageFacts {
   requestId: string;
@@ -29,7 +36,7 @@ export function outcomeOfStatus(status: number): string {
   return status < 400 ? "success" : status === 403 ? "forbidden" : "error";
 }
 
-export function usageEvent(identity: AuthorizedIdentity, facts: UsageFacts): UsageEvent {
+export function usageEvent(identity: UsageIdentity, facts: UsageFacts): UsageEvent {
   const event: UsageEvent = {
     event_id: facts.requestId,
     namespace: identity.namespace,
