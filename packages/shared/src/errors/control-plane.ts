@@ -161,8 +161,15 @@ export const CONTROL_PLANE_ERRORS = {
   VERIFICATION_FAILED: {
     status: 400,
     message: "Passkey verification failed",
-    when: "The WebAuthn response did not verify.",
+    when: "A passkey registration (WebAuthn attestation) did not verify.",
     remedy: "Retry with the same passkey; register a new one if it keeps failing.",
+  },
+  PASSKEY_SIGN_IN_FAILED: {
+    status: 401,
+    message: "Passkey sign-in could not be verified",
+    when: "A passkey sign-in (WebAuthn assertion) did not verify: unknown credential, wrong signature or counter.",
+    remedy:
+      "Sign in with a passkey registered for this namespace, or use a one-time login link from the CLI.",
   },
   LOGIN_LINK_INVALID: {
     status: 401,
@@ -297,6 +304,16 @@ export const CONTROL_PLANE_ERRORS = {
 export type ControlPlaneErrorCode = keyof typeof CONTROL_PLANE_ERRORS;
 export const CONTROL_PLANE_ERROR_CODES = Object.keys(CONTROL_PLANE_ERRORS) as ControlPlaneErrorCode[];
 export const CONTROL_PLANE_DOCS_ANCHOR = "control-plane-errors";
+
+/** A code the control plane may answer with: its own, or one it shares with the gateway. */
+export type ControlPlaneCode = keyof typeof CONTROL_PLANE_ERRORS | keyof typeof ERROR_CATALOGUE;
+
+/** Status, message and meaning of a control-plane code. */
+export function controlPlaneErrorSpec(code: ControlPlaneCode): ErrorSpec {
+  return code in CONTROL_PLANE_ERRORS
+    ? CONTROL_PLANE_ERRORS[code as keyof typeof CONTROL_PLANE_ERRORS]
+    : ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE];
+}
 
 /** Whether a code is documented: the control plane's own, or one it shares with the gateway. */
 export function isDocumentedControlPlaneCode(code: string): boolean {

@@ -42,19 +42,19 @@ export function ownerTokenFrom(req: Request): string | undefined {
 /** Authenticates the namespace owner behind the request or throws 401. */
 export async function requireOwner(req: Request, deps: { db: Db; jwtSecret: string }): Promise<Owner> {
   const token = ownerTokenFrom(req);
-  if (!token) throw new ApiError(401, "UNAUTHORIZED", "Authentication required");
-  if (token.length > 8192) throw new ApiError(401, "TOKEN_EXPIRED", "Invalid or expired token");
+  if (!token) throw new ApiError("UNAUTHORIZED", "Authentication required");
+  if (token.length > 8192) throw new ApiError("TOKEN_EXPIRED", "Invalid or expired token");
   const verified = await verifyOwnerToken(token, deps.jwtSecret);
-  if (!verified.ok) throw new ApiError(401, "TOKEN_EXPIRED", "Invalid or expired token");
+  if (!verified.ok) throw new ApiError("TOKEN_EXPIRED", "Invalid or expired token");
   const owner = await ensureOwner(deps.db, verified.claims);
-  if (!owner.ok) throw new ApiError(401, "UNAUTHORIZED", "Token does not match a namespace owner");
+  if (!owner.ok) throw new ApiError("UNAUTHORIZED", "Token does not match a namespace owner");
   return owner.owner;
 }
 
 /** Path namespace: 400 when malformed, 403 when it is not the caller's own. */
 export function requireOwnNamespace(owner: Owner, namespace: string): void {
   if (!NAMESPACE_MIXED_RE.test(namespace)) {
-    throw new ApiError(400, "VALIDATION_ERROR", "Invalid namespace format");
+    throw new ApiError("VALIDATION_ERROR", "Invalid namespace format");
   }
   if (namespace !== owner.namespace) throw forbidden("Access denied: namespace belongs to another owner");
 }

@@ -15,13 +15,12 @@ export async function requireServiceKey(
   const token = bearerToken(req.headers.authorization);
   const key = token ? await resolveServiceKey(db, token) : undefined;
   if (key) return key;
-  if (style === "feed") throw new ApiError(401, "UNAUTHORIZED", "Missing or invalid service API key");
+  if (style === "feed") throw new ApiError("UNAUTHORIZED", "Missing or invalid service API key");
   if (!token) {
     throw new ApiError(
-      401,
       "UNAUTHORIZED",
       "Missing or invalid Authorization header. Use: Bearer <service_api_key>",
     );
   }
-  throw new ApiError(403, "FORBIDDEN", "Invalid or revoked API key");
+  throw new ApiError("FORBIDDEN", "Invalid or revoked API key");
 }

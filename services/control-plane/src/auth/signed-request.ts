@@ -57,17 +57,17 @@ export function targetUriOf(req: Request, deps: Pick<SignedAuthDeps, "publicUrl"
 function failure(result: Extract<VerifyResult, { ok: false }>): ApiError {
   switch (result.code) {
     case "AUTH_SIGNED_COMPONENTS_INVALID":
-      return new ApiError(401, "SIGNATURE_COMPONENTS_INVALID", "Invalid signed component set");
+      return new ApiError("SIGNATURE_COMPONENTS_INVALID", "Invalid signed component set");
     case "AUTH_SIGNATURE_INVALID":
       if (/expired|future/.test(result.reason)) {
-        return new ApiError(401, "SIGNATURE_EXPIRED", "Signature expired or not yet valid");
+        return new ApiError("SIGNATURE_EXPIRED", "Signature expired or not yet valid");
       }
       if (/content-digest/.test(result.reason)) {
-        return new ApiError(401, "SIGNATURE_DIGEST_MISMATCH", "Content digest mismatch");
+        return new ApiError("SIGNATURE_DIGEST_MISMATCH", "Content digest mismatch");
       }
-      return new ApiError(401, "SIGNATURE_INVALID", `Invalid signature: ${result.reason}`);
+      return new ApiError("SIGNATURE_INVALID", `Invalid signature: ${result.reason}`);
     default:
-      return new ApiError(401, "SIGNATURE_INVALID", `Invalid signature: ${result.reason}`);
+      return new ApiError("SIGNATURE_INVALID", `Invalid signature: ${result.reason}`);
   }
 }
 
@@ -83,7 +83,7 @@ export function verifySignature(
   for (const name of REQUIRED_HEADERS) {
     const value = req.headers[name];
     if (value === undefined || (typeof value === "string" && value.trim() === "")) {
-      throw new ApiError(401, "SIGNATURE_MISSING", "Missing required signed-auth headers");
+      throw new ApiError("SIGNATURE_MISSING", "Missing required signed-auth headers");
     }
   }
   const body = rawBody(req);
@@ -95,10 +95,10 @@ export function verifySignature(
   });
   if (!result.ok) throw failure(result);
   if (binding.namespace !== undefined && binding.namespace !== result.namespace) {
-    throw new ApiError(403, "SIGNATURE_NAMESPACE_MISMATCH", "Namespace does not match request");
+    throw new ApiError("SIGNATURE_NAMESPACE_MISMATCH", "Namespace does not match request");
   }
   if (binding.publicKey !== undefined && binding.publicKey !== result.publicKey) {
-    throw new ApiError(403, "SIGNATURE_KEY_MISMATCH", "Public key does not match request");
+    throw new ApiError("SIGNATURE_KEY_MISMATCH", "Public key does not match request");
   }
   return result;
 }
@@ -109,7 +109,7 @@ export function verifySignature(
  */
 export async function consumeNonce(deps: SignedAuthDeps, signer: VerifiedIdentity): Promise<void> {
   const epoch = deps.epoch ? await checkReplayEpoch(deps.epoch, signer.created) : "current";
-  if (epoch === "unknown") throw new ApiError(503, "NONCE_STORE_UNAVAILABLE", "Nonce store unavailable");
+  if (epoch === "unknown") throw new ApiError("NONCE_STORE_UNAVAILABLE", "Nonce store unavailable");
   if (epoch === "predates") {
     const spec = ERROR_CATALOGUE.AUTH_REPLAY_WINDOW_RESET;
     throw new ApiError(spec.status, "AUTH_REPLAY_WINDOW_RESET", spec.message);
@@ -118,9 +118,9 @@ export async function consumeNonce(deps: SignedAuthDeps, signer: VerifiedIdentit
   try {
     fresh = await deps.nonces.checkAndRecord(`sig:${signer.namespace}`, signer.nonce, deps.nonceTtlSeconds);
   } catch {
-    throw new ApiError(503, "NONCE_STORE_UNAVAILABLE", "Nonce store unavailable");
+    throw new ApiError("NONCE_STORE_UNAVAILABLE", "Nonce store unavailable");
   }
-  if (!fresh) throw new ApiError(409, "SIGNATURE_NONCE_REPLAY", "Signature nonce has already been used");
+  if (!fresh) throw new ApiError("SIGNATURE_NONCE_REPLAY", "Signature nonce has already been used");
 }
 
 /**

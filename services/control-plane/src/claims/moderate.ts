@@ -70,7 +70,6 @@ export async function approveClaim(deps: ModerateDeps, owner: Owner, claimId: st
       counts.connectedServices >= limits.maxConnectedServicesPerNamespace
     ) {
       throw new ApiError(
-        403,
         "SERVICE_LIMIT_REACHED",
         `Namespace owner allows up to ${limits.maxConnectedServicesPerNamespace} service connections.`,
         {
@@ -81,7 +80,6 @@ export async function approveClaim(deps: ModerateDeps, owner: Owner, claimId: st
     }
     if (counts.approvedForService >= limits.maxApprovedAgentsPerService) {
       throw new ApiError(
-        409,
         "AGENT_LIMIT_REACHED",
         `Namespace owner allows up to ${limits.maxApprovedAgentsPerService} agents per service.`,
         { agent_limit: limits.maxApprovedAgentsPerService, current: counts.approvedForService },

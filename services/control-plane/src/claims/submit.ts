@@ -70,9 +70,9 @@ export async function submitClaim(
       deps.limits.claimNonceTtlSeconds,
     );
   } catch {
-    throw new ApiError(503, "NONCE_STORE_UNAVAILABLE", "Nonce store unavailable");
+    throw new ApiError("NONCE_STORE_UNAVAILABLE", "Nonce store unavailable");
   }
-  if (!fresh) throw new ApiError(409, "NONCE_REPLAY", "Claim nonce has already been used");
+  if (!fresh) throw new ApiError("NONCE_REPLAY", "Claim nonce has already been used");
 
   const result = await deps.db.transaction((tx) => decide(tx, deps.limits, key, body, opts));
   if (result.body.status === "approved" && result.status === 201) await deps.events.claimsChanged(key.slug);

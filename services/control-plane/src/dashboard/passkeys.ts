@@ -129,7 +129,7 @@ export async function deletePasskey(db: Queryable, userId: string, id: string, k
       [userId],
     );
     if (int(rows[0]?.n) <= 1) {
-      throw new ApiError(400, "LAST_PASSKEY", "Cannot delete your only passkey; add another one first");
+      throw new ApiError("LAST_PASSKEY", "Cannot delete your only passkey; add another one first");
     }
   }
   const { rowCount } = await db.query("DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2", [

@@ -1,4 +1,4 @@
-import { ERROR_CATALOGUE, type ErrorCode } from "@sigilum-gw/shared/errors";
+import type { ErrorCode } from "@sigilum-gw/shared/errors";
 import type { RequestHandler } from "express";
 import { ownerTokenFrom, sessionCookieFrom } from "../auth/owner-auth.ts";
 import { ApiError } from "../http/errors.ts";
@@ -18,8 +18,7 @@ const SESSION_ROUTES = new Set([
 const SAFE_METHODS = new Set(["GET", "HEAD"]);
 
 function refuse(code: ErrorCode, message?: string): never {
-  const spec = ERROR_CATALOGUE[code];
-  throw new ApiError(spec.status, code, message ?? spec.message);
+  throw new ApiError(code, message);
 }
 
 /**

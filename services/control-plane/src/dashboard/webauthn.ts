@@ -58,7 +58,7 @@ export const authenticationResponseSchema = z.object({
 /** The relying party is the dashboard's own origin: its host name is the RP id. */
 export function relyingParty(req: Request, deps: AppDeps): { rpID: string; origin: string } {
   const rpID = hostNameOf(req.headers.host ?? "");
-  if (!rpID) throw new ApiError(400, "BAD_REQUEST", "Missing Host header");
+  if (!rpID) throw new ApiError("BAD_REQUEST", "Missing Host header");
   return { rpID, origin: ownOrigin(req, deps.config) };
 }
 
@@ -85,7 +85,7 @@ function challengeOf(clientDataJSON: string): string {
     };
     if (typeof parsed.challenge === "string" && parsed.challenge.length > 0) return parsed.challenge;
   } catch {}
-  throw new ApiError(400, "INVALID_CREDENTIAL", "clientDataJSON is not valid");
+  throw new ApiError("INVALID_CREDENTIAL", "clientDataJSON is not valid");
 }
 
 /** Takes the challenge the response answers out of the store (one use); 400 CHALLENGE_EXPIRED when it is not there. */
@@ -101,7 +101,7 @@ export async function consumeChallenge(
       RETURNING user_id, email, namespace`,
     [challenge, type, CHALLENGE_TTL_SECONDS],
   );
-  if (!rows[0]) throw new ApiError(400, "CHALLENGE_EXPIRED", "Challenge expired or unknown; start again");
+  if (!rows[0]) throw new ApiError("CHALLENGE_EXPIRED", "Challenge expired or unknown; start again");
   return { challenge, ...rows[0] };
 }
 
@@ -154,7 +154,7 @@ export async function verifyRegistration(
   } catch (err) {
     deps.log.info({ err: (err as Error).message }, "passkey registration refused");
   }
-  throw new ApiError(400, "VERIFICATION_FAILED", "Passkey registration could not be verified");
+  throw new ApiError("VERIFICATION_FAILED", "Passkey registration could not be verified");
 }
 
 export async function authenticationOptions(req: Request, deps: AppDeps) {
@@ -193,5 +193,5 @@ export async function verifyAuthentication(
   } catch (err) {
     deps.log.info({ err: (err as Error).message }, "passkey sign-in refused");
   }
-  throw new ApiError(401, "VERIFICATION_FAILED", "Passkey sign-in could not be verified");
+  throw new ApiError("PASSKEY_SIGN_IN_FAILED", "Passkey sign-in could not be verified");
 }

@@ -1,5 +1,4 @@
 import { type BrowserGuardPolicy, checkBrowserGuard } from "@sigilum-gw/shared/browser-guard";
-import { ERROR_CATALOGUE } from "@sigilum-gw/shared/errors";
 import type { Logger } from "@sigilum-gw/shared/logger";
 import { requestIdFrom } from "@sigilum-gw/shared/request-id";
 import express, { type ErrorRequestHandler, type RequestHandler } from "express";
@@ -54,8 +53,7 @@ export function browserGuard(policy: BrowserGuardPolicy): RequestHandler {
     // Only the session cookie rides along in a forged browser request: JSON-only bodies are demanded of those.
     const code = checkBrowserGuard(policy, req.headers, { jsonBodies: req.headers.cookie !== undefined });
     if (!code) return next();
-    const spec = ERROR_CATALOGUE[code];
-    next(new ApiError(spec.status, code, spec.message));
+    next(new ApiError(code));
   };
 }
 
@@ -74,9 +72,7 @@ export function rawBodyReader(limitBytes: number): RequestHandler {
 
 export function notFoundHandler(): RequestHandler {
   return (_req, res) => {
-    res
-      .status(404)
-      .json(errorBody(new ApiError(404, "NOT_FOUND", "Not found"), res.locals.requestId as string));
+    res.status(404).json(errorBody(new ApiError("NOT_FOUND", "Not found"), res.locals.requestId as string));
   };
 }
 
@@ -114,19 +110,19 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (err instanceof ApiError) {
       apiError = err;
     } else if (err?.type === "entity.too.large") {
-      apiError = new ApiError(413, "PAYLOAD_TOO_LARGE", "Request body too large");
+      apiError = new ApiError("PAYLOAD_TOO_LARGE", "Request body too large");
     } else if (typeof err?.status === "number" && err.status >= 400 && err.status < 500) {
       // body-parser and router errors (aborted request, bad encoding, undecodable path parameter).
-      apiError = new ApiError(err.status, "BAD_REQUEST", "Malformed request");
+      apiError = new ApiError("BAD_REQUEST", "Malformed request");
     } else if (isDataException(err)) {
       // Safety net: a value PostgreSQL refuses (e.g. NUL in a path parameter) is the caller's fault.
-      apiError = new ApiError(400, "VALIDATION_ERROR", "Invalid value in request");
+      apiError = new ApiError("VALIDATION_ERROR", "Invalid value in request");
     } else if (isDbUnavailable(err)) {
       log.error({ err, request_id: requestId }, "database unavailable");
-      apiError = new ApiError(503, "DB_UNAVAILABLE", "Authorization store unavailable");
+      apiError = new ApiError("DB_UNAVAILABLE", "Authorization store unavailable");
     } else {
       log.error({ err, request_id: requestId, method: req.method, path: req.path }, "unhandled error");
-      apiError = new ApiError(500, "INTERNAL_ERROR", "Internal server error");
+      apiError = new ApiError("INTERNAL_ERROR", "Internal server error");
     }
     if (res.headersSent) {
       res.destroy();

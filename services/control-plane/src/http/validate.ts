@@ -43,11 +43,10 @@ const SUSPECT_ESCAPES = ["\\u0000", "\\ud", "\\uD"].map((sequence) => Buffer.fro
 /** Parses the raw body as JSON; an empty body is `undefined`. Bad JSON → 400 INVALID_JSON. */
 export function jsonBody(req: Request): unknown {
   const parsed = tryJsonBody(req);
-  if (!parsed.ok) throw new ApiError(400, "INVALID_JSON", "Request body must be valid JSON");
+  if (!parsed.ok) throw new ApiError("INVALID_JSON", "Request body must be valid JSON");
   const raw = rawBody(req);
   if (SUSPECT_ESCAPES.some((sequence) => raw.includes(sequence)) && hasUnstorableText(parsed.value)) {
     throw new ApiError(
-      400,
       "VALIDATION_ERROR",
       "Request body must not contain NUL characters or lone surrogates (text PostgreSQL cannot store)",
     );

@@ -39,7 +39,7 @@ export async function updateSettings(db: Queryable, owner: Owner, patch: Record<
       WHERE id = $1 AND pg_column_size(settings || $2::jsonb) <= $3 RETURNING settings`,
     [owner.id, JSON.stringify(patch), MAX_SETTINGS_BYTES * 2],
   );
-  if (!rows[0]) throw new ApiError(400, "VALIDATION_ERROR", "settings too large");
+  if (!rows[0]) throw new ApiError("VALIDATION_ERROR", "settings too large");
   return { success: true, settings: rows[0].settings };
 }
 

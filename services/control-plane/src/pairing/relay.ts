@@ -141,13 +141,13 @@ export class PairingRelay {
 
   /** Sends a command to the session's gateway wherever its socket is, and waits for the answer. */
   async command(session: string, frame: CommandFrame, timeoutMs: number): Promise<RelayAnswer> {
-    const notConnected = () => new ApiError(503, "GATEWAY_NOT_CONNECTED", "Gateway is not connected");
+    const notConnected = () => new ApiError("GATEWAY_NOT_CONNECTED", "Gateway is not connected");
     const conn = await this.redis.get(this.leaseKey(session));
     if (!conn) throw notConnected();
     const answered = new Promise<RelayAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(frame.request_id);
-        reject(relayFailed(504, `Gateway did not answer within ${timeoutMs} ms`));
+        reject(relayFailed(`Gateway did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(frame.request_id, { resolve, reject, timer });
     });
@@ -178,7 +178,7 @@ export class PairingRelay {
     if (!waiter) return;
     this.pending.delete(requestId);
     clearTimeout(waiter.timer);
-    if (outcome.failure !== undefined) waiter.reject(relayFailed(504, outcome.failure));
+    if (outcome.failure !== undefined) waiter.reject(relayFailed(outcome.failure));
     else waiter.resolve(outcome.answer as RelayAnswer);
   }
 
@@ -219,6 +219,6 @@ export class PairingRelay {
   }
 }
 
-function relayFailed(status: number, detail: string): ApiError {
-  return new ApiError(status, "GATEWAY_RELAY_FAILED", "Gateway relay command failed", { reason: detail });
+function relayFailed(detail: string): ApiError {
+  return new ApiError("GATEWAY_RELAY_FAILED", "Gateway relay command failed", { reason: detail });
 }

@@ -75,9 +75,9 @@ export const isExpired = (row: SessionRow, now = Date.now()) => row.expires_at.g
 /** The caller's own live session, or the reference's 404 / 403 / 410. */
 export async function ownedLiveSession(db: Queryable, owner: Owner, id: string): Promise<SessionRow> {
   const row = await findSession(db, id);
-  if (!row) throw new ApiError(404, "NOT_FOUND", "Pair session not found");
+  if (!row) throw new ApiError("NOT_FOUND", "Pair session not found");
   if (row.owner_user_id !== owner.id) throw forbidden("Pair session belongs to another owner");
-  if (isExpired(row)) throw new ApiError(410, "PAIR_SESSION_EXPIRED", "Pair session expired");
+  if (isExpired(row)) throw new ApiError("PAIR_SESSION_EXPIRED", "Pair session expired");
   return row;
 }
 

@@ -74,7 +74,7 @@ export function dashboardAuthRouter(deps: AppDeps): Router {
   r.post("/v1/auth/login-links/redeem", async (req, res) => {
     const { token } = parseBody(req, redeemSchema);
     const owner = await redeemLoginLink(db, token);
-    if (!owner) throw new ApiError(401, "LOGIN_LINK_INVALID", "Login link is unknown, used or expired");
+    if (!owner) throw new ApiError("LOGIN_LINK_INVALID", "Login link is unknown, used or expired");
     await startSession(req, res, deps, owner);
     res.json(await userBody(db, owner));
   });
@@ -87,7 +87,7 @@ export function dashboardAuthRouter(deps: AppDeps): Router {
     const { credential } = parseBody(req, loginSchema);
     const { challenge } = await consumeChallenge(db, credential.response.clientDataJSON, "authentication");
     const passkey = await findPasskey(db, credential.id);
-    if (!passkey) throw new ApiError(401, "CREDENTIAL_NOT_FOUND", "Passkey not registered");
+    if (!passkey) throw new ApiError("CREDENTIAL_NOT_FOUND", "Passkey not registered");
     const counter = await verifyAuthentication(req, deps, credential, challenge, passkey);
     await recordPasskeyUse(db, passkey.id, counter);
     const owner = await ownerById(db, passkey.user_id);
@@ -105,7 +105,7 @@ export function dashboardAuthRouter(deps: AppDeps): Router {
     const body = parseBody(req, addPasskeySchema);
     const stored = await consumeChallenge(db, body.credential.response.clientDataJSON, "passkey");
     if (stored.user_id !== owner.id)
-      throw new ApiError(400, "CHALLENGE_EXPIRED", "Challenge was issued to another owner");
+      throw new ApiError("CHALLENGE_EXPIRED", "Challenge was issued to another owner");
     const info = await verifyRegistration(req, deps, body.credential, stored.challenge);
     const name = body.name ?? "My Passkey";
     await savePasskey(db, owner.id, info, name);
@@ -141,7 +141,7 @@ export function dashboardAuthRouter(deps: AppDeps): Router {
     const body = parseBody(req, signupSchema);
     const stored = await consumeChallenge(db, body.credential.response.clientDataJSON, "registration");
     if (stored.email !== body.email || stored.namespace !== body.namespace) {
-      throw new ApiError(400, "CHALLENGE_EXPIRED", "Challenge was issued for another email or namespace");
+      throw new ApiError("CHALLENGE_EXPIRED", "Challenge was issued for another email or namespace");
     }
     const info = await verifyRegistration(req, deps, body.credential, stored.challenge);
     await assertFree(db, body);
@@ -166,7 +166,7 @@ function savePasskey(db: Queryable, userId: string, info: RegistrationInfo, name
     transports: info.credential.transports ?? [],
     name,
   }).catch((err: unknown) => {
-    if (isUniqueViolation(err)) throw new ApiError(409, "CONFLICT", "This passkey is already registered");
+    if (isUniqueViolation(err)) throw new ApiError("CONFLICT", "This passkey is already registered");
     throw err;
   });
 }
@@ -174,7 +174,6 @@ function savePasskey(db: Queryable, userId: string, info: RegistrationInfo, name
 function requireSignup(deps: AppDeps): void {
   if (!deps.config.DASHBOARD_SIGNUP) {
     throw new ApiError(
-      403,
       "SIGNUP_DISABLED",
       "Sign-up is off; ask the operator for a login link (sigilum auth login --open)",
     );
@@ -187,9 +186,9 @@ async function assertFree(db: Db, who: { email: string; namespace: string }): Pr
     [who.namespace, who.email],
   );
   if (rows.some((r) => r.namespace === who.namespace)) {
-    throw new ApiError(409, "NAMESPACE_ALREADY_REGISTERED", "Namespace already registered");
+    throw new ApiError("NAMESPACE_ALREADY_REGISTERED", "Namespace already registered");
   }
-  if (rows.length > 0) throw new ApiError(409, "EMAIL_ALREADY_REGISTERED", "Email already registered");
+  if (rows.length > 0) throw new ApiError("EMAIL_ALREADY_REGISTERED", "Email already registered");
 }
 
 async function createSignedUpOwner(
@@ -210,7 +209,7 @@ async function createSignedUpOwner(
     });
   } catch (err) {
     if (isUniqueViolation(err))
-      throw new ApiError(409, "NAMESPACE_ALREADY_REGISTERED", "Namespace or email already registered");
+      throw new ApiError("NAMESPACE_ALREADY_REGISTERED", "Namespace or email already registered");
     throw err;
   }
   return (await findOwnerByNamespace(db, who.namespace))!;
@@ -221,6 +220,6 @@ async function ownerById(db: Db, userId: string): Promise<Owner> {
     userId,
   ]);
   const owner = rows[0] ? await findOwnerByNamespace(db, rows[0].namespace) : undefined;
-  if (!owner) throw new ApiError(401, "USER_NOT_FOUND", "The passkey's owner no longer exists");
+  if (!owner) throw new ApiError("USER_NOT_FOUND", "The passkey's owner no longer exists");
   return owner;
 }

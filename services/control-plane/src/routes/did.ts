@@ -15,7 +15,7 @@ export function didRouter(deps: AppDeps): Router {
     const result = await resolveDid(deps.db, req.params.did, origin(req));
     if (!result.ok) {
       throw result.error === "invalidDid"
-        ? new ApiError(400, "VALIDATION_ERROR", result.message)
+        ? new ApiError("VALIDATION_ERROR", result.message)
         : notFound(result.message);
     }
     res.setHeader("Cache-Control", "public, max-age=300");

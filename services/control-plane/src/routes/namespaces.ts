@@ -55,7 +55,7 @@ export function namespacesRouter(deps: AppDeps): Router {
   r.get("/v1/namespaces/:namespace", async (req, res) => {
     const { namespace } = req.params;
     if (!NAMESPACE_MIXED_RE.test(namespace)) {
-      throw new ApiError(400, "VALIDATION_ERROR", "Invalid namespace format");
+      throw new ApiError("VALIDATION_ERROR", "Invalid namespace format");
     }
     await requireSignature(req, deps.signed, { namespace });
     const info = await namespaceInfo(db, namespace);

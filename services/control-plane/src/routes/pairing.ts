@@ -50,7 +50,7 @@ export function pairingRouter(deps: AppDeps): Router {
   const { db } = deps;
   const relay = () => {
     if (!deps.pairing) {
-      throw new ApiError(503, "PAIRING_UNAVAILABLE", "Gateway pairing needs Redis: set REDIS_URL");
+      throw new ApiError("PAIRING_UNAVAILABLE", "Gateway pairing needs Redis: set REDIS_URL");
     }
     return deps.pairing;
   };
@@ -78,7 +78,7 @@ export function pairingRouter(deps: AppDeps): Router {
     const owner = await requireOwner(req, deps);
     const { session_id } = parseQuery(req, statusQuerySchema, "session_id is required");
     const row = await findSession(db, session_id);
-    if (!row) throw new ApiError(404, "NOT_FOUND", "Pair session not found");
+    if (!row) throw new ApiError("NOT_FOUND", "Pair session not found");
     if (row.owner_user_id !== owner.id) throw forbidden("Pair session belongs to another owner");
     res.json({
       connected: !isExpired(row) && (await relay().isConnected(row.id)),
@@ -94,9 +94,9 @@ export function pairingRouter(deps: AppDeps): Router {
   r.get(CONNECT_PATH, (req) => {
     const q = req.query;
     if (typeof q.session_id !== "string" || typeof q.code !== "string") {
-      throw new ApiError(400, "VALIDATION_ERROR", "session_id and code are required");
+      throw new ApiError("VALIDATION_ERROR", "session_id and code are required");
     }
-    throw new ApiError(426, "UPGRADE_REQUIRED", "Expected websocket upgrade");
+    throw new ApiError("UPGRADE_REQUIRED", "Expected websocket upgrade");
   });
 
   r.post("/v1/gateway/pairing/command", async (req, res) => {
@@ -109,7 +109,6 @@ export function pairingRouter(deps: AppDeps): Router {
     if (clear.length > 0) {
       // Refused before anything is logged or relayed: the control plane never passes a secret on in clear.
       throw new ApiError(
-        400,
         "SECRET_NOT_SEALED",
         "Secret fields must be sealed to the gateway's public key (see gateway_public_key in the status)",
         { fields: clear },

@@ -42,7 +42,7 @@ export function webhooksRouter(deps: AppDeps): Router {
   r.post("/v1/services/:id/webhooks", async (req, res) => {
     const service = await ownService(req, req.params.id).catch((err: unknown) => {
       throw err instanceof ApiError && err.status === 404
-        ? new ApiError(404, "SERVICE_NOT_FOUND", "Service not found")
+        ? new ApiError("SERVICE_NOT_FOUND", "Service not found")
         : err;
     });
     const webhooks = requireWebhooks(deps.webhooks);

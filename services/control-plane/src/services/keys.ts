@@ -61,7 +61,6 @@ export async function createKey(
     );
     if (int(active.rows[0]?.n) >= limits.maxKeysPerService) {
       throw new ApiError(
-        400,
         "KEY_LIMIT_REACHED",
         `Maximum ${limits.maxKeysPerService} active API keys per service. Revoke an existing key first.`,
       );

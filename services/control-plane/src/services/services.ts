@@ -93,15 +93,13 @@ export async function createService(
         ownerId,
         input.slug,
       ]);
-      if (dup.rows.length > 0)
-        throw new ApiError(409, "CONFLICT", `Service slug "${input.slug}" already exists`);
+      if (dup.rows.length > 0) throw new ApiError("CONFLICT", `Service slug "${input.slug}" already exists`);
       const count = await tx.query<{ n: unknown }>(
         "SELECT count(*) AS n FROM services WHERE owner_user_id = $1",
         [ownerId],
       );
       if (int(count.rows[0]?.n) >= limits.maxServicesPerOwner) {
         throw new ApiError(
-          403,
           "SERVICE_LIMIT_REACHED",
           `Maximum ${limits.maxServicesPerOwner} services per account reached.`,
         );
@@ -116,8 +114,7 @@ export async function createService(
       return out;
     });
   } catch (err) {
-    if (isUniqueViolation(err))
-      throw new ApiError(409, "CONFLICT", `Service slug "${input.slug}" already exists`);
+    if (isUniqueViolation(err)) throw new ApiError("CONFLICT", `Service slug "${input.slug}" already exists`);
     throw err;
   }
 }
@@ -139,7 +136,7 @@ export async function updateService(
   if (input.domain !== undefined) add("domain", input.domain === "" ? null : input.domain);
   if (input.description !== undefined)
     add("description", input.description === "" ? null : input.description);
-  if (sets.length === 0) throw new ApiError(400, "VALIDATION_ERROR", "No fields to update");
+  if (sets.length === 0) throw new ApiError("VALIDATION_ERROR", "No fields to update");
   const res = await db.query(
     `UPDATE services SET ${sets.join(", ")}, updated_at = now() WHERE id = $1 AND owner_user_id = $2`,
     params,

@@ -25,13 +25,9 @@ export async function usageTimeline(db: Queryable, namespace: string, q: Timelin
   const size = BUCKET_SECONDS[q.bucket];
   const to = q.to ? new Date(q.to) : now;
   const from = q.from ? new Date(q.from) : new Date(to.getTime() - 47 * size * 1000);
-  if (from > to) throw new ApiError(400, "VALIDATION_ERROR", "'from' must not be after 'to'");
+  if (from > to) throw new ApiError("VALIDATION_ERROR", "'from' must not be after 'to'");
   if ((to.getTime() - from.getTime()) / 1000 / size > MAX_BUCKETS) {
-    throw new ApiError(
-      400,
-      "VALIDATION_ERROR",
-      `Range too wide for ${q.bucket} buckets (at most ${MAX_BUCKETS})`,
-    );
+    throw new ApiError("VALIDATION_ERROR", `Range too wide for ${q.bucket} buckets (at most ${MAX_BUCKETS})`);
   }
   const params: unknown[] = [namespace, from.toISOString(), to.toISOString(), size];
   const where = [

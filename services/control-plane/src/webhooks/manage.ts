@@ -23,8 +23,7 @@ export interface WebhookDeps {
 }
 
 export function requireWebhooks(webhooks: WebhookDeps | undefined): WebhookDeps {
-  if (!webhooks)
-    throw new ApiError(503, "WEBHOOKS_UNAVAILABLE", "Webhook delivery needs Redis: set REDIS_URL");
+  if (!webhooks) throw new ApiError("WEBHOOKS_UNAVAILABLE", "Webhook delivery needs Redis: set REDIS_URL");
   return webhooks;
 }
 
@@ -34,7 +33,7 @@ export async function validTargetUrl(url: string, policy: TargetPolicy): Promise
     return (await checkTarget(url, policy)).toString();
   } catch (err) {
     if (err instanceof TargetRefused)
-      throw new ApiError(400, "INVALID_WEBHOOK_URL", `Invalid webhook URL: ${err.message}`);
+      throw new ApiError("INVALID_WEBHOOK_URL", `Invalid webhook URL: ${err.message}`);
     throw err;
   }
 }
@@ -53,10 +52,9 @@ export async function createWebhook(
 /** The service's webhook, active: 404 NOT_FOUND when it is not the service's, 409 WEBHOOK_INACTIVE when disabled. */
 async function activeWebhook(db: Queryable, serviceId: string, webhookId: string): Promise<WebhookRow> {
   const hook = await findServiceWebhook(db, serviceId, webhookId);
-  if (!hook) throw new ApiError(404, "NOT_FOUND", "Webhook not found");
+  if (!hook) throw new ApiError("NOT_FOUND", "Webhook not found");
   if (!hook.active) {
     throw new ApiError(
-      409,
       "WEBHOOK_INACTIVE",
       "Webhook is inactive (its target was refused); delete it and add it again",
     );
@@ -96,8 +94,7 @@ export async function redeliverDeadLetter(
   letterId: string,
 ): Promise<{ delivery_id: string; webhook_id: string; event: string }> {
   const letter = await findDeadLetter(db, serviceId, letterId);
-  if (!letter || !isDeliveryEvent(letter.event))
-    throw new ApiError(404, "NOT_FOUND", "Dead letter not found");
+  if (!letter || !isDeliveryEvent(letter.event)) throw new ApiError("NOT_FOUND", "Dead letter not found");
   const hook = await activeWebhook(db, serviceId, letter.webhook_id);
   const deliveryId = await deps.delivery.enqueue({
     webhook_id: hook.id,

@@ -95,7 +95,7 @@ export async function insertWebhook(
     [serviceId],
   );
   if (Number(count[0]?.n ?? 0) >= maxPerService) {
-    throw new ApiError(400, "WEBHOOK_LIMIT_REACHED", `Maximum ${maxPerService} active webhooks per service.`);
+    throw new ApiError("WEBHOOK_LIMIT_REACHED", `Maximum ${maxPerService} active webhooks per service.`);
   }
   const authValue = input.auth_header && input.auth_value ? box.seal(input.auth_value) : null;
   const { rows } = await db.query<WebhookRow>(
