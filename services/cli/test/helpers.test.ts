@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { mintOwnerToken } from "@sigilum-gw/shared/owner-token";
-import { connectionDefaults } from "../src/commands/service.ts";
+import { connectionDefaults } from "../src/commands/service/common.ts";
 import { localUrl, parseListenAddress, stackAddresses } from "../src/core/addresses.ts";
 import { isExpired, readTokenClaims } from "../src/lib/owner-token.ts";
 import { keyValues, maskSecret, table } from "../src/output.ts";

@@ -15,7 +15,7 @@ import {
 } from "../lib/pair-bridge.ts";
 import { readSecret } from "../lib/secret-input.ts";
 import { emit, keyValues, table } from "../output.ts";
-import { SECRET_FLAGS, secretSources, withSecretOptions } from "./service.ts";
+import { SECRET_FLAGS, secretSources, withSecretOptions } from "./service/common.ts";
 
 /**
  * `sigilum gateway pair | status | connections …`: the gateway host's side. `pair` runs the pairing bridge
