@@ -1,4 +1,3 @@
-import { ERROR_CATALOGUE } from "@sigilum-gw/shared/errors";
 import type { SigilumVerifier, VerifiedIdentity, VerifyResult } from "@sigilum-gw/shared/http-signatures";
 import type { NonceStore } from "@sigilum-gw/shared/replay";
 import { checkReplayEpoch, type ReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
@@ -110,10 +109,7 @@ export function verifySignature(
 export async function consumeNonce(deps: SignedAuthDeps, signer: VerifiedIdentity): Promise<void> {
   const epoch = deps.epoch ? await checkReplayEpoch(deps.epoch, signer.created) : "current";
   if (epoch === "unknown") throw new ApiError("NONCE_STORE_UNAVAILABLE", "Nonce store unavailable");
-  if (epoch === "predates") {
-    const spec = ERROR_CATALOGUE.AUTH_REPLAY_WINDOW_RESET;
-    throw new ApiError(spec.status, "AUTH_REPLAY_WINDOW_RESET", spec.message);
-  }
+  if (epoch === "predates") throw new ApiError("AUTH_REPLAY_WINDOW_RESET");
   let fresh: boolean;
   try {
     fresh = await deps.nonces.checkAndRecord(`sig:${signer.namespace}`, signer.nonce, deps.nonceTtlSeconds);
