@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -103,4 +104,50 @@ export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(ARTIFACTS_DIR, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS_DIR, `${name}.png`), fullPage: true });
+}
+
+/** Opens a page of the dashboard, waits for its heading, checks it with axe-core and keeps a screenshot. */
+export async function visit(page: Page, url: string, heading: string, shot: string): Promise<void> {
+  await page.goto(url);
+  await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+  await checkPage(page, shot);
+}
+
+/** axe-core (no serious violations) on what the page shows now, and a screenshot of it. */
+export async function checkPage(page: Page, shot: string): Promise<void> {
+  const violations = await seriousViolations(page);
+  assert.deepEqual(
+    violations.map((v) => `${v.id}: ${v.help} (${JSON.stringify(v.nodes.map((n) => n.target))})`),
+    [],
+    `axe: no serious violations on ${page.url()}`,
+  );
+  await screenshot(page, shot);
+}
+
+/**
+ * Opens `attackerUrl`'s page from the two other origins a loopback attacker has: `localhost:<its port>` (the same
+ * site as a dashboard on localhost, so SameSite cookies are sent) and `127.0.0.1:<its port>` (another site). Each
+ * page's `window.results` (its fetches' outcomes) must be only "sent" (an opaque no-cors request) or "blocked";
+ * `more` runs further checks on the page before it closes.
+ */
+export async function fromOtherOrigins(
+  context: BrowserContext,
+  attackerUrl: string,
+  more: (evil: Page, origin: string) => Promise<void> = async () => {},
+): Promise<void> {
+  const port = new URL(attackerUrl).port;
+  for (const origin of [`http://localhost:${port}`, `http://127.0.0.1:${port}`]) {
+    const evil = await context.newPage();
+    try {
+      await evil.goto(`${origin}/`);
+      const results = (await evil.evaluate("window.results")) as string[];
+      assert.ok(
+        results.every((r) => r === "sent" || r === "blocked"),
+        `${origin}: ${results.join(", ")}`,
+      );
+      await more(evil, origin);
+    } finally {
+      await evil.close();
+    }
+  }
 }

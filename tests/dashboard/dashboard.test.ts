@@ -2,34 +2,24 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { startRecordingServer } from "@sigilum-gw/testkit/network";
+import { until } from "@sigilum-gw/testkit/until";
 import type { BrowserContext, Page } from "playwright-core";
 import {
   addVirtualAuthenticator,
-  launchChromium,
+  fromOtherOrigins,
   screenshot,
-  seriousViolations,
   type TestBrowser,
   type VirtualAuthenticator,
+  visit as visitPage,
 } from "./browser.ts";
-import { type DashboardStack, json, startDashboardStack } from "./stack.ts";
+import { type DashboardRun, startDashboardRun } from "./session.ts";
+import { type DashboardStack, json } from "./stack.ts";
 
 /**
  * The dashboard in a real browser (Debian's Chromium, headless, driven by playwright-core) against the real local
  * stack: sign in with a login link and with a passkey, approve an agent's live request, revoke it, create a
  * service key, watch the usage chart; axe-core on every page; a second origin on loopback cannot act.
  */
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 interface ClaimRow {
   claim_id: string;
@@ -42,7 +32,8 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
   let chromium: TestBrowser;
   let context: BrowserContext;
   let page: Page;
-  const cspErrors: string[] = [];
+  let cspErrors: string[] = [];
+  let run: DashboardRun;
   let claimId = "";
   let authenticator: VirtualAuthenticator;
 
@@ -63,35 +54,17 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
   };
 
   /** Opens a page of the dashboard, checks it with axe-core and keeps a screenshot. */
-  const visit = async (path: string, heading: string, shot: string) => {
-    await page.goto(`${stack.dashboardUrl}${path}`);
-    await page.getByRole("heading", { level: 1, name: heading }).waitFor();
-    const violations = await seriousViolations(page);
-    assert.deepEqual(
-      violations.map((v) => `${v.id}: ${v.help} (${JSON.stringify(v.nodes.map((n) => n.target))})`),
-      [],
-      `axe: no serious violations on ${path}`,
-    );
-    await screenshot(page, shot);
-  };
+  const visit = (path: string, heading: string, shot: string) =>
+    visitPage(page, `${stack.dashboardUrl}${path}`, heading, shot);
 
   before(async () => {
-    const [started, launched] = await Promise.allSettled([startDashboardStack(), launchChromium()]);
-    if (started.status === "fulfilled") stack = started.value;
-    if (launched.status === "fulfilled") chromium = launched.value;
-    if (started.status === "rejected") throw started.reason;
-    if (launched.status === "rejected") throw launched.reason;
-    context = await chromium.browser.newContext();
-    page = await context.newPage();
-    page.on("console", (m) => {
-      if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
-    });
+    run = await startDashboardRun();
+    ({ stack, chromium, context, page, cspErrors } = run);
     authenticator = await addVirtualAuthenticator(context, page);
   });
 
   after(async () => {
-    await chromium?.close();
-    await stack?.stop();
+    await run?.stop();
   });
 
   test("GET / without a session shows the sign-in page; HTML has a strict CSP, assets are cached a year", async () => {
@@ -204,16 +177,7 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
         </script>`);
     });
     try {
-      const port = new URL(attacker.url).port;
-      // localhost:<other port> is the same site as the dashboard (SameSite cookies are sent); 127.0.0.1 is another site.
-      for (const origin of [`http://localhost:${port}`, `http://127.0.0.1:${port}`]) {
-        const evil = await context.newPage();
-        await evil.goto(`${origin}/`);
-        const results = (await evil.evaluate("window.results")) as string[];
-        assert.ok(
-          results.every((r) => r === "sent" || r === "blocked"),
-          `${origin}: ${results.join(", ")}`,
-        );
+      await fromOtherOrigins(context, attacker.url, async (evil, origin) => {
         await evil.evaluate("document.getElementById('f').submit()");
         await evil.waitForLoadState();
         const body = (await evil.textContent("body")) ?? "";
@@ -222,13 +186,12 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
           /"code":"(ADMIN_[A-Z_]+|DASHBOARD_HEADER_REQUIRED)"/,
           `${origin}: form post refused: ${body}`,
         );
-        await evil.close();
         assert.deepEqual(
           (await claims("pending")).map((c) => c.claim_id),
           [claimId],
           `${origin}: the claim is still pending`,
         );
-      }
+      });
       const refused = attacker.requests.length;
       assert.ok(refused >= 2, "both attacker pages loaded");
     } finally {
@@ -320,6 +283,8 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
       ["/history", "History"],
       ["/services", "Services and API keys"],
       ["/usage", "Usage"],
+      ["/webhooks", "Webhooks"],
+      ["/gateway", "Gateway"],
       ["/passkeys", "Passkeys"],
     ] as const) {
       await visit(path, heading, `phone-dark${path.replace("/", "-")}`);
@@ -347,8 +312,11 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
     const fresh = await chromium.browser.newContext();
     const first = await fresh.newPage();
     const scripts: Buffer[] = [];
+    const scriptUrls: string[] = [];
     first.on("response", async (res) => {
-      if (res.request().resourceType() === "script") scripts.push(await res.body());
+      if (res.request().resourceType() !== "script") return;
+      scriptUrls.push(res.url());
+      scripts.push(await res.body());
     });
     await first.goto(`${stack.dashboardUrl}/`);
     await first.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
@@ -358,6 +326,11 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
     console.log(`dashboard first load: ${scripts.length} scripts, ${raw} bytes, ${gzipped} bytes gzipped`);
     assert.ok(scripts.length > 0);
     assert.ok(gzipped <= 150 * 1024, `${gzipped} bytes`);
+    assert.deepEqual(
+      scriptUrls.filter((u) => u.includes("/vendor/")),
+      [],
+      "libraries (passkeys, the gateway page's sealed boxes) load only on the page that needs them",
+    );
     await fresh.close();
     assert.deepEqual(cspErrors, [], "no Content-Security-Policy violation on any page");
   });

@@ -18,6 +18,10 @@ export interface DashboardStack {
   dashboardUrl: string;
   echo: RecordingServer;
   upstreamSecret: string;
+  /** The control plane's PostgreSQL database (to scan it for secrets). */
+  databaseUrl: string;
+  /** Where `sigilum up` writes each service's log (`<service>.log`). */
+  logDir: string;
   sigilum(args: string[], stdin?: string): Promise<RunResult>;
   /** The owner's JWT as the CLI stored it (for API checks beside the browser). */
   ownerToken(): Promise<string>;
@@ -34,7 +38,8 @@ export function json<T = Record<string, unknown>>(run: RunResult): T {
   }
 }
 
-export async function startDashboardStack(): Promise<DashboardStack> {
+/** `env` is added to the stack's environment (e.g. the control plane's webhook settings). */
+export async function startDashboardStack(env: Record<string, string> = {}): Promise<DashboardStack> {
   const dir = await mkdtemp(join(tmpdir(), "sigilum-dashboard-"));
   const echo = await startRecordingServer((req, res) => {
     res.writeHead(200, { "content-type": "application/json" });
@@ -43,7 +48,8 @@ export async function startDashboardStack(): Promise<DashboardStack> {
   const prefix = randomPrefix();
   const db: TestDatabase = await createTestDatabase("sigilum_dash_");
   const controlPlanePort = await unusedPort();
-  const env: NodeJS.ProcessEnv = {
+  const stackEnv: NodeJS.ProcessEnv = {
+    ...env,
     PATH: process.env.PATH,
     HOME: dir,
     SIGILUM_DATA_DIR: join(dir, "data"),
@@ -63,7 +69,7 @@ export async function startDashboardStack(): Promise<DashboardStack> {
     CONTROL_PLANE_ADDR: `127.0.0.1:${controlPlanePort}`,
   };
   const sigilum = (args: string[], stdin = "") =>
-    runScript(serviceMain("cli"), args, { env, stdin, timeoutMs: 120_000 });
+    runScript(serviceMain("cli"), args, { env: stackEnv, stdin, timeoutMs: 120_000 });
   const stop = async () => {
     await sigilum(["down"]).catch(() => undefined);
     await echo.close();
@@ -84,16 +90,18 @@ export async function startDashboardStack(): Promise<DashboardStack> {
     );
     if (add.code !== 0) throw new Error(`sigilum service add failed: ${add.stderr}`);
     return {
-      env,
+      env: stackEnv,
       namespace,
       dashboardUrl: `http://localhost:${controlPlanePort}`,
       echo,
       upstreamSecret,
+      databaseUrl: db.url,
+      logDir: join(dir, "data", "logs"),
       sigilum,
       ownerToken: async () =>
         (
           await readFile(
-            join(env.OPENCLAW_HOME as string, ".sigilum", `owner-token-${namespace}.jwt`),
+            join(stackEnv.OPENCLAW_HOME as string, ".sigilum", `owner-token-${namespace}.jwt`),
             "utf8",
           )
         ).trim(),

@@ -9,6 +9,7 @@ import { type RecordingServer, startRecordingServer, unusedPort } from "@sigilum
 import { createTestDatabase, type TestDatabase } from "@sigilum-gw/testkit/postgres";
 import { type RunResult, runScript, serviceMain } from "@sigilum-gw/testkit/process";
 import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
+import { until } from "@sigilum-gw/testkit/until";
 
 /**
  * The newcomer path, with real processes exactly as a person runs them: `sigilum up` (control plane, verifier,
@@ -41,16 +42,6 @@ function echoServer(): Promise<RecordingServer> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 const SIGILUM_HEADER_RE = /^(sigilum-|x-sigilum-|signature$|signature-input$|content-digest$)/;
 

@@ -110,6 +110,9 @@ describe("dashboard server side (PostgreSQL)", () => {
       `${base}/app.js`,
       `${base}/app.css`,
       `${base}/vendor/webauthn/methods/startRegistration.js`,
+      `${base}/vendor/tweetnacl/nacl-fast.min.js`,
+      `${base}/vendor/noble-hashes/blake2.js`,
+      `${base}/lib/sealed-box.js`,
     ]) {
       const res = await raw(t.url, { path, headers: { host } });
       assert.equal(res.status, 200, path);
@@ -120,6 +123,8 @@ describe("dashboard server side (PostgreSQL)", () => {
       "/assets/0000000000000000/app.js",
       `${base}/vendor/webauthn/index.d.ts`,
       `${base}/vendor/webauthn/package.json`,
+      `${base}/vendor/tweetnacl/package.json`,
+      `${base}/vendor/noble-hashes/src/blake2.ts`,
       `${base}/../index.html`,
     ]) {
       const res = await raw(t.url, { path, headers: { host } });

@@ -12,6 +12,7 @@ import { unusedPort } from "@sigilum-gw/testkit/network";
 import { createTestDatabase, type TestDatabase } from "@sigilum-gw/testkit/postgres";
 import { type ServiceProcess, serviceMain, spawnService } from "@sigilum-gw/testkit/process";
 import { type Relay, startRelay } from "@sigilum-gw/testkit/relay";
+import { until } from "@sigilum-gw/testkit/until";
 import pg from "pg";
 import { type RedisServer, startRedisServer } from "./redis-server.ts";
 import { startUpstream, type Upstream } from "./upstream.ts";
@@ -406,16 +407,4 @@ async function build(
   };
 }
 
-export async function until<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { until };

@@ -11,6 +11,8 @@ const PAGES = {
   "/services": () => import("./pages/services.js"),
   "/usage": () => import("./pages/usage.js"),
   "/passkeys": () => import("./pages/passkeys.js"),
+  "/webhooks": () => import("./pages/webhooks.js"),
+  "/gateway": () => import("./pages/gateway.js"),
 };
 
 const main = document.getElementById("main");
@@ -23,6 +25,8 @@ let session = null;
 let events = null;
 /** Listeners of the current page for live claim changes; replaced on every navigation. */
 let claimListeners = [];
+/** Timers of the current page (ctx.every); cleared on every navigation. */
+const pageTimers = [];
 let renderId = 0;
 
 function toast(message, kind = "ok") {
@@ -60,6 +64,8 @@ function setSession(user) {
 const ctx = {
   api,
   toast,
+  /** Shows a failed action's message (the `fail` of dom.js's `form`). */
+  fail: (error) => toast(error.message, "error"),
   navigate,
   get session() {
     return session;
@@ -73,6 +79,10 @@ const ctx = {
   onClaimsChange(fn) {
     claimListeners.push(fn);
   },
+  /** Calls fn every `ms` while the current page is shown (live status, deliveries). */
+  every(ms, fn) {
+    pageTimers.push(setInterval(fn, ms));
+  },
 };
 
 async function render() {
@@ -82,6 +92,7 @@ async function render() {
   if (!session && path !== "/login") path = "/login";
   const load = PAGES[path];
   claimListeners = [];
+  for (const timer of pageTimers.splice(0)) clearInterval(timer);
   for (const link of nav.querySelectorAll("a")) {
     if (link.getAttribute("href") === path) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");

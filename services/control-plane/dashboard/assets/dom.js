@@ -27,6 +27,12 @@ export function s(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Replaces an element's children, skipping null, undefined and false (replaceChildren would print "null"). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
 function append(el, children) {
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
@@ -102,4 +108,31 @@ export function confirmButton(label, confirmLabel, action, attrs = {}) {
   });
   button.textContent = label;
   return button;
+}
+
+/** A labelled form control with an optional hint below it. */
+export function field(label, input, hint) {
+  return h(
+    "label",
+    { class: "field" },
+    h("span", {}, label),
+    input,
+    hint ? h("small", { class: "muted" }, hint) : null,
+  );
+}
+
+/**
+ * A form whose submit runs `action` instead of loading a page; a thrown error goes to `fail` (the pages pass
+ * `ctx.fail`, which shows it as a toast).
+ */
+export function form(attrs, action, fail, ...children) {
+  const onsubmit = async (event) => {
+    event.preventDefault();
+    try {
+      await action(event);
+    } catch (error) {
+      fail(error);
+    }
+  };
+  return h("form", { ...attrs, onsubmit }, ...children);
 }

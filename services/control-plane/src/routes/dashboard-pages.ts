@@ -1,5 +1,5 @@
 import express, { type RequestHandler, Router } from "express";
-import { ASSETS_DIR, loadDashboardAssets, WEBAUTHN_DIR } from "../dashboard/assets.ts";
+import { ASSETS_DIR, loadDashboardAssets, VENDOR_DIRS } from "../dashboard/assets.ts";
 
 /** Paths the single page answers; the page's router shows the right view. */
 export const DASHBOARD_PAGES = [
@@ -11,6 +11,8 @@ export const DASHBOARD_PAGES = [
   "/services",
   "/usage",
   "/passkeys",
+  "/webhooks",
+  "/gateway",
 ];
 
 /** No inline script or style, nothing from another origin, no framing, forms only to ourselves. */
@@ -43,7 +45,9 @@ export function dashboardPagesRouter(): Router {
   const r = Router();
   const assets = loadDashboardAssets();
   const base = `/assets/${assets.version}`;
-  r.use(`${base}/vendor/webauthn`, scriptsOnly, express.static(WEBAUTHN_DIR, staticOptions));
+  for (const [name, dir] of Object.entries(VENDOR_DIRS)) {
+    r.use(`${base}/vendor/${name}`, scriptsOnly, express.static(dir, staticOptions));
+  }
   r.use(base, express.static(ASSETS_DIR, staticOptions));
   r.get(DASHBOARD_PAGES, (_req, res) => {
     res.setHeader("Content-Security-Policy", DASHBOARD_CSP);

@@ -1,4 +1,4 @@
-import { confirmButton, h, table, when } from "../dom.js";
+import { confirmButton, form, h, table, when } from "../dom.js";
 
 export const title = "Passkeys";
 
@@ -15,23 +15,19 @@ function renameForm(ctx, passkey, reload) {
     maxlength: 100,
     "aria-label": `Name of passkey ${passkey.name}`,
   });
-  return h(
-    "form",
-    {
-      class: "inline",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        try {
-          await ctx.api.patch(`/v1/auth/passkeys/${encodeURIComponent(passkey.id)}`, {
-            name: input.value.trim(),
-          });
-          ctx.toast("Passkey renamed");
-        } catch (error) {
-          ctx.toast(error.message, "error");
-        }
+  return form(
+    { class: "inline" },
+    async () => {
+      try {
+        await ctx.api.patch(`/v1/auth/passkeys/${encodeURIComponent(passkey.id)}`, {
+          name: input.value.trim(),
+        });
+        ctx.toast("Passkey renamed");
+      } finally {
         await reload();
-      },
+      }
     },
+    ctx.fail,
     input,
     h("button", { type: "submit" }, "Rename"),
   );

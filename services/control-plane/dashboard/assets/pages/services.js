@@ -1,16 +1,6 @@
-import { confirmButton, h, table, when } from "../dom.js";
+import { confirmButton, field, form, h, table, when } from "../dom.js";
 
 export const title = "Services";
-
-function field(label, input, hint) {
-  return h(
-    "label",
-    { class: "field" },
-    h("span", {}, label),
-    input,
-    hint ? h("small", { class: "muted" }, hint) : null,
-  );
-}
 
 /** The new key, shown once: the server keeps only its hash. */
 function revealedKey(created) {
@@ -79,23 +69,16 @@ function keysPanel(ctx, service) {
               ),
             ),
           ),
-      h(
-        "form",
-        {
-          class: "inline",
-          onsubmit: async (event) => {
-            event.preventDefault();
-            try {
-              const created = await ctx.api.post(`/v1/services/${encodeURIComponent(service.id)}/keys`, {
-                ...(name.value.trim() ? { name: name.value.trim() } : {}),
-              });
-              await load();
-              reveal.replaceChildren(revealedKey(created));
-            } catch (error) {
-              ctx.toast(error.message, "error");
-            }
-          },
+      form(
+        { class: "inline" },
+        async () => {
+          const created = await ctx.api.post(`/v1/services/${encodeURIComponent(service.id)}/keys`, {
+            ...(name.value.trim() ? { name: name.value.trim() } : {}),
+          });
+          await load();
+          reveal.replaceChildren(revealedKey(created));
         },
+        ctx.fail,
         field("New key name", name),
         h("button", { type: "submit" }, "Create API key"),
       ),
@@ -118,22 +101,15 @@ function createServiceForm(ctx, reload) {
     domain: h("input", { name: "domain", required: true, maxlength: 255 }),
     description: h("input", { name: "description", required: true, maxlength: 500 }),
   };
-  return h(
-    "form",
-    {
-      class: "card grid",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        try {
-          const body = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
-          await ctx.api.post("/v1/services", body);
-          ctx.toast(`Service ${body.slug} created`);
-          await reload();
-        } catch (error) {
-          ctx.toast(error.message, "error");
-        }
-      },
+  return form(
+    { class: "card grid" },
+    async () => {
+      const body = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
+      await ctx.api.post("/v1/services", body);
+      ctx.toast(`Service ${body.slug} created`);
+      await reload();
     },
+    ctx.fail,
     h("h2", {}, "New service"),
     field("Name", inputs.name),
     field("Slug", inputs.slug, "lower-case letters, digits and -; the gateway connection's name"),
