@@ -312,7 +312,13 @@ export class McpUpstreams {
         state = await shared.waitFor(connectionId, how.key, adoptable, this.#opts.timeoutMs + 1000);
     }
     try {
-      if (state && adoptable(state)) return await this.#adopt(sdk, how, state);
+      if (state && adoptable(state)) {
+        try {
+          return await this.#adopt(sdk, how, state);
+        } catch {
+          // What was stored no longer fits this client (e.g. no common modern version): handshake afresh.
+        }
+      }
       const transport = this.#transport(sdk, how);
       const client = new sdk.Client(CLIENT_INFO, how.options.client);
       const knownLegacy = state?.era === "legacy" && how.options.label === "auto";
