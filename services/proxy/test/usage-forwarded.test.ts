@@ -10,6 +10,7 @@ import {
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
+import { type Relay, startRelay } from "@sigilum-gw/testkit/relay";
 import { Queue, type Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { WebSocket, WebSocketServer } from "ws";
@@ -20,10 +21,14 @@ import {
   AGENT,
   adminJson,
   authorizedGet,
+  deletePrefix,
   eventually,
   mintToken,
   REDIS_URL,
+  type RunningProxy,
+  randomPrefix,
   rawRequest,
+  startProxy,
   testConfig,
   useProxy,
   waitingEvents,
@@ -187,5 +192,68 @@ describe("usage events of MCP calls and WebSocket sessions (durable mode)", () =
       metrics,
       /sigilum_gateway_usage_events_dropped_total\{[^}]*reason="not_stored"[^}]*\} [1-9]/,
     );
+  });
+});
+
+describe("durable MCP usage over a slow link to Redis", () => {
+  const prefix = randomPrefix();
+  let relay: Relay;
+  let server: McpTestServer;
+  let gw: RunningProxy;
+  before(async () => {
+    relay = await startRelay(() => [Number(new URL(REDIS_URL).port || 6379)]);
+    // JSON answers with a Content-Length: whole for the agent at their last byte.
+    server = await startMcpTestServer({ era: "stateful", json: true });
+    gw = await startProxy(
+      testConfig({
+        redisPrefix: prefix,
+        redisUrl: `redis://127.0.0.1:${relay.port}`,
+        usageDurability: "durable",
+      }),
+    );
+    const created = await adminJson(gw.url, "POST", "/api/admin/connections", {
+      id: "slow-mcp",
+      protocol: "mcp",
+      base_url: new URL(server.url).origin,
+      mcp_endpoint: "/mcp",
+    });
+    assert.equal(created.status, 201, created.text);
+    await eventually(async () => server.count("tools/list") > 0, 10_000);
+  });
+  after(async () => {
+    await gw?.stop();
+    await relay?.close();
+    await server?.close();
+    await deletePrefix(prefix);
+  });
+
+  test("the agent never holds a whole MCP answer (runtime call, pass-through JSON) whose event is not in Redis yet", async () => {
+    assert.equal((await post(gw.url, "/mcp/slow-mcp/tools/echo/call", { text: "warm" })).status, 200);
+    assert.equal(await waitingEvents(prefix), 1);
+    relay.delayMs = 300;
+    const call = await post(gw.url, "/mcp/slow-mcp/tools/echo/call", { text: "slow" });
+    assert.equal(call.status, 200, call.text);
+    assert.equal(await waitingEvents(prefix), 2, "the runtime answer was whole before its event was stored");
+    const initialize = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-11-25",
+        capabilities: {},
+        clientInfo: { name: "agent", version: "1" },
+      },
+    };
+    const pass = await post(gw.url, "/mcp/slow-mcp", initialize, {
+      accept: "application/json, text/event-stream",
+    });
+    assert.equal(pass.status, 200, pass.text);
+    assert.equal(pass.json().result.serverInfo.name, "stateful-test-server");
+    assert.equal(
+      await waitingEvents(prefix),
+      3,
+      "the pass-through answer was whole before its event was stored",
+    );
+    relay.delayMs = 0;
   });
 });

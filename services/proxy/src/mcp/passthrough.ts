@@ -188,8 +188,10 @@ export async function passthrough(ex: McpExchange): Promise<void> {
         await pipeline(upstream.body, new SseRewriter(filter, MAX_MCP_RESPONSE_BYTES), res, { end: false });
       } else await pipeline(upstream.body, res, { end: false });
     } else {
+      // Durable usage: sent chunked, so the agent holds the whole answer only at res.end(), after the event is
+      // stored (with a Content-Length the last byte would complete it first).
       const length = single(upstream.headers["content-length"]);
-      if (length !== undefined) res.setHeader("content-length", length);
+      if (length !== undefined && !ex.durableUsage) res.setHeader("content-length", length);
       upstream.body.on("data", count);
       await pipeline(upstream.body as Readable, res, { end: false });
     }
