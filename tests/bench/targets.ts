@@ -245,9 +245,9 @@ function sdkReferenceTarget(v: VerifierBenchResult): Target {
     comparison: ">=",
     limit: 15,
     note: !sdk
-      ? "not measured: set SIGILUM_SDK_REFERENCE=/path/to/module.mjs exporting the SDK's verifyHttpSignature (docs/benchmarks.md)"
+      ? "to measure it, set SIGILUM_SDK_REFERENCE=/path/to/module.mjs exporting the SDK's verifyHttpSignature (docs/benchmarks.md)"
       : refused
-        ? `not measured: the SDK refused ${refused} of ${sdk.saturation.requests} checks (is ${sdk.module} the SDK?)`
+        ? `the SDK refused ${refused} of ${sdk.saturation.requests} checks (is ${sdk.module} the SDK?)`
         : `${sdk.module}${cpu}`,
   });
 }
