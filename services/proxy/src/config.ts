@@ -107,6 +107,8 @@ export interface ProxyConfig {
   usageDurability: (typeof USAGE_DURABILITIES)[number];
   usageQueueMaxBatches: number;
   identity: { namespace: string | undefined; home: string | undefined };
+  /** The environment the configuration was read from: per-connection service API keys are looked up in it. */
+  serviceApiKeyEnv: Env;
   mcp: {
     timeoutMs: number;
     discoveryTtlMs: number;
@@ -157,6 +159,7 @@ export function loadProxyConfig(env: Env = process.env): ProxyConfig {
     usageDurability: c.GATEWAY_USAGE_DURABILITY,
     usageQueueMaxBatches: c.GATEWAY_USAGE_QUEUE_MAX_BATCHES,
     identity: { namespace: c.GATEWAY_SIGILUM_NAMESPACE, home: c.GATEWAY_SIGILUM_HOME },
+    serviceApiKeyEnv: env,
     mcp: {
       timeoutMs: c.GATEWAY_MCP_TIMEOUT_SECONDS * 1000,
       discoveryTtlMs: c.GATEWAY_MCP_DISCOVERY_CACHE_TTL_SECONDS * 1000,

@@ -5,7 +5,7 @@ import { decideAdminAccess } from "@sigilum-gw/shared/admin-access";
 import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
 import { type BrowserGuardPolicy, checkBrowserGuard } from "@sigilum-gw/shared/browser-guard";
 import { clientIp, createTrustedProxies } from "@sigilum-gw/shared/client-ip";
-import { formatListenAddress } from "@sigilum-gw/shared/config";
+import { formatListenAddress, serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import { GatewayError, sendError } from "@sigilum-gw/shared/errors";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { checkRequestLimits } from "@sigilum-gw/shared/limits";
@@ -177,6 +177,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
       ? startUsageDelivery({
           registryUrl: config.registryUrl,
           identity: config.identity,
+          serviceKeyFor: (service) => serviceApiKeyFor(service, config.serviceApiKeyEnv),
           connection: queueConnection.duplicate(),
           prefix: keys.bullmq,
           logger,

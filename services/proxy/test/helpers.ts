@@ -54,6 +54,7 @@ export function testConfig(overrides: Partial<ProxyConfig> = {}): ProxyConfig {
     usageDurability: "buffered",
     usageQueueMaxBatches: 20_000,
     identity: { namespace: undefined, home: undefined },
+    serviceApiKeyEnv: {},
     mcp: {
       timeoutMs: 10_000,
       discoveryTtlMs: 300_000,

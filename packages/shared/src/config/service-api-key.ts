@@ -25,7 +25,7 @@ export function serviceApiKeyFileName(connectionId: string): string | undefined 
 }
 
 /** The Sigilum homes searched for `service-api-key-<id>` files, in order, deduplicated (spec §4.1 step 2). */
-export function serviceApiKeyHomes(env: Env = process.env): string[] {
+export function serviceApiKeyHomes(env: Env): string[] {
   const home = env.HOME || homedir();
   const candidates = [
     env.GATEWAY_SIGILUM_HOME,
@@ -45,7 +45,7 @@ export function serviceApiKeyHomes(env: Env = process.env): string[] {
  * An unsafe id (e.g. `../escape`) never reads files. Synchronous on purpose: it runs once per feed refresh or
  * claim submission (never per request), and a tiny file read keeps every caller simple.
  */
-export function serviceApiKeyFor(connectionId: string, env: Env = process.env): string {
+export function serviceApiKeyFor(connectionId: string, env: Env): string {
   const scoped = env[serviceApiKeyEnvName(connectionId)]?.trim();
   if (scoped) return scoped;
   const fileName = serviceApiKeyFileName(connectionId);

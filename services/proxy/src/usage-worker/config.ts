@@ -30,6 +30,8 @@ export interface UsageWorkerConfig {
   registryUrl: string;
   identity: { namespace: string | undefined; home: string | undefined };
   shutdownTimeoutMs: number;
+  /** The environment the configuration was read from: per-connection service API keys are looked up in it. */
+  serviceApiKeyEnv: Env;
 }
 
 export function loadUsageWorkerConfig(env: Env = process.env): UsageWorkerConfig {
@@ -43,5 +45,6 @@ export function loadUsageWorkerConfig(env: Env = process.env): UsageWorkerConfig
     registryUrl: c.SIGILUM_REGISTRY_URL,
     identity: { namespace: c.GATEWAY_SIGILUM_NAMESPACE, home: c.GATEWAY_SIGILUM_HOME },
     shutdownTimeoutMs: c.GATEWAY_SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    serviceApiKeyEnv: env,
   };
 }

@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
 import { createMetricsRegistry } from "@sigilum-gw/shared/metrics";
 import { createOpsServer } from "@sigilum-gw/shared/ops-server";
@@ -57,6 +58,7 @@ export function createUsageWorker(config: UsageWorkerConfig, opts: { logger?: Lo
   const delivery = startUsageDelivery({
     registryUrl: config.registryUrl,
     identity: config.identity,
+    serviceKeyFor: (service) => serviceApiKeyFor(service, config.serviceApiKeyEnv),
     connection: queueConnection,
     prefix,
     logger,

@@ -14,6 +14,8 @@ import { startUsageSubmitter } from "./submitter.ts";
 export interface UsageDeliveryOptions {
   registryUrl: string;
   identity: { namespace: string | undefined; home: string | undefined };
+  /** The service API key for a service (connection id), from the configuration; "" when none. */
+  serviceKeyFor: (service: string) => string;
   /** Given to the bullmq worker (blocking commands): not shared with anything else. */
   connection: Redis;
   prefix: string;
@@ -48,6 +50,7 @@ export function startUsageDelivery(opts: UsageDeliveryOptions): UsageDelivery {
         prefix: opts.prefix,
         registryUrl: opts.registryUrl,
         identity,
+        serviceKeyFor: opts.serviceKeyFor,
         onFailed: (event, error, final) => {
           opts.submitFailed.inc({ final: String(final) });
           if (opts.logDecisions) {

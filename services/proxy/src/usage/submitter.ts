@@ -1,4 +1,3 @@
-import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { UnrecoverableError, Worker } from "bullmq";
@@ -22,8 +21,8 @@ export interface UsageSubmitterOptions {
   prefix: string;
   registryUrl: string;
   identity: SigilumIdentity;
-  /** Reads per-connection service API keys; defaults to the process environment. */
-  serviceKeyFor?: (service: string) => string;
+  /** The service API key for a service (connection id); "" when none is configured. */
+  serviceKeyFor: (service: string) => string;
   timeoutMs?: number;
   /** Batches (bullmq jobs) processed at once. */
   concurrency?: number;
@@ -175,7 +174,7 @@ export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBa
         }
       };
       // Keys are looked up once per service and job (the lookup reads key files); a rotated key applies from the next.
-      const lookup = opts.serviceKeyFor ?? ((service: string) => serviceApiKeyFor(service));
+      const lookup = opts.serviceKeyFor;
       const posts: { key: string; events: UsageEvent[] }[] = [];
       for (const [service, events] of byService(job.data.events)) {
         const key = lookup(service);
