@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RecordingServer, startRecordingServer, unusedPort } from "@sigilum-gw/testkit/network";
+import { type RecordingServer, startRecordingServer } from "@sigilum-gw/testkit/network";
 import { createTestDatabase, type TestDatabase } from "@sigilum-gw/testkit/postgres";
 import { type RunResult, runScript, serviceMain } from "@sigilum-gw/testkit/process";
 import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
@@ -47,7 +47,6 @@ export async function startDashboardStack(env: Record<string, string> = {}): Pro
   });
   const prefix = randomPrefix();
   const db: TestDatabase = await createTestDatabase("sigilum_dash_");
-  const controlPlanePort = await unusedPort();
   const stackEnv: NodeJS.ProcessEnv = {
     ...env,
     PATH: process.env.PATH,
@@ -62,11 +61,12 @@ export async function startDashboardStack(env: Record<string, string> = {}): Pro
     // `auth login --open` must not start a real browser here: the test's Chromium opens the link.
     BROWSER: "true",
     VERIFIER_CLAIM_SUBMIT_DEDUPE_SECONDS: "2",
-    GATEWAY_ADDR: `127.0.0.1:${await unusedPort()}`,
-    VERIFIER_ADDR: `127.0.0.1:${await unusedPort()}`,
-    PROXY_ADDR: `127.0.0.1:${await unusedPort()}`,
-    USAGE_WORKER_ADDR: `127.0.0.1:${await unusedPort()}`,
-    CONTROL_PLANE_ADDR: `127.0.0.1:${controlPlanePort}`,
+    // Any free port: each service reports the port it got; `up --json` says where the control plane is.
+    GATEWAY_ADDR: "127.0.0.1:0",
+    VERIFIER_ADDR: "127.0.0.1:0",
+    PROXY_ADDR: "127.0.0.1:0",
+    USAGE_WORKER_ADDR: "127.0.0.1:0",
+    CONTROL_PLANE_ADDR: "127.0.0.1:0",
   };
   const sigilum = (args: string[], stdin = "") =>
     runScript(serviceMain("cli"), args, { env: stackEnv, stdin, timeoutMs: 120_000 });
@@ -80,7 +80,9 @@ export async function startDashboardStack(env: Record<string, string> = {}): Pro
   try {
     const up = await sigilum(["up", "--json"]);
     if (up.code !== 0) throw new Error(`sigilum up failed: ${up.stderr}`);
-    const namespace = json<{ gateway_namespace: string }>(up).gateway_namespace;
+    const started = json<{ gateway_namespace: string; urls: { control_plane: string } }>(up);
+    const namespace = started.gateway_namespace;
+    const controlPlanePort = new URL(started.urls.control_plane).port;
     const init = await sigilum(["init", namespace, "--json"]);
     if (init.code !== 0) throw new Error(`sigilum init failed: ${init.stderr}`);
     const upstreamSecret = `dash-upstream-${randomBytes(12).toString("hex")}`;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createSigilumClient } from "@sigilum-gw/sdk";
-import { type RecordingServer, startRecordingServer, unusedPort } from "@sigilum-gw/testkit/network";
+import { type RecordingServer, startRecordingServer } from "@sigilum-gw/testkit/network";
 import { createTestDatabase, type TestDatabase } from "@sigilum-gw/testkit/postgres";
 import { type RunResult, runScript, serviceMain } from "@sigilum-gw/testkit/process";
 import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
@@ -13,7 +13,7 @@ import { until } from "@sigilum-gw/testkit/until";
 
 /**
  * The newcomer path, with real processes exactly as a person runs them: `sigilum up` (control plane, verifier,
- * proxy inline on random ports, real Redis, real PostgreSQL or the embedded PGlite) → `init` → `service add`
+ * proxy inline on random ports, real Redis, PostgreSQL from DATABASE_URL or the stack's own server) → `init` → `service add`
  * (upstream = a loopback echo server) → `request` is refused with AUTH_CLAIM_REQUIRED and a pending claim
  * appears → `approvals approve` → `request` reaches the upstream with the injected credential and no Sigilum
  * headers → `approvals revoke` → the next request is denied within 1 s → `down`.
@@ -45,7 +45,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const SIGILUM_HEADER_RE = /^(sigilum-|x-sigilum-|signature$|signature-input$|content-digest$)/;
 
-function newcomerPath(database: "postgres" | "pglite"): void {
+function newcomerPath(database: "postgres" | "embedded-postgres"): void {
   describe(`newcomer path (${database})`, { timeout: 600_000 }, () => {
     let dir: string;
     let env: NodeJS.ProcessEnv;
@@ -56,6 +56,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
     let namespace: string;
     let claimId: string;
     let pids: number[] = [];
+    let urls: Record<string, string> = {};
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), `sigilum-e2e-${database}-`));
@@ -73,11 +74,12 @@ function newcomerPath(database: "postgres" | "pglite"): void {
         // The verifier registers one access request per agent key and service per window (default 60 s); a short
         // window lets the test re-request access right after a revocation.
         VERIFIER_CLAIM_SUBMIT_DEDUPE_SECONDS: "2",
-        GATEWAY_ADDR: `127.0.0.1:${await unusedPort()}`,
-        VERIFIER_ADDR: `127.0.0.1:${await unusedPort()}`,
-        PROXY_ADDR: `127.0.0.1:${await unusedPort()}`,
-        USAGE_WORKER_ADDR: `127.0.0.1:${await unusedPort()}`,
-        CONTROL_PLANE_ADDR: `127.0.0.1:${await unusedPort()}`,
+        // Any free port: each service reports the port it got and `up` prints them.
+        GATEWAY_ADDR: "127.0.0.1:0",
+        VERIFIER_ADDR: "127.0.0.1:0",
+        PROXY_ADDR: "127.0.0.1:0",
+        USAGE_WORKER_ADDR: "127.0.0.1:0",
+        CONTROL_PLANE_ADDR: "127.0.0.1:0",
       };
       if (database === "postgres") {
         db = await createTestDatabase("sigilum_e2e_");
@@ -94,7 +96,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       await rm(dir, { recursive: true, force: true });
     });
 
-    test("up starts the stack on the given ports and reports every address", async (t) => {
+    test("up starts the stack on free ports and reports every address", async (t) => {
       t.diagnostic(`redis prefix ${prefix}${db ? `, database ${db.name}` : ""}`);
       const up = await sigilum(["up", "--json"], env);
       assert.equal(up.code, 0, up.stderr);
@@ -107,13 +109,21 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       }>(up);
       assert.equal(state.already_running, false);
       assert.equal(state.database, database);
-      assert.equal(state.urls.gateway, `http://${env.GATEWAY_ADDR}`);
-      assert.equal(state.urls.control_plane, `http://${env.CONTROL_PLANE_ADDR}`);
-      assert.equal(state.urls.verifier, `http://${env.VERIFIER_ADDR}`);
+      for (const url of [state.urls.gateway, state.urls.control_plane, state.urls.verifier])
+        assert.match(url ?? "", /^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
+      urls = state.urls;
+      const health = await fetch(`${urls.control_plane}/health`);
+      assert.equal(health.status, 200, "the control plane answers on the port up reported");
       assert.match(up.stderr, /control-plane is healthy/);
       namespace = state.gateway_namespace;
       pids = Object.values(state.services).map((s) => s.pid);
-      assert.equal(pids.length, 4, "control plane, verifier, proxy, usage worker");
+      assert.deepEqual(Object.keys(state.services), [
+        ...(database === "embedded-postgres" ? ["postgres"] : []),
+        "control-plane",
+        "verifier",
+        "proxy",
+        "usage-worker",
+      ]);
 
       const status = json<{ running: boolean; healthy: boolean }>(await sigilum(["status", "--json"], env));
       assert.deepEqual([status.running, status.healthy], [true, true]);
@@ -126,7 +136,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
       const again = await sigilum(["up"], env);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stderr, /already running/);
-      assert.match(again.stdout, new RegExp(`gateway: +http://${env.GATEWAY_ADDR}`));
+      assert.match(again.stdout, new RegExp(`gateway: +${urls.gateway}`));
     });
 
     test("init creates the agent identity in the namespace up printed", async () => {
@@ -231,7 +241,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
         await readFile(join(env.OPENCLAW_HOME as string, ".sigilum", `owner-token-${namespace}.jwt`), "utf8")
       ).trim();
       const usage = await until("a usage event in the control plane", 15_000, async () => {
-        const response = await fetch(`http://${env.CONTROL_PLANE_ADDR}/v1/namespaces/${namespace}/usage`, {
+        const response = await fetch(`${urls.control_plane}/v1/namespaces/${namespace}/usage`, {
           headers: { authorization: `Bearer ${token}` },
         });
         assert.equal(response.status, 200);
@@ -292,7 +302,7 @@ function newcomerPath(database: "postgres" | "pglite"): void {
 
     test("after revocation the next request is denied within 1 s", async (t) => {
       const client = await createSigilumClient({ namespace, homeDir: env.SIGILUM_HOME });
-      const gateway = `http://${env.GATEWAY_ADDR}`;
+      const gateway = urls.gateway;
       const revoke = await sigilum(["approvals", "revoke", claimId, "--json"], env);
       assert.equal(revoke.code, 0, revoke.stderr);
       const revokedAt = Date.now();
@@ -394,4 +404,4 @@ function newcomerPath(database: "postgres" | "pglite"): void {
 }
 
 newcomerPath("postgres");
-newcomerPath("pglite");
+newcomerPath("embedded-postgres");

@@ -81,7 +81,7 @@ describe("README: Try it on one machine", { timeout: 420_000 }, () => {
         .split(delimiter)
         .filter((d) => d && !resolve(d).startsWith(REPO_ROOT))
         .join(delimiter),
-      ...(await isolatedStackEnv(dir)),
+      ...isolatedStackEnv(dir),
       USER: "tryit",
       LOGNAME: "tryit",
       MY_API_TOKEN: token,

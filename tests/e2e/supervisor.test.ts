@@ -49,7 +49,7 @@ describe("supervisor: a crashed service is restarted", { timeout: 300_000 }, () 
       const { REDIS_URL: _unset, REDIS_PREFIX: _unsetPrefix, ...inherited } = process.env;
       env = {
         PATH: inherited.PATH,
-        ...(await isolatedStackEnv(dir)),
+        ...isolatedStackEnv(dir),
       };
       const up = await sigilum(["up"]);
       assert.equal(up.code, 0, up.stderr);
@@ -77,11 +77,11 @@ describe("supervisor: a crashed service is restarted", { timeout: 300_000 }, () 
     };
     assert.equal(run.code, 0, run.stdout);
     assert.equal(doctor.ok, true);
-    assert.match(doctor.checks.find((c) => c.name === "services")?.detail ?? "", /5 healthy/);
+    assert.match(doctor.checks.find((c) => c.name === "services")?.detail ?? "", /6 healthy/);
     assert.match(doctor.checks.find((c) => c.name === "clock")?.detail ?? "", /skew -?\d+s/);
   });
 
-  for (const name of ["proxy", "control-plane"]) {
+  for (const name of ["proxy", "control-plane", "postgres"]) {
     test(`${name} killed with SIGKILL: restarted, named in status, the stack answers again`, {
       timeout: 200_000,
     }, async () => {

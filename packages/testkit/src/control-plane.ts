@@ -21,6 +21,8 @@ export interface RecordedUsageEvent {
   signer: string;
   /** Status it was answered with. */
   status: number;
+  /** The batch post it came in (1, 2, … in arrival order); undefined for a per-event post. */
+  batch?: number;
 }
 
 /** "error503" answers every call 503, "destroy" drops the connection: an unreachable or failing control plane. */
@@ -53,6 +55,9 @@ export interface ControlPlane {
   batchRoute: boolean;
   /** Batch posts received. */
   usageBatches: number;
+  /** Usage posts (batch or per-event) being answered right now, and the most there ever were at once. */
+  usageInFlight: number;
+  maxUsageInFlight: number;
   /** Why each refused call was refused: a wrong API key or a bad signature. */
   rejected: string[];
   close(): Promise<void>;
@@ -88,6 +93,8 @@ export async function startControlPlane(options: { apiKey: string }): Promise<Co
     usageStatus: 201,
     batchRoute: true,
     usageBatches: 0,
+    usageInFlight: 0,
+    maxUsageInFlight: 0,
     rejected: [],
     async close() {
       server.closeAllConnections();
@@ -99,6 +106,12 @@ export async function startControlPlane(options: { apiKey: string }): Promise<Co
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
+    const usage = req.url?.startsWith("/v1/usage/") === true;
+    if (usage) {
+      state.usageInFlight++;
+      state.maxUsageInFlight = Math.max(state.maxUsageInFlight, state.usageInFlight);
+      res.once("close", () => state.usageInFlight--);
+    }
     if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
     if (state.mode === "destroy") return void req.socket.destroy();
     const json = (status: number, value: unknown) => {
@@ -157,10 +170,16 @@ export async function startControlPlane(options: { apiKey: string }): Promise<Co
     }
     if (req.method === "POST" && url.pathname === "/v1/usage/events/batch" && state.batchRoute) {
       const { events } = JSON.parse(body.toString("utf8")) as { events: Record<string, unknown>[] };
-      state.usageBatches++;
+      const batch = ++state.usageBatches;
       const status = state.usageStatus < 300 ? 201 : state.usageStatus;
       for (const event of events) {
-        state.usageEvents.push({ headers: req.headers, body: event, signer: signed.namespace, status });
+        state.usageEvents.push({
+          headers: req.headers,
+          body: event,
+          signer: signed.namespace,
+          status,
+          batch,
+        });
       }
       if (state.usageStatus >= 300) return json(state.usageStatus, { error: "refused" });
       return json(200, { accepted: events.length, duplicates: 0, rejected: [] });

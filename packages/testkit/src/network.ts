@@ -3,7 +3,12 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from "node:net";
 import { createServer as createTcpServer } from "node:net";
 
-/** A loopback port that nothing listens on right now (to point a client at an address that refuses). */
+/**
+ * A loopback port that nothing listens on right now, to point a client at an address that refuses. Not for a
+ * process to listen on (another may take it first): give our services port 0, they report the port they got
+ * (LISTEN_ADDRESS_FILE, `sigilum up`'s run/stack.json). Only redis-server (port 0 turns TCP off) and tests that
+ * restart a service on the same port still take one this way.
+ */
 export async function unusedPort(): Promise<number> {
   const server = createTcpServer().listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -56,21 +61,22 @@ export async function startRecordingServer(answer: RequestHandler): Promise<Reco
 }
 
 /**
- * The environment of a local stack (`sigilum up`) that lives in `dir` and listens on free ports only: its data
- * directory, agent home, owner-token home and every listen address, so a test never touches the developer's stack.
+ * The environment of a local stack (`sigilum up`) that lives in `dir` and listens on free ports only (port 0: each
+ * service reports the port it got, `up` and run/stack.json say where): its data directory, agent home, owner-token
+ * home and every listen address, so a test never touches the developer's stack.
  */
-export async function isolatedStackEnv(dir: string): Promise<Record<string, string>> {
-  const free = async () => `127.0.0.1:${await unusedPort()}`;
+export function isolatedStackEnv(dir: string): Record<string, string> {
+  const free = "127.0.0.1:0";
   return {
     HOME: dir,
     SIGILUM_DATA_DIR: `${dir}/data`,
     SIGILUM_HOME: `${dir}/agent`,
     OPENCLAW_HOME: `${dir}/openclaw`,
     LOG_LEVEL: "warn",
-    GATEWAY_ADDR: await free(),
-    VERIFIER_ADDR: await free(),
-    PROXY_ADDR: await free(),
-    USAGE_WORKER_ADDR: await free(),
-    CONTROL_PLANE_ADDR: await free(),
+    GATEWAY_ADDR: free,
+    VERIFIER_ADDR: free,
+    PROXY_ADDR: free,
+    USAGE_WORKER_ADDR: free,
+    CONTROL_PLANE_ADDR: free,
   };
 }

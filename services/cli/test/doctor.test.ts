@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { initIdentity } from "@sigilum-gw/shared/identity";
-import { unusedPort } from "@sigilum-gw/testkit/network";
 import { perService } from "../src/commands/usage.ts";
 import { runInProcess, tempDir } from "./support/run.ts";
 
@@ -20,10 +19,10 @@ describe("sigilum doctor", () => {
       HOME: dir.path,
       SIGILUM_HOME: `${dir.path}/agent`,
       SIGILUM_DATA_DIR: `${dir.path}/data`,
-      GATEWAY_ADDR: `127.0.0.1:${await unusedPort()}`,
-      VERIFIER_ADDR: `127.0.0.1:${await unusedPort()}`,
-      USAGE_WORKER_ADDR: `127.0.0.1:${await unusedPort()}`,
-      CONTROL_PLANE_ADDR: `127.0.0.1:${await unusedPort()}`,
+      GATEWAY_ADDR: "127.0.0.1:0",
+      VERIFIER_ADDR: "127.0.0.1:0",
+      USAGE_WORKER_ADDR: "127.0.0.1:0",
+      CONTROL_PLANE_ADDR: "127.0.0.1:0",
     };
   });
   after(() => dir.cleanup());
@@ -40,18 +39,30 @@ describe("sigilum doctor", () => {
       ["node", "redis", "postgresql", "ports", "identity", "clock", "services"],
     );
     assert.match(check(doctor, "redis")?.detail ?? "", /redis-server .* on PATH/);
+    assert.match(
+      check(doctor, "postgresql")?.detail ?? "",
+      /PostgreSQL.* in \/.* \(the stack runs its own server\)/,
+    );
   });
 
   test("each failing check says what is wrong and how to fix it; exit 1", async () => {
     await initIdentity({ namespace: "team-gw", homeDir: `${dir.path}/data/gateway-home` });
     const result = await runInProcess(["doctor", "--json"], {
-      env: { ...env, REDIS_URL: "redis://127.0.0.1:9", PATH: "/nonexistent" },
+      env: {
+        ...env,
+        REDIS_URL: "redis://127.0.0.1:9",
+        PATH: "/nonexistent",
+        SIGILUM_POSTGRES_BIN_DIR: "/nonexistent",
+      },
     });
     assert.equal(result.code, 1);
     const doctor = JSON.parse(result.stdout) as Doctor;
     assert.equal(doctor.ok, false);
     assert.equal(check(doctor, "redis")?.ok, false);
     assert.match(check(doctor, "redis")?.fix ?? "", /REDIS_URL/);
+    assert.equal(check(doctor, "postgresql")?.ok, false);
+    assert.match(check(doctor, "postgresql")?.detail ?? "", /not found in \/nonexistent/);
+    assert.match(check(doctor, "postgresql")?.fix ?? "", /apt-get install postgresql[\s\S]*DATABASE_URL/);
     assert.equal(check(doctor, "identity")?.ok, false);
     assert.match(check(doctor, "identity")?.fix ?? "", /sigilum init/);
     const human = await runInProcess(["doctor"], { env: { ...env, REDIS_URL: "redis://127.0.0.1:9" } });

@@ -5,9 +5,10 @@ import { connectionDefaults } from "../src/commands/service/common.ts";
 import { localUrl, parseListenAddress, stackAddresses } from "../src/core/addresses.ts";
 import { isExpired, readTokenClaims } from "../src/lib/owner-token.ts";
 import { keyValues, maskSecret, table } from "../src/output.ts";
+import { embeddedDatabaseUrl, postgresSocketDir } from "../src/stack/embedded-postgres.ts";
 import { embeddedRedisAddress, stackRedisPrefix } from "../src/stack/embedded-redis.ts";
 import { stackLayout } from "../src/stack/layout.ts";
-import { buildStackPlan } from "../src/stack/plan.ts";
+import { buildStackPlan, type ServicePlan, withReportedPort } from "../src/stack/plan.ts";
 import { redactUrl } from "../src/stack/redis-check.ts";
 
 describe("listen addresses", () => {
@@ -23,7 +24,7 @@ describe("listen addresses", () => {
   });
 
   test("bad addresses name the variable", () => {
-    for (const bad of ["", "host:", "1.2.3.4:70000", "a b:1", "http://x:1", ":0"]) {
+    for (const bad of ["", "host:", "1.2.3.4:70000", "a b:1", "http://x:1"]) {
       assert.throws(() => parseListenAddress("GATEWAY_ADDR", bad), /GATEWAY_ADDR=/);
     }
   });
@@ -55,8 +56,9 @@ describe("stack plan", () => {
     }),
     gatewayNamespace: "alice",
     redis: { embedded: false, url: "redis://127.0.0.1:6379", prefix: "sigilum:abc:" },
+    database: { embedded: false, url: "postgres://u@db.internal:5432/sigilum" },
   });
-  const byName = Object.fromEntries(plans.map((p) => [p.name, p]));
+  const byName = byNameOf(plans);
 
   test("four services started from their own entry points", () => {
     assert.deepEqual(
@@ -65,9 +67,9 @@ describe("stack plan", () => {
     );
     for (const plan of plans.filter((p) => p.name !== "usage-worker")) {
       assert.equal(plan.command, process.execPath);
-      assert.ok(plan.args[0]?.endsWith(`services/${plan.name}/src/main.ts`));
+      assert.ok(plan.args.at(-1)?.endsWith(`services/${plan.name}/src/main.ts`));
     }
-    assert.ok(byName["usage-worker"]?.args[0]?.endsWith("services/proxy/src/usage-worker/main.ts"));
+    assert.ok(byName["usage-worker"]?.args.at(-1)?.endsWith("services/proxy/src/usage-worker/main.ts"));
     for (const plan of plans)
       assert.equal(plan.env.REDIS_PREFIX, "sigilum:abc:", `${plan.name} uses the stack prefix`);
   });
@@ -92,6 +94,7 @@ describe("stack plan", () => {
     assert.equal(byName.verifier?.env.GATEWAY_SIGILUM_HOME, "/data/gateway-home");
     assert.equal(byName.verifier?.env.GATEWAY_SIGILUM_HOME, byName.proxy?.env.GATEWAY_SIGILUM_HOME);
     assert.equal(byName["control-plane"]?.env.CONTROL_PLANE_DATA_DIR, "/data/control-plane");
+    assert.equal(byName["control-plane"]?.env.DATABASE_URL, "postgres://u@db.internal:5432/sigilum");
   });
 
   test("secrets are passed as file paths, never as values", () => {
@@ -116,6 +119,7 @@ describe("the stack's own Redis", () => {
     addresses: stackAddresses({}),
     gatewayNamespace: "alice",
     redis: { embedded: true, url: "redis://127.0.0.1:6391", prefix: "sigilum:abc:", address },
+    database: { embedded: false, url: "postgres://u@127.0.0.1/db" },
   });
 
   test("starts first, from PATH, AOF on, files under the data directory, loopback", () => {
@@ -225,5 +229,99 @@ describe("connection defaults by auth mode (spec §C.4)", () => {
       prefix: "",
       secretKey: "api_key",
     });
+  });
+});
+
+describe("the stack's own PostgreSQL", () => {
+  const layout = stackLayout("/data");
+  const socketDir = postgresSocketDir(layout);
+  const binaries = { dir: "/pg/bin", postgres: "/pg/bin/postgres", initdb: "/pg/bin/initdb", version: "15" };
+  const plans = buildStackPlan({
+    layout,
+    addresses: stackAddresses({}),
+    gatewayNamespace: "alice",
+    redis: { embedded: false, url: "redis://127.0.0.1:6379", prefix: "sigilum:abc:" },
+    database: { embedded: true, url: embeddedDatabaseUrl(socketDir), binaries, socketDir },
+  });
+  const postgres = plans[0];
+
+  test("starts before the control plane, which reaches it over its Unix socket only", () => {
+    assert.deepEqual(
+      plans.map((p) => p.name),
+      ["postgres", "control-plane", "verifier", "proxy", "usage-worker"],
+    );
+    assert.equal(socketDir, "/data/run/postgres");
+    const args = postgres?.args.join(" ") ?? "";
+    assert.match(args, /\/pg\/bin\/postgres -D \/data\/postgres /);
+    assert.match(args, /-c listen_addresses= /, "no TCP listener");
+    assert.match(args, /-c unix_socket_directories=\/data\/run\/postgres -c unix_socket_permissions=0700/);
+    assert.equal(postgres?.cwd, socketDir, "the supervisor creates the socket directory (0700)");
+    assert.equal(postgres?.stopSignal, "SIGINT", "fast shutdown");
+    const url = byNameOf(plans)["control-plane"]?.env.DATABASE_URL ?? "";
+    assert.equal(url, "postgres://sigilum@localhost/postgres?host=%2Fdata%2Frun%2Fpostgres");
+    assert.equal(postgres?.health, url);
+    assert.equal(new URL(url).password, "", "no password: only this user reaches the socket");
+  });
+
+  test("as root it runs in a user namespace as nobody; otherwise directly", () => {
+    const asRoot = process.getuid?.() === 0;
+    assert.equal(postgres?.command, asRoot ? "unshare" : "/pg/bin/postgres");
+    if (asRoot)
+      assert.deepEqual(postgres?.args.slice(0, 3), ["--user", "--map-user=65534", "--map-group=65534"]);
+  });
+
+  test("a data directory too deep for a socket path gets a per-stack socket directory in the temp dir", () => {
+    const deep = stackLayout(`/${"d".repeat(100)}`);
+    const dir = postgresSocketDir(deep);
+    assert.match(dir, /sigilum-pg-[0-9a-f]{12}$/);
+    assert.equal(dir, postgresSocketDir(stackLayout(`/${"d".repeat(100)}`)));
+    assert.notEqual(dir, postgresSocketDir(stackLayout(`/${"e".repeat(100)}`)));
+  });
+});
+
+function byNameOf(plans: ServicePlan[]): Record<string, ServicePlan> {
+  return Object.fromEntries(plans.map((p) => [p.name, p]));
+}
+
+describe("services on port 0 report the port they got", () => {
+  const layout = stackLayout("/data");
+  const input = {
+    layout,
+    gatewayNamespace: "alice",
+    redis: { embedded: false, url: "redis://127.0.0.1:6379", prefix: "sigilum:abc:" },
+    database: { embedded: false, url: "postgres://u@127.0.0.1/db" },
+  } as const;
+  const free = stackAddresses({
+    GATEWAY_ADDR: "127.0.0.1:0",
+    VERIFIER_ADDR: "127.0.0.1:0",
+    CONTROL_PLANE_ADDR: "127.0.0.1:0",
+    USAGE_WORKER_ADDR: "127.0.0.1:0",
+  });
+
+  test("a service given port 0 is told where to write the address it got", () => {
+    assert.equal(parseListenAddress("X", "127.0.0.1:0").port, 0);
+    const plans = byNameOf(buildStackPlan({ ...input, addresses: free }));
+    assert.equal(plans["control-plane"]?.addressFile, "/data/run/control-plane.address.json");
+    assert.equal(plans["control-plane"]?.env.LISTEN_ADDRESS_FILE, "/data/run/control-plane.address.json");
+    assert.equal(plans.proxy?.addressFile, "/data/run/proxy.address.json");
+    const fixed = byNameOf(buildStackPlan({ ...input, addresses: stackAddresses({}) }));
+    assert.equal(fixed["control-plane"]?.addressFile, undefined);
+    assert.equal(fixed["control-plane"]?.env.LISTEN_ADDRESS_FILE, undefined);
+  });
+
+  test("once reported, the others reach it on that port and it keeps it (no report asked again)", () => {
+    const addresses = withReportedPort(free, "control-plane", 45123);
+    const plans = byNameOf(buildStackPlan({ ...input, addresses }));
+    assert.equal(plans["control-plane"]?.addressFile, undefined);
+    assert.equal(plans["control-plane"]?.env.CONTROL_PLANE_ADDR, "127.0.0.1:45123");
+    assert.equal(plans["control-plane"]?.health, "http://127.0.0.1:45123/health");
+    assert.equal(plans.verifier?.env.SIGILUM_REGISTRY_URL, "http://127.0.0.1:45123");
+    assert.equal(plans["usage-worker"]?.env.SIGILUM_REGISTRY_URL, "http://127.0.0.1:45123");
+    assert.equal(plans.verifier?.addressFile, "/data/run/verifier.address.json", "still waiting for its own");
+    const gateway = withReportedPort(addresses, "proxy", 45124);
+    assert.equal(
+      byNameOf(buildStackPlan({ ...input, addresses: gateway })).proxy?.url,
+      "http://127.0.0.1:45124",
+    );
   });
 });

@@ -74,8 +74,22 @@ describe("sigilum up / down / status without a running stack", () => {
       result.stderr,
       new RegExp(`PostgreSQL is not reachable at postgres://postgres:\\*\\*\\*\\*@127\\.0\\.0\\.1:${port}/x`),
     );
-    assert.match(result.stderr, /unset DATABASE_URL to use the embedded PGlite/);
+    assert.match(result.stderr, /unset DATABASE_URL: the stack then runs its own PostgreSQL server/);
     assert.doesNotMatch(result.stderr, /pgpw/);
+    await assert.rejects(readdir(`${dir.path}/data`), /ENOENT/);
+  });
+
+  test("no PostgreSQL server installed (DATABASE_URL unset): how to install it, exit 1, nothing created", async () => {
+    const missing = { ...env, SIGILUM_POSTGRES_BIN_DIR: `${dir.path}/no-postgres-here` };
+    const result = await runChild(["up"], { env: missing });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /PostgreSQL \(postgres, initdb\) was not found in .*no-postgres-here/);
+    assert.match(result.stderr, /sudo apt-get install postgresql/);
+    assert.match(result.stderr, /brew install postgresql@17/);
+    assert.match(result.stderr, /DATABASE_URL=postgres:\/\//);
+    const json = await runChild(["up", "--json"], { env: missing });
+    assert.equal(json.code, 1);
+    assert.equal(JSON.parse(json.stdout).code, "POSTGRES_SERVER_MISSING");
     await assert.rejects(readdir(`${dir.path}/data`), /ENOENT/);
   });
 

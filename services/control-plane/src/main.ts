@@ -1,4 +1,6 @@
+import type { AddressInfo } from "node:net";
 import { ConfigError } from "@sigilum-gw/shared/config";
+import { reportListening } from "@sigilum-gw/shared/listen-report";
 import { createLogger } from "@sigilum-gw/shared/logger";
 import { loadConfig } from "./config.ts";
 import { startControlPlane } from "./server.ts";
@@ -19,6 +21,7 @@ async function main(): Promise<void> {
   const running = await startControlPlane(config, {
     log: createLogger("control-plane", { level: config.LOG_LEVEL }),
   });
+  reportListening(running.server.address() as AddressInfo);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -1,4 +1,5 @@
 import { ConfigError } from "@sigilum-gw/shared/config";
+import { reportListening } from "@sigilum-gw/shared/listen-report";
 import { BatchedDestination, createLogger, flushLogs } from "@sigilum-gw/shared/logger";
 import { loadProxyConfig, type ProxyConfig } from "./config.ts";
 import { createProxy } from "./server.ts";
@@ -29,6 +30,7 @@ try {
 const proxy = createProxy(config, { logger });
 try {
   const address = await proxy.listen();
+  reportListening(address);
   logger.info(
     { mode: config.authzMode, address: address.address, port: address.port, variable: config.listenVariable },
     `proxy listening on ${address.address}:${address.port} (AUTHZ_MODE=${config.authzMode})`,

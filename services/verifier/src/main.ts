@@ -1,5 +1,6 @@
 import cluster from "node:cluster";
 import { ConfigError } from "@sigilum-gw/shared/config";
+import { reportListening } from "@sigilum-gw/shared/listen-report";
 import { createLogger } from "@sigilum-gw/shared/logger";
 import { runPrimary } from "./cluster.ts";
 import { loadVerifierConfig } from "./config.ts";
@@ -10,7 +11,7 @@ const bootLogger = createLogger("verifier");
 async function runService(): Promise<void> {
   const config = loadVerifierConfig(process.env);
   const service = await createVerifierService(config);
-  await service.start();
+  reportListening(await service.start());
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

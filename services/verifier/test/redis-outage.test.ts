@@ -141,15 +141,18 @@ describe("Redis hung mid-run (connected, not answering)", () => {
     assert.equal((await check()).status, 200);
     redis.kill("SIGSTOP");
     try {
-      const started = Date.now();
+      const started = performance.now();
       const answers = await Promise.all(Array.from({ length: 20 }, () => check()));
-      const elapsed = Date.now() - started;
+      const elapsed = performance.now() - started;
+      // Answered while Redis is still stopped (no answer would ever come without the command timeout), and not
+      // before that timeout: the checks were sent and waited for. No upper bound: a loaded machine is slow.
+      assert.equal(hasExited(redis), false);
       for (const response of answers) {
         assert.equal(response.status, 503, response.body);
         assert.equal(envelopeCode(response), "REDIS_UNAVAILABLE");
         assert.equal(response.headers["x-sigilum-authz"], undefined);
       }
-      assert.ok(elapsed >= 180 && elapsed < 1000, `bounded by the 200 ms timeout (${elapsed} ms)`);
+      assert.ok(elapsed >= 190, `answered after the 200 ms command timeout (${elapsed} ms)`);
     } finally {
       redis.kill("SIGCONT");
     }

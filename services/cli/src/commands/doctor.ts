@@ -4,9 +4,10 @@ import type { Command } from "commander";
 import type { CliContext } from "../context.ts";
 import { stackAddresses } from "../core/addresses.ts";
 import { dataDir, sigilumHome } from "../core/paths.ts";
-import { EXIT_FAILURE } from "../errors.ts";
+import { type CliError, EXIT_FAILURE } from "../errors.ts";
 import { localGatewayNamespace, readStackStateFor } from "../lib/namespace.ts";
 import { emit } from "../output.ts";
+import { requirePostgresServer } from "../stack/embedded-postgres.ts";
 import { REDIS_SERVER } from "../stack/embedded-redis.ts";
 import { probeHealth } from "../stack/health.ts";
 import { canListen } from "../stack/ports.ts";
@@ -70,7 +71,19 @@ async function redisCheck(ctx: CliContext): Promise<Check> {
 
 async function postgresCheck(ctx: CliContext): Promise<Check> {
   const url = ctx.env.DATABASE_URL?.trim();
-  if (!url) return { name: "postgresql", ok: true, detail: "embedded database in the data directory" };
+  if (!url) {
+    try {
+      const binaries = requirePostgresServer(ctx.env);
+      return {
+        name: "postgresql",
+        ok: true,
+        detail: `${binaries.version} in ${binaries.dir} (the stack runs its own server)`,
+      };
+    } catch (error) {
+      const { message, hint } = error as CliError;
+      return { name: "postgresql", ok: false, detail: message, fix: hint };
+    }
+  }
   const reach = await checkPostgresReachable(url);
   return reach.ok
     ? { name: "postgresql", ok: true, detail: `${redactUrl(url)} accepts connections` }

@@ -8,8 +8,8 @@ import { down } from "./stack/down.ts";
 import { status } from "./stack/status.ts";
 import {
   alreadyRunning,
+  finishPreparation,
   preflight,
-  printPreparation,
   supervise,
   upBackground,
   upForeground,
@@ -37,7 +37,7 @@ export function registerStackCommands(program: Command, ctx: CliContext): void {
         addresses: stackAddresses(ctx.env),
       });
       const prepared = await prepareStack(ctx, { namespace: opts.namespace });
-      printPreparation(ctx, prepared);
+      await finishPreparation(ctx, prepared);
       if (opts.foreground) await upForeground(ctx, prepared, opts.json);
       else await upBackground(ctx, prepared, opts.json);
     });

@@ -18,19 +18,23 @@ export const ADDRESS_DEFAULTS = {
 
 export type AddressVariable = keyof typeof ADDRESS_DEFAULTS;
 
-/** `host:port`, `[v6]:port`, `:port` (all interfaces) or a bare port. */
+/** `host:port`, `[v6]:port`, `:port` (all interfaces) or a bare port; port 0 = any free port, chosen by the kernel. */
 export function parseListenAddress(variable: string, value: string): ListenAddress {
   const text = value.trim();
   const match = /^\d{1,5}$/.test(text)
     ? ["", undefined, "", text]
     : /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/.exec(text);
   const port = match ? Number(match[3]) : Number.NaN;
-  if (!match || !Number.isInteger(port) || port < 1 || port > 65535) {
+  if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new CliError(`${variable}=${JSON.stringify(value)} is not a listen address`, {
-      hint: `Use host:port or :port with a port from 1 to 65535, e.g. ${variable}=127.0.0.1:${port > 0 && port < 65536 ? port : 38100}`,
+      hint: `Use host:port or :port with a port from 0 (any free port) to 65535, e.g. ${variable}=127.0.0.1:${port > 0 && port < 65536 ? port : 38100}`,
     });
   }
-  const host = match[1] ?? match[2] ?? "";
+  return withPort({ addr: "", host: match[1] ?? match[2] ?? "", port: 0 }, port);
+}
+
+export function withPort(address: ListenAddress, port: number): ListenAddress {
+  const { host } = address;
   return { addr: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`, host, port };
 }
 

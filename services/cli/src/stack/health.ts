@@ -1,12 +1,17 @@
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { checkPostgres } from "./embedded-postgres.ts";
 import { checkRedis } from "./redis-check.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** One health check with a short timeout: a `redis://` URL answers PING, an `http://` one answers 2xx. */
+/**
+ * One health check with a short timeout: a `redis://` URL answers PING, a `postgres://` one a query, an `http://`
+ * one 2xx.
+ */
 export async function probeHealth(healthUrl: string, timeoutMs = 1000): Promise<boolean> {
   if (/^rediss?:/.test(healthUrl)) return (await checkRedis(healthUrl, timeoutMs)).ok;
+  if (/^postgres(ql)?:/.test(healthUrl)) return checkPostgres(healthUrl, timeoutMs);
   try {
     const response = await fetch(healthUrl, { signal: AbortSignal.timeout(timeoutMs) });
     await response.body?.cancel();

@@ -7,7 +7,8 @@ import { join } from "node:path";
  *   secrets/{gateway-master-key,internal-secret,admin-token}   generated once, 0600
  *   gateway-home/                         the gateway's Sigilum home: identities/<ns>/identity.json and
  *                                         service-api-key-<service> files (spec/gateway.md §4.1)
- *   control-plane/                        control plane data (PGlite database, jwt-secret)
+ *   control-plane/                        control plane data (jwt-secret)
+ *   postgres/                             the stack's own PostgreSQL cluster, when DATABASE_URL is not set
  *   proxy/                                proxy data (service catalog)
  *   redis/                                the stack's own Redis (AOF files), when REDIS_URL is not set
  */
@@ -21,6 +22,7 @@ export interface StackLayout {
   controlPlaneDataDir: string;
   proxyDataDir: string;
   redisDataDir: string;
+  postgresDataDir: string;
   masterKeyFile: string;
   internalSecretFile: string;
   adminTokenFile: string;
@@ -39,6 +41,7 @@ export function stackLayout(dataDir: string): StackLayout {
     controlPlaneDataDir: join(dataDir, "control-plane"),
     proxyDataDir: join(dataDir, "proxy"),
     redisDataDir: join(dataDir, "redis"),
+    postgresDataDir: join(dataDir, "postgres"),
     masterKeyFile: join(secretsDir, "gateway-master-key"),
     internalSecretFile: join(secretsDir, "internal-secret"),
     adminTokenFile: join(secretsDir, "admin-token"),

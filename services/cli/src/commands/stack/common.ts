@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { CliContext } from "../../context.ts";
 import { CliError } from "../../errors.ts";
 import { keyValues } from "../../output.ts";
@@ -63,7 +62,7 @@ export function summary(state: StackState, layout: StackLayout): string[] {
         "database",
         state.database === "postgres"
           ? "PostgreSQL (DATABASE_URL)"
-          : `PGlite in ${join(layout.controlPlaneDataDir, "pgdata")}`,
+          : `PostgreSQL, the stack's own server, data in ${layout.postgresDataDir}`,
       ],
       [
         "redis",

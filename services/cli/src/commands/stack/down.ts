@@ -2,7 +2,7 @@ import type { CliContext } from "../../context.ts";
 import { dataDir } from "../../core/paths.ts";
 import { emit, note, success } from "../../output.ts";
 import { pidFile, stackLayout } from "../../stack/layout.ts";
-import { markerOf, type StackService } from "../../stack/plan.ts";
+import { markerOf, type StackService, stopSignalOf } from "../../stack/plan.ts";
 import { SUPERVISOR } from "../../stack/prepare.ts";
 import { isOurProcess, removePidFile, terminate } from "../../stack/processes.ts";
 import { readStackState, removeStackState } from "../../stack/state.ts";
@@ -33,7 +33,7 @@ export async function down(ctx: CliContext, json: boolean | undefined): Promise<
   }
   for (const service of found.services) {
     if (service.pid && (await isOurProcess(service.pid, markerOf(service.name as StackService)))) {
-      const how = await terminate(service.pid, stopTimeoutMs);
+      const how = await terminate(service.pid, stopTimeoutMs, stopSignalOf(service.name as StackService));
       stopped.push({ name: service.name, pid: service.pid, how });
     }
     await removePidFile(pidFile(layout, service.name));

@@ -4,6 +4,7 @@ import { EXIT_FAILURE } from "../../errors.ts";
 import { emit, keyValues, table } from "../../output.ts";
 import { probeHealth } from "../../stack/health.ts";
 import { logFile, stackLayout } from "../../stack/layout.ts";
+import { STORES, type StackService } from "../../stack/plan.ts";
 import { readStackState } from "../../stack/state.ts";
 import { inspect } from "./common.ts";
 
@@ -19,8 +20,10 @@ export async function status(ctx: CliContext, json: boolean | undefined): Promis
   const layout = stackLayout(dataDir(ctx.env, ctx.cwd));
   const found = await inspect(layout);
   const state = await readStackState(layout);
-  // The stack's own Redis is one of its services only when it runs one.
-  const expected = found.services.filter((s) => s.name !== "redis" || state?.services.redis || s.running);
+  // The stack's own Redis and PostgreSQL are among its services only when it runs them.
+  const expected = found.services.filter(
+    (s) => !STORES.includes(s.name as StackService) || state?.services[s.name] || s.running,
+  );
   const services = await Promise.all(
     expected.map(async (s) => {
       const recorded = state?.services[s.name];

@@ -13,18 +13,33 @@ import { ensurePrivateDir } from "../../core/files.ts";
 import { REPO_ROOT } from "../../core/paths.ts";
 import { CliError, EXIT_FAILURE } from "../../errors.ts";
 import { emit, note, success, warn } from "../../output.ts";
+import {
+  ensurePostgresCluster,
+  postgresClusterExists,
+  requirePostgresServer,
+} from "../../stack/embedded-postgres.ts";
 import { requireRedisServer } from "../../stack/embedded-redis.ts";
 import { waitForHealth, waitForSignedDecision } from "../../stack/health.ts";
 import { logFile, pidFile, type StackLayout } from "../../stack/layout.ts";
-import type { StackRedis, StackService } from "../../stack/plan.ts";
+import { NODE_FLAGS, type StackRedis, type StackService } from "../../stack/plan.ts";
 import { canListen } from "../../stack/ports.ts";
 import { checkPostgresReachable } from "../../stack/postgres-check.ts";
-import { CLI_ENTRY, type PreparedStack, prepareStack, SUPERVISOR, stateFor } from "../../stack/prepare.ts";
+import {
+  allPortsKnown,
+  CLI_ENTRY,
+  type PreparedStack,
+  prepareStack,
+  SUPERVISOR,
+  stateFor,
+  withListeningPort,
+} from "../../stack/prepare.ts";
 import { removePidFile, terminate, writePidFile } from "../../stack/processes.ts";
 import { checkRedis, redactUrl } from "../../stack/redis-check.ts";
 import { readStackState, type StackState, writeStackState } from "../../stack/state.ts";
 import { Supervisor } from "../../stack/supervisor.ts";
 import { inspect, seconds, summary, tail } from "./common.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `sigilum up` (background or foreground) and the detached supervisor it starts. */
 
@@ -46,13 +61,15 @@ export async function preflight(
       });
     }
   }
-  if (prepared.databaseUrl) {
+  if (!prepared.databaseUrl) {
+    requirePostgresServer(env);
+  } else {
     const postgres = await checkPostgresReachable(prepared.databaseUrl);
     if (!postgres.ok) {
       throw new CliError(
         `PostgreSQL is not reachable at ${redactUrl(prepared.databaseUrl)} (${postgres.reason})`,
         {
-          hint: "Start PostgreSQL, fix DATABASE_URL, or unset DATABASE_URL to use the embedded PGlite database.",
+          hint: "Start PostgreSQL, fix DATABASE_URL, or unset DATABASE_URL: the stack then runs its own PostgreSQL server.",
         },
       );
     }
@@ -167,8 +184,16 @@ export async function alreadyRunning(
   return false;
 }
 
-export function printPreparation(ctx: CliContext, prepared: PreparedStack): void {
+export async function finishPreparation(ctx: CliContext, prepared: PreparedStack): Promise<void> {
   for (const path of prepared.createdSecrets) note(ctx, `created ${path} (0600)`);
+  const { database, layout } = prepared;
+  if (database.embedded && !postgresClusterExists(layout)) {
+    note(
+      ctx,
+      `creating the stack's PostgreSQL database in ${layout.postgresDataDir} (${database.binaries.version})`,
+    );
+    await ensurePostgresCluster(layout, database.binaries);
+  }
   if (prepared.identityCreated) {
     note(
       ctx,
@@ -186,7 +211,7 @@ export async function upBackground(
   await ensurePrivateDir(layout.runDir);
   await mkdir(layout.logDir, { recursive: true, mode: 0o700 });
   const logFd = openSync(logFile(layout, SUPERVISOR), "a", 0o600);
-  const child = spawn(process.execPath, [CLI_ENTRY, "__supervise"], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI_ENTRY, "__supervise"], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ["ignore", logFd, logFd],
@@ -211,7 +236,8 @@ export async function upBackground(
     `starting ${prepared.plans.map((p) => `${p.name} on ${p.addr}`).join(", ")} (logs in ${layout.logDir})`,
   );
   const timeoutMs = seconds(ctx, "SIGILUM_UP_TIMEOUT_SECONDS", 90) * 1000;
-  const failures = await awaitHealthy(ctx, prepared, timeoutMs, () => supervisorAlive);
+  const started = await reportedPorts(prepared, timeoutMs, () => supervisorAlive);
+  const failures = await awaitHealthy(ctx, started, timeoutMs, () => supervisorAlive);
   if (failures.length > 0) {
     const failed = await culprit(layout, failures);
     const timedOut = failures.find((f) => f.name === failed)?.outcome === "timeout";
@@ -223,13 +249,44 @@ export async function upBackground(
   emit(ctx, json, { command: "up", already_running: false, ...state }, () => summary(state, layout));
 }
 
-/** A supervisor that keeps run/stack.json current (pids, restarts) as services start, crash and restart. */
+/**
+ * The stack with the ports its services on port 0 reported, read from run/stack.json as the detached supervisor
+ * records them (as it is when the supervisor died or the time is up: the health checks then report the failure).
+ */
+async function reportedPorts(
+  prepared: PreparedStack,
+  timeoutMs: number,
+  alive: () => boolean,
+): Promise<PreparedStack> {
+  const deadline = Date.now() + timeoutMs;
+  let current = prepared;
+  while (!allPortsKnown(current) && alive() && Date.now() < deadline) {
+    const state = await readStackState(prepared.layout);
+    for (const plan of current.plans.filter((p) => p.addressFile)) {
+      const port = Number(/:(\d+)$/.exec(state?.services[plan.name]?.addr ?? "")?.[1] ?? 0);
+      if (port > 0) current = withListeningPort(current, plan.name, port);
+    }
+    if (!allPortsKnown(current)) await sleep(100);
+  }
+  return current;
+}
+
+interface Supervised {
+  supervisor: Supervisor;
+  /** The stack with the ports its services on port 0 reported so far. */
+  current: () => PreparedStack;
+  /** run/stack.json as it is now. */
+  state: () => StackState;
+}
+
 function supervisorFor(
   ctx: CliContext,
   prepared: PreparedStack,
   mode: StackState["mode"],
   log: (line: string) => void,
-): Supervisor {
+): Supervised {
+  let current = prepared;
+  const state = () => stateFor(current, mode, (name) => supervisor.report(name));
   const supervisor: Supervisor = new Supervisor({
     layout: prepared.layout,
     plans: prepared.plans,
@@ -238,15 +295,15 @@ function supervisorFor(
     stopTimeoutMs: seconds(ctx, "SIGILUM_STOP_TIMEOUT_SECONDS", 10) * 1000,
     log,
     onChange: () => {
-      if (!supervisor.stopping)
-        void writeStackState(
-          prepared.layout,
-          stateFor(prepared, mode, (name) => supervisor.report(name)),
-        ).catch(() => undefined);
+      if (!supervisor.stopping) void writeStackState(prepared.layout, state()).catch(() => undefined);
+    },
+    onListening: (service, port) => {
+      current = withListeningPort(current, service, port);
+      return current.plans;
     },
     cwd: REPO_ROOT,
   });
-  return supervisor;
+  return { supervisor, current: () => current, state };
 }
 
 function handleSignals(supervisor: Supervisor): () => void {
@@ -265,25 +322,24 @@ export async function upForeground(
   json: boolean | undefined,
 ): Promise<void> {
   const { layout } = prepared;
-  const supervisor = supervisorFor(ctx, prepared, "foreground", (line) => note(ctx, line));
+  const supervised = supervisorFor(ctx, prepared, "foreground", (line) => note(ctx, line));
+  const { supervisor } = supervised;
   const release = handleSignals(supervisor);
   try {
     await ensurePrivateDir(layout.runDir);
     await writePidFile(pidFile(layout, SUPERVISOR), process.pid);
     await supervisor.start();
-    await writeStackState(
-      layout,
-      stateFor(prepared, "foreground", (name) => supervisor.report(name)),
-    );
+    await writeStackState(layout, supervised.state());
     const timeoutMs = seconds(ctx, "SIGILUM_UP_TIMEOUT_SECONDS", 90) * 1000;
-    const failures = await awaitHealthy(ctx, prepared, timeoutMs, (name) => supervisor.isRunning(name));
+    const failures = await awaitHealthy(ctx, supervised.current(), timeoutMs, (name) =>
+      supervisor.isRunning(name),
+    );
     if (failures.length > 0) {
       const failed = supervisor.firstExit ?? failures[0]?.name;
       await supervisor.stop(EXIT_FAILURE);
       throw new CliError(`${failed} did not start; the stack was stopped (its output is above)`);
     }
-    const state =
-      (await readStackState(layout)) ?? stateFor(prepared, "foreground", (name) => supervisor.report(name));
+    const state = (await readStackState(layout)) ?? supervised.state();
     emit(ctx, json, { command: "up", already_running: false, ...state }, () => summary(state, layout));
     note(ctx, "running in the foreground; press Ctrl-C to stop");
     ctx.exitCode = await supervisor.done;
@@ -298,15 +354,13 @@ export async function supervise(ctx: CliContext): Promise<void> {
   const prepared = await prepareStack(ctx, {});
   const { layout } = prepared;
   const log = (line: string) => ctx.stderr.write(`${new Date().toISOString()} ${line}\n`);
-  const supervisor = supervisorFor(ctx, prepared, "background", log);
+  const supervised = supervisorFor(ctx, prepared, "background", log);
+  const { supervisor } = supervised;
   const release = handleSignals(supervisor);
   try {
     await writePidFile(pidFile(layout, SUPERVISOR), process.pid);
     await supervisor.start();
-    await writeStackState(
-      layout,
-      stateFor(prepared, "background", (name) => supervisor.report(name)),
-    );
+    await writeStackState(layout, supervised.state());
     ctx.exitCode = await supervisor.done;
   } finally {
     release();
