@@ -170,6 +170,20 @@ describe("webhooks and gateway pages in Chromium", { timeout: 300_000 }, () => {
     await row.waitFor({ timeout: 15_000 });
     assert.equal(await page.getByLabel("Provider secret").inputValue(), "", "the secret leaves the form");
 
+    // Another browser signed in as the same owner finds the paired gateway (the sessions are the server's).
+    const other = await run.chromium.browser.newContext();
+    try {
+      const login = await stack.sigilum(["auth", "login", "--open", "--json"]);
+      const second = await other.newPage();
+      await second.goto(json<{ login_url: string }>(login).login_url);
+      await second.getByRole("heading", { level: 1, name: "Pending requests" }).waitFor();
+      await second.goto(`${stack.dashboardUrl}/gateway`);
+      await second.locator('[data-paired="connected"]').waitFor({ timeout: 15_000 });
+      await second.locator('tr[data-connection="relayed"]').waitFor({ timeout: 15_000 });
+    } finally {
+      await other.close();
+    }
+
     await row.getByRole("button", { name: "Test" }).click();
     await page.getByText("Test of relayed passed (HTTP 200)").waitFor({ timeout: 20_000 });
     assert.equal(upstream.requests.at(-1)?.headers.authorization, `Bearer ${secret}`);
@@ -293,6 +307,7 @@ describe("webhooks and gateway pages in Chromium", { timeout: 300_000 }, () => {
       ["GET", `${base}/v1/services/${echo.id}/webhooks/${hook}/deliveries`],
       ["POST", `${base}/v1/services/${echo.id}/webhooks/dead-letters/dl_0000000000000000/redeliver`],
       ["POST", `${base}/v1/gateway/pairing/start`],
+      ["GET", `${base}/v1/gateway/pairing/sessions`],
       ["POST", `${base}/v1/gateway/pairing/command`],
     ];
     const attacker = await startRecordingServer((_req, res) => {

@@ -70,6 +70,43 @@ describe("pairing routes", () => {
     assert.equal(offline.body.code, "GATEWAY_NOT_CONNECTED");
   });
 
+  test("sessions: the owner's live sessions, newest first, never another owner's nor an expired one", async () => {
+    const carol = await t.token(`carol-${rand(3)}`);
+    const dave = await t.token(`dave-${rand(3)}`);
+    const first = (await t.owner(carol, "POST", "/v1/gateway/pairing/start", {})).body;
+    const second = (await t.owner(carol, "POST", "/v1/gateway/pairing/start", { ttl_seconds: 30 })).body;
+    await t.owner(dave, "POST", "/v1/gateway/pairing/start", {});
+    const list = await t.owner(carol, "GET", "/v1/gateway/pairing/sessions");
+    assert.equal(list.status, 200);
+    assert.deepEqual(
+      list.body.sessions.map((s: Json) => s.session_id),
+      [second.session_id, first.session_id],
+    );
+    const [newest] = list.body.sessions;
+    assert.deepEqual(Object.keys(newest).sort(), [
+      "connected",
+      "created_at",
+      "expires_at",
+      "gateway_public_key",
+      "key_algorithm",
+      "last_connected_at",
+      "namespace",
+      "session_id",
+    ]);
+    assert.equal(newest.connected, false);
+    assert.ok(!JSON.stringify(list.body).includes(second.pair_code), "the code is never listed");
+    await t.cp.deps.db.query(
+      "UPDATE pairing_sessions SET expires_at = now() - interval '1 second' WHERE id = $1",
+      [second.session_id],
+    );
+    const after = await t.owner(carol, "GET", "/v1/gateway/pairing/sessions");
+    assert.deepEqual(
+      after.body.sessions.map((s: Json) => s.session_id),
+      [first.session_id],
+    );
+    assert.equal((await fetch(`${t.url}/v1/gateway/pairing/sessions`)).status, 401);
+  });
+
   test("connect: plain GET and every handshake refusal answer JSON with a code; wrong codes lock the session", async () => {
     const token = await t.token(`gw-${rand(3)}`);
     const { body: session } = await t.owner(token, "POST", "/v1/gateway/pairing/start", {});

@@ -72,6 +72,16 @@ export async function findSession(db: Queryable, id: string): Promise<SessionRow
 
 export const isExpired = (row: SessionRow, now = Date.now()) => row.expires_at.getTime() <= now;
 
+/** The owner's sessions that have not expired (a connected gateway keeps its session alive), newest first. */
+export async function liveSessionsOf(db: Queryable, owner: Owner, limit = 20): Promise<SessionRow[]> {
+  const { rows } = await db.query<SessionRow>(
+    `SELECT * FROM pairing_sessions WHERE owner_user_id = $1 AND expires_at > now()
+      ORDER BY created_at DESC, id LIMIT $2`,
+    [owner.id, limit],
+  );
+  return rows;
+}
+
 /** The caller's own live session, or the reference's 404 / 403 / 410. */
 export async function ownedLiveSession(db: Queryable, owner: Owner, id: string): Promise<SessionRow> {
   const row = await findSession(db, id);

@@ -11,7 +11,9 @@ import {
   createSession,
   findSession,
   isExpired,
+  liveSessionsOf,
   ownedLiveSession,
+  type SessionRow,
   startSessionSchema,
 } from "../pairing/sessions.ts";
 import { CONNECT_PATH } from "../pairing/socket.ts";
@@ -74,20 +76,38 @@ export function pairingRouter(deps: AppDeps): Router {
     });
   });
 
+  /** A session as the status shows it (spec §B.2): times in epoch milliseconds. */
+  const status = async (row: SessionRow) => ({
+    connected: !isExpired(row) && (await relay().isConnected(row.id)),
+    namespace: row.namespace,
+    expires_at: row.expires_at.getTime(),
+    last_connected_at: row.last_connected_at?.getTime() ?? null,
+    gateway_public_key: row.gateway_public_key,
+    key_algorithm: row.gateway_public_key ? SEALED_BOX_ALGORITHM : null,
+  });
+
   r.get("/v1/gateway/pairing/status", async (req, res) => {
     const owner = await requireOwner(req, deps);
     const { session_id } = parseQuery(req, statusQuerySchema, "session_id is required");
     const row = await findSession(db, session_id);
     if (!row) throw new ApiError("NOT_FOUND", "Pair session not found");
     if (row.owner_user_id !== owner.id) throw forbidden("Pair session belongs to another owner");
-    res.json({
-      connected: !isExpired(row) && (await relay().isConnected(row.id)),
-      namespace: row.namespace,
-      expires_at: row.expires_at.getTime(),
-      last_connected_at: row.last_connected_at?.getTime() ?? null,
-      gateway_public_key: row.gateway_public_key,
-      key_algorithm: row.gateway_public_key ? SEALED_BOX_ALGORITHM : null,
-    });
+    res.json(await status(row));
+  });
+
+  // The owner's live sessions, so any browser (not only the one that started a pairing) finds its gateway.
+  r.get("/v1/gateway/pairing/sessions", async (req, res) => {
+    const owner = await requireOwner(req, deps);
+    relay();
+    const rows = await liveSessionsOf(db, owner);
+    const sessions = await Promise.all(
+      rows.map(async (row) => ({
+        session_id: row.id,
+        created_at: row.created_at.getTime(),
+        ...(await status(row)),
+      })),
+    );
+    res.json({ sessions });
   });
 
   // A plain GET (the bridge's preflight) learns the route exists; the upgrade itself is handled by the server.

@@ -9,8 +9,6 @@ export const title = "Gateway";
  * box): the control plane, its logs and the relay frames only ever carry `{"sealed": "…"}`.
  */
 
-/** The session id of the namespace's pairing, remembered in this browser (the code is never stored). */
-const sessionKey = (ns) => `sigilum.pairing.${ns}`;
 /** The secret's name inside the connection (its `auth_secret_key`). */
 const SECRET_NAME = "api_key";
 const AUTH_MODES = [
@@ -254,11 +252,34 @@ function connectionsPanel(ctx, session, publicKey) {
   return { panel, load };
 }
 
+/** The session to show: a connected gateway's, else the one just started, else one that was connected once. */
+function pick(sessions, started) {
+  return (
+    sessions.find((s) => s.connected && s.gateway_public_key) ??
+    sessions.find((s) => s.session_id === started?.session_id) ??
+    sessions.find((s) => s.last_connected_at !== null)
+  );
+}
+
+function pairingStatus(session) {
+  const connected = session?.connected && session.gateway_public_key;
+  let text = "Not paired.";
+  if (connected) text = "Paired: the gateway is connected.";
+  else if (session?.last_connected_at) {
+    const seen = new Date(session.last_connected_at).toISOString();
+    text = ["The gateway is not connected (last seen ", when(seen), ")."];
+  } else if (session) text = "Waiting for the gateway to connect…";
+  return h(
+    "p",
+    { class: "status", role: "status", "data-paired": connected ? "connected" : "waiting" },
+    text,
+  );
+}
+
 export async function render(ctx) {
-  const ns = ctx.session.namespace;
   const pairing = h("div", { class: "card" });
   const connections = h("div", {});
-  let sessionId = localStorage.getItem(sessionKey(ns));
+  /** The session this page started, with its one-time code (kept in memory only, never stored). */
   let started = null;
   let shownFor = null;
   let shownState = null;
@@ -272,12 +293,9 @@ export async function render(ctx) {
         onclick: async () => {
           try {
             started = await ctx.api.post("/v1/gateway/pairing/start");
-            sessionId = started.session_id;
-            localStorage.setItem(sessionKey(ns), sessionId);
-            shownFor = null;
             await refresh();
           } catch (error) {
-            ctx.toast(error.message, "error");
+            ctx.fail(error);
           }
         },
       },
@@ -285,33 +303,16 @@ export async function render(ctx) {
     );
 
   const refresh = async () => {
-    if (!sessionId) {
-      shownState = null;
-      pairing.replaceChildren(
-        h("h2", {}, "Pairing"),
-        h("p", { class: "status", role: "status" }, "Not paired."),
-        startButton("Start pairing"),
-      );
-      connections.replaceChildren();
-      return;
-    }
-    let status;
-    try {
-      status = await ctx.api.get(`/v1/gateway/pairing/status?session_id=${encodeURIComponent(sessionId)}`);
-    } catch (error) {
-      if (error.status !== 404 && error.status !== 403) throw error;
-      localStorage.removeItem(sessionKey(ns));
-      sessionId = null;
-      return refresh();
-    }
-    const connected = status.connected && status.gateway_public_key;
-    const expired = !connected && status.expires_at <= Date.now();
+    const { sessions } = await ctx.api.get("/v1/gateway/pairing/sessions");
+    const session = pick(sessions, started);
+    const connected = Boolean(session?.connected && session.gateway_public_key);
+    const waiting = started && sessions.some((s) => s.session_id === started.session_id && !s.connected);
+    if (started && !waiting) started = null; // connected (the code is spent) or expired
     // Redrawn only when something changed, so the focus and the live region stay put between polls.
     const state = JSON.stringify([
-      sessionId,
+      session?.session_id,
       connected,
-      expired,
-      status.last_connected_at,
+      session?.last_connected_at,
       started?.session_id,
     ]);
     if (state !== shownState) {
@@ -319,45 +320,27 @@ export async function render(ctx) {
       fill(
         pairing,
         h("h2", {}, "Pairing"),
-        h(
-          "p",
-          { class: "status", role: "status", "data-paired": connected ? "connected" : "waiting" },
-          connected
-            ? "Paired: the gateway is connected."
-            : expired
-              ? "This pairing session expired."
-              : status.last_connected_at
-                ? [
-                    "The gateway is not connected (last seen ",
-                    when(new Date(status.last_connected_at).toISOString()),
-                    ").",
-                  ]
-                : "Waiting for the gateway to connect…",
-        ),
+        pairingStatus(session),
         connected
           ? h(
               "p",
               { class: "muted" },
               "Gateway key ",
-              h("code", { title: status.gateway_public_key }, status.gateway_public_key.slice(0, 12)),
+              h("code", { title: session.gateway_public_key }, session.gateway_public_key.slice(0, 12)),
               "…",
             )
           : null,
-        started && !connected ? pairCodeBox(started) : null,
-        connected || expired ? startButton("Start a new pairing") : null,
+        started ? pairCodeBox(started) : startButton(session ? "Start a new pairing" : "Start pairing"),
       );
     }
-    if (connected && shownFor !== sessionId) {
-      shownFor = sessionId;
-      started = null;
-      const panel = connectionsPanel(ctx, sessionId, status.gateway_public_key);
-      connections.replaceChildren(h("h2", {}, "Provider connections"), panel.panel);
-      await panel
-        .load()
-        .catch((error) => panel.panel.replaceChildren(h("p", { class: "error" }, error.message)));
+    if (connected && shownFor !== session.session_id) {
+      shownFor = session.session_id;
+      const panel = connectionsPanel(ctx, session.session_id, session.gateway_public_key);
+      fill(connections, h("h2", {}, "Provider connections"), panel.panel);
+      await panel.load().catch((error) => fill(panel.panel, h("p", { class: "error" }, error.message)));
     } else if (!connected) {
       shownFor = null;
-      connections.replaceChildren();
+      fill(connections);
     }
   };
 
