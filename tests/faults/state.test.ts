@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { until } from "@sigilum-gw/testkit/until";
 import { assertFailClosed, UNDER_LOAD } from "./harness/expect.ts";
-import { until } from "./harness/stack.ts";
 import { faultSuite } from "./harness/suite.ts";
 import { recoveryMs, startTraffic, tally } from "./harness/traffic.ts";
 

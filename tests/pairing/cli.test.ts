@@ -24,6 +24,16 @@ import {
  * --daemon/--status/--stop` (gateway host), `gateway status`, `gateway connections list|add|test|rotate|remove`.
  */
 
+/** `sigilum gateway pair` for a started session (the options every pairing run gives). */
+const pairCommand = (session: { session_id: string; pair_code: string }) => [
+  "gateway",
+  "pair",
+  "--session-id",
+  session.session_id,
+  "--pair-code",
+  session.pair_code,
+];
+
 describe("sigilum pairing and gateway commands", { timeout: 180_000 }, () => {
   let stack: PairingStack;
   let dir: string;
@@ -69,18 +79,7 @@ describe("sigilum pairing and gateway commands", { timeout: 180_000 }, () => {
     assert.match(human.stdout, /^ {2}pair_code: +[A-HJ-NP-Z2-9]{8}$/m);
 
     const daemon = json(
-      await sigilum([
-        "gateway",
-        "pair",
-        "--session-id",
-        started.session_id,
-        "--pair-code",
-        started.pair_code,
-        "--namespace",
-        namespace,
-        "--daemon",
-        "--json",
-      ]),
+      await sigilum([...pairCommand(started), "--namespace", namespace, "--daemon", "--json"]),
     );
     assert.equal(daemon.started, true);
     const again = await sigilum([
@@ -133,15 +132,7 @@ describe("sigilum pairing and gateway commands", { timeout: 180_000 }, () => {
       started.session_id,
     ]);
     await client.end();
-    const run = await sigilum([
-      "gateway",
-      "pair",
-      "--session-id",
-      started.session_id,
-      "--pair-code",
-      started.pair_code,
-      "--daemon",
-    ]);
+    const run = await sigilum([...pairCommand(started), "--daemon"]);
     assert.equal(run.code, 42, run.stderr);
     assert.match(run.stderr, /pairing session is stale\/expired/);
     const status = await sigilum(["gateway", "pair", "--status"]);

@@ -79,27 +79,6 @@ export function recordAuthReject(metrics: AuthMetrics, code: string): void {
   if (code === "AUTH_REPLAY_DETECTED") metrics.replayDetectedTotal.inc();
 }
 
-/** Sub-second buckets: a decision is a signature check plus one or two Redis round trips. */
-const DECISION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
-
-/** Verifier: how long an allow/deny decision takes (`decision` ∈ allow, deny, error). */
-export function decisionMetrics(registry: Registry) {
-  return {
-    decisionDurationSeconds: once(
-      registry,
-      "sigilum_gateway_decision_duration_seconds",
-      () =>
-        new Histogram<"decision">({
-          name: "sigilum_gateway_decision_duration_seconds",
-          help: "Time to reach an authorization decision, by decision.",
-          labelNames: ["decision"],
-          buckets: DECISION_BUCKETS,
-          registers: [registry],
-        }),
-    ),
-  };
-}
-
 const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 /** Proxy: upstream HTTP and MCP requests. */

@@ -11,6 +11,7 @@ import {
   loadIdentity,
   normalizeNamespace,
 } from "../src/identity.ts";
+import { FIXTURE_SEED_BASE64, fixtureCertificate } from "./support/fixture-identity.ts";
 
 const home = await mkdtemp(join(tmpdir(), "sigilum-home-"));
 after(() => rm(home, { recursive: true, force: true }));
@@ -61,29 +62,17 @@ test("init writes the Sigilum identity file format with 0700/0600 and loads back
 test("the reference fixture identity file (extra fields included) loads", async () => {
   const dir = join(home, "identities", "fixture-alice");
   await mkdir(dir, { recursive: true });
+  const { version, namespace, did, keyId, publicKey } = fixtureCertificate;
   await writeFile(
     join(dir, "identity.json"),
     JSON.stringify({
-      version: 1,
-      namespace: "fixture-alice",
-      did: "did:sigilum:fixture-alice",
-      keyId: "did:sigilum:fixture-alice#ed25519-99fb00dc16ee555a",
-      publicKey: "ed25519:J07dj/co4diCmQYTTQGq4adhnMKYejHazCYUQ7eBh0k=",
-      privateKey: "ZMLKzZSCxP8QXOO1vlmejAvdFaesd3QC6JC9iCt8FfA=",
-      certificate: {
-        version: 1,
-        namespace: "fixture-alice",
-        did: "did:sigilum:fixture-alice",
-        keyId: "did:sigilum:fixture-alice#ed25519-99fb00dc16ee555a",
-        publicKey: "ed25519:J07dj/co4diCmQYTTQGq4adhnMKYejHazCYUQ7eBh0k=",
-        issuedAt: "2026-02-20T18:04:26Z",
-        expiresAt: null,
-        proof: {
-          alg: "ed25519",
-          sig: "vGp-WLmSr0BWNci2lBhcJORg39ot-3Uu1aaVG2wGEKLItK_964hFaRrVd7DHf_2e3ykGpIacoM9Q5gs_tPy6Dw",
-        },
-        issuedBy: "sigilum.local-fixture",
-      },
+      version,
+      namespace,
+      did,
+      keyId,
+      publicKey,
+      privateKey: FIXTURE_SEED_BASE64,
+      certificate: { ...fixtureCertificate, issuedBy: "sigilum.local-fixture" },
       createdAt: "2026-02-20T18:04:26Z",
       updatedAt: "2026-02-20T18:04:26Z",
       migrationHint: "v1-compatible",

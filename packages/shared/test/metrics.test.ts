@@ -5,7 +5,6 @@ import { after, before, describe, test } from "node:test";
 import {
   authMetrics,
   createMetricsRegistry,
-  decisionMetrics,
   lifecycleMetrics,
   mcpMetrics,
   metricsHandler,
@@ -38,7 +37,6 @@ test("factories are idempotent per registry and families render as the spec name
   mcp.mcpToolCallTotal.inc({ result: "forbidden" });
   const life = lifecycleMetrics(registry);
   recordShutdownDrain(life, "success", 0.25);
-  decisionMetrics(registry).decisionDurationSeconds.observe({ decision: "allow" }, 0.002);
 
   const text = await registry.metrics();
   for (const line of [
@@ -53,7 +51,6 @@ test("factories are idempotent per registry and families render as the spec name
     'sigilum_gateway_mcp_tool_call_total{result="forbidden",service="verifier"} 1',
     'sigilum_gateway_shutdown_drain_total{outcome="success",service="verifier"} 1',
     'sigilum_gateway_shutdown_drain_seconds_count{outcome="success",service="verifier"} 1',
-    'sigilum_gateway_decision_duration_seconds_count{service="verifier",decision="allow"} 1',
     "# HELP sigilum_gateway_auth_reject_total Total proxy auth rejects by reason code.",
     "# TYPE sigilum_gateway_upstream_latency_seconds histogram",
   ]) {

@@ -9,22 +9,8 @@ import {
   keyIdFor,
   verifyCertificate,
 } from "../src/identity.ts";
+import { fixtureCertificate, fixtureSeed as seed } from "./support/fixture-identity.ts";
 
-// Fixture identity and golden values of spec/controlplane-cli-sdk.md §D.9/§D.10 (reference TS SDK output).
-const seed = Buffer.from("ZMLKzZSCxP8QXOO1vlmejAvdFaesd3QC6JC9iCt8FfA=", "base64");
-const fixtureCertificate = {
-  version: 1 as const,
-  namespace: "fixture-alice",
-  did: "did:sigilum:fixture-alice",
-  keyId: "did:sigilum:fixture-alice#ed25519-99fb00dc16ee555a",
-  publicKey: "ed25519:J07dj/co4diCmQYTTQGq4adhnMKYejHazCYUQ7eBh0k=",
-  issuedAt: "2026-02-20T18:04:26Z",
-  expiresAt: null,
-  proof: {
-    alg: "ed25519" as const,
-    sig: "vGp-WLmSr0BWNci2lBhcJORg39ot-3Uu1aaVG2wGEKLItK_964hFaRrVd7DHf_2e3ykGpIacoM9Q5gs_tPy6Dw",
-  },
-};
 const identity = identityFromSeed("fixture-alice", seed, fixtureCertificate);
 const base = { created: 1700000000, nonce: "123e4567-e89b-12d3-a456-426614174000" };
 

@@ -67,3 +67,23 @@ export function claimBody(agent: SigilumIdentity, service: string, extra: Record
     ...extra,
   };
 }
+
+/** A usage event of `agent` for the owner's service, as the gateway posts it (unique event id). */
+export function usageEventBody(
+  owner: { namespace: string; service: string },
+  agent: SigilumIdentity,
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    event_id: `ue_${crypto.randomUUID()}`,
+    namespace: owner.namespace,
+    service: owner.service,
+    public_key: agent.publicKey,
+    subject: "customer-1",
+    protocol: "http",
+    action: "proxy",
+    outcome: "success",
+    response_bytes: 10,
+    ...extra,
+  };
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
-import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
+import { claimBody, makeIdentity, signedFetch, usageEventBody } from "./agents.ts";
 import { rand, setupService, useTestControlPlane } from "./helpers.ts";
 
 describe("POST /v1/usage/events/batch (PostgreSQL)", () => {
@@ -13,18 +13,8 @@ describe("POST /v1/usage/events/batch (PostgreSQL)", () => {
   let approved: SigilumIdentity;
   let stranger: SigilumIdentity;
 
-  const event = (agent: SigilumIdentity, extra: Record<string, unknown> = {}) => ({
-    event_id: `ue_${rand(8)}`,
-    namespace: ns,
-    service: slug,
-    public_key: agent.publicKey,
-    subject: "customer-1",
-    protocol: "http",
-    action: "proxy",
-    outcome: "success",
-    response_bytes: 10,
-    ...extra,
-  });
+  const event = (agent: SigilumIdentity, extra: Record<string, unknown> = {}) =>
+    usageEventBody({ namespace: ns, service: slug }, agent, extra);
   const post = (body: unknown, key = apiKey) =>
     signedFetch(gateway, `${t.url}/v1/usage/events/batch`, {
       body,

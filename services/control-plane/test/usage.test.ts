@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
-import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
+import { claimBody, makeIdentity, signedFetch, usageEventBody } from "./agents.ts";
 import { type Json, rand, setupService, useTestControlPlane } from "./helpers.ts";
 
 describe("usage events and the namespace usage summary (PostgreSQL)", () => {
@@ -14,18 +14,8 @@ describe("usage events and the namespace usage summary (PostgreSQL)", () => {
   let agentA: SigilumIdentity;
   let agentB: SigilumIdentity;
 
-  const event = (agent: SigilumIdentity, extra: Record<string, unknown> = {}) => ({
-    event_id: `ue_${rand(8)}`,
-    namespace: ns,
-    service: slug,
-    public_key: agent.publicKey,
-    subject: "customer-1",
-    protocol: "http",
-    action: "proxy",
-    outcome: "success",
-    response_bytes: 10,
-    ...extra,
-  });
+  const event = (agent: SigilumIdentity, extra: Record<string, unknown> = {}) =>
+    usageEventBody({ namespace: ns, service: slug }, agent, extra);
   const post = (body: unknown, signer = gateway, key = apiKey) =>
     signedFetch(signer, `${t.url}/v1/usage/events`, { body, headers: { authorization: `Bearer ${key}` } });
 

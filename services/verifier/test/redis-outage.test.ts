@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
-import { createIdentity } from "@sigilum-gw/shared/identity";
+import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { hasExited, killOnExit, stopProcess } from "@sigilum-gw/testkit/process";
 import { Redis } from "ioredis";
@@ -43,6 +43,19 @@ async function stopRedis(child: ChildProcess): Promise<void> {
   await stopProcess(child, "SIGKILL");
 }
 
+/** Own redis-server, the loopback feed approving `agent` for crm, a verifier on that Redis with a short timeout. */
+async function startOutageRig(agent: SigilumIdentity) {
+  const port = await freePort();
+  const redis = await startRedis(port);
+  const feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
+  feed.approve("crm", agent.namespace, agent.publicKey);
+  const verifier = await startVerifier(feed.url, {
+    REDIS_URL: `redis://127.0.0.1:${port}`,
+    VERIFIER_REDIS_COMMAND_TIMEOUT_MS: "200",
+  });
+  return { port, redis, feed, verifier };
+}
+
 describe("Redis stopped mid-run", () => {
   let port: number;
   let redis: ChildProcess;
@@ -57,14 +70,7 @@ describe("Redis stopped mid-run", () => {
   const ready = async () => (await rawCheck(verifier.port, "GET", "/health/ready", [["host", "x"]])).status;
 
   before(async () => {
-    port = await freePort();
-    redis = await startRedis(port);
-    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
-    feed.approve("crm", agent.namespace, agent.publicKey);
-    verifier = await startVerifier(feed.url, {
-      REDIS_URL: `redis://127.0.0.1:${port}`,
-      VERIFIER_REDIS_COMMAND_TIMEOUT_MS: "200",
-    });
+    ({ port, redis, feed, verifier } = await startOutageRig(agent));
   });
   after(async () => {
     await verifier?.stop();
@@ -110,7 +116,6 @@ describe("Redis stopped mid-run", () => {
 });
 
 describe("Redis hung mid-run (connected, not answering)", () => {
-  let port: number;
   let redis: ChildProcess;
   let feed: ControlPlane;
   let verifier: RunningVerifier;
@@ -121,14 +126,7 @@ describe("Redis hung mid-run (connected, not answering)", () => {
   };
 
   before(async () => {
-    port = await freePort();
-    redis = await startRedis(port);
-    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
-    feed.approve("crm", agent.namespace, agent.publicKey);
-    verifier = await startVerifier(feed.url, {
-      REDIS_URL: `redis://127.0.0.1:${port}`,
-      VERIFIER_REDIS_COMMAND_TIMEOUT_MS: "200",
-    });
+    ({ redis, feed, verifier } = await startOutageRig(agent));
   });
   after(async () => {
     if (redis && !hasExited(redis)) redis.kill("SIGCONT");
