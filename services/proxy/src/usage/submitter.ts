@@ -1,3 +1,4 @@
+import { envelopeCode, retryableAnswer } from "@sigilum-gw/shared/errors/retryable";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { UnrecoverableError, Worker } from "bullmq";
@@ -91,31 +92,12 @@ function postSigned(
   });
 }
 
-/**
- * Refusals that mean "sign again and resend": the control plane's Redis restarted, and signatures created before its
- * new replay window (plus the clock-skew margin) are refused for a few seconds. Final, they lost every event of the
- * batches posted in those seconds (tests/faults/state.test.ts, Redis killed).
- */
-const SIGN_AGAIN = new Set(["AUTH_REPLAY_WINDOW_RESET"]);
-
-function envelopeCode(text: string): string | undefined {
-  try {
-    const code = (JSON.parse(text) as { code?: unknown }).code;
-    return typeof code === "string" ? code : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function failureOf(answer: Answer): Error {
   const text = answer.body.toString("utf8", 0, MAX_ERROR_BODY);
   const message = `usage submit failed: HTTP ${answer.status}: ${text.replace(/\s+/g, " ").trim()}`;
-  const retryable =
-    answer.status >= 500 ||
-    answer.status === 408 ||
-    answer.status === 429 ||
-    SIGN_AGAIN.has(envelopeCode(text) ?? "");
-  return retryable ? new Error(message) : new UnrecoverableError(message);
+  return retryableAnswer(answer.status, envelopeCode(text))
+    ? new Error(message)
+    : new UnrecoverableError(message);
 }
 
 const batchAnswerSchema = z.object({

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { retryableAnswer } from "@sigilum-gw/shared/errors/retryable";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { QUEUES, type RedisKeys } from "@sigilum-gw/shared/redis-keys";
@@ -246,8 +247,8 @@ export async function postClaim(
     ...(parsed.status ? { status: parsed.status } : {}),
     ...(parsed.code ? { code: parsed.code } : {}),
   };
-  if (response.status === 429 || response.status >= 500)
-    throw new Error(`claim submit failed: HTTP ${response.status}`);
+  if (retryableAnswer(response.status, parsed.code))
+    throw new Error(`claim submit failed: HTTP ${response.status}${parsed.code ? ` ${parsed.code}` : ""}`);
   if (response.status < 200 || response.status > 299) {
     throw new ClaimRejectedError(response.status, parsed.code ?? `HTTP_${response.status}`);
   }
