@@ -4,9 +4,10 @@ import type { Duplex } from "node:stream";
 import { decideAdminAccess } from "@sigilum-gw/shared/admin-access";
 import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
 import { type BrowserGuardPolicy, checkBrowserGuard } from "@sigilum-gw/shared/browser-guard";
+import { answerClientErrors } from "@sigilum-gw/shared/client-error";
 import { clientIp, createTrustedProxies } from "@sigilum-gw/shared/client-ip";
 import { formatListenAddress, serviceApiKeyFor } from "@sigilum-gw/shared/config";
-import { GatewayError, sendError } from "@sigilum-gw/shared/errors";
+import { GatewayError } from "@sigilum-gw/shared/errors";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { checkRequestLimits } from "@sigilum-gw/shared/limits";
 import { createLogger, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
@@ -27,6 +28,8 @@ import { McpUpstreams } from "./mcp/upstream.ts";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.ts";
 import { type Authorizer, createEnvoyAuthorizer, createInlineAuthorizer } from "./pipeline/authorize.ts";
 import { createClaimStatusCheck } from "./pipeline/claim-status.ts";
+import { asLoggable, writeError, writeFailure } from "./pipeline/errors.ts";
+import type { ProxyContext } from "./pipeline/exchange.ts";
 import { Forwarder } from "./pipeline/forward.ts";
 import { handleProxyRequest, type RuntimeDeps } from "./pipeline/proxy-request.ts";
 import { ConnectionResolver } from "./pipeline/resolve.ts";
@@ -196,13 +199,17 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
       );
   }
 
-  const runtime: RuntimeDeps = {
+  const stages: ProxyContext = {
     authorizer,
     resolver: new ConnectionResolver(cache, {
       rotationEnforcement: config.rotationEnforcement,
       rotationGraceDays: config.rotationGraceDays,
       now,
     }),
+    maxBodyBytes: config.maxBodyBytes,
+  };
+  const runtime: RuntimeDeps = {
+    stages,
     forwarder,
     metrics,
     usage,
@@ -210,7 +217,6 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     logger,
     logDecisions: config.logDecisions,
     trustedProxies: createTrustedProxies(config.trustedProxyCidrs),
-    maxBodyBytes: config.maxBodyBytes,
   };
   const discovery = new DiscoveryService({
     redis,
@@ -250,8 +256,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     passthrough: { discovery, limiter, timeoutMs: config.mcp.timeoutMs, guard: mcpGuard },
   };
   websockets = new WebSocketRelay({
-    authorizer,
-    resolver: runtime.resolver,
+    stages,
     trustedProxies: runtime.trustedProxies,
     logger,
     handshakeTimeoutMs: config.proxyTimeoutMs,
@@ -307,7 +312,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
       });
     }
     if (!decision.allowed) {
-      sendError(res, decision.code, { requestId });
+      writeError(res, decision.code, requestId);
       return false;
     }
     return true;
@@ -319,7 +324,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     const timer = setTimeout(() => {
       controller.abort(new Error("admin request deadline exceeded"));
       if (!res.headersSent) {
-        sendError(res, "SERVICE_UNAVAILABLE", { requestId, message: "admin request timed out" });
+        writeError(res, "SERVICE_UNAVAILABLE", requestId, { message: "admin request timed out" });
       }
     }, config.admin.timeoutMs);
     res.once("close", () => clearTimeout(timer));
@@ -332,13 +337,13 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
 
   async function serveReady(res: ServerResponse, requestId: string): Promise<void> {
     if (closing) {
-      sendError(res, "NOT_READY", { requestId, message: "gateway is shutting down" });
+      writeError(res, "NOT_READY", requestId, { message: "gateway is shutting down" });
       return;
     }
     try {
       await connections.ping();
     } catch {
-      sendError(res, "NOT_READY", { requestId });
+      writeError(res, "NOT_READY", requestId);
       return;
     }
     writeText(res, 200, "application/json", '{"check":"readiness","status":"ok"}\n', requestId);
@@ -353,8 +358,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     if (path === "/health" || path === "/health/live" || path === "/health/ready") {
       applyCors(req, res, allowedOrigins);
       if (method === "OPTIONS") return void writeText(res, 204, undefined, "", requestId);
-      if (method !== "GET" && method !== "HEAD")
-        return void sendError(res, "METHOD_NOT_ALLOWED", { requestId });
+      if (method !== "GET" && method !== "HEAD") return void writeError(res, "METHOD_NOT_ALLOWED", requestId);
       if (path === "/health/ready") return serveReady(res, requestId);
       return void writeText(res, 200, "application/json", HEALTH_BODIES[path]!, requestId);
     }
@@ -365,22 +369,21 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     if (path === "/api/admin" || path.startsWith("/api/admin/")) return serveAdmin(req, res, requestId, path);
 
     if (method === "CONNECT" || method === "TRACE") {
-      return void sendError(res, "METHOD_NOT_ALLOWED", { requestId });
+      return void writeError(res, "METHOD_NOT_ALLOWED", requestId);
     }
     if (!url.startsWith("/")) {
-      return void sendError(res, "INVALID_REQUEST", {
-        requestId,
+      return void writeError(res, "INVALID_REQUEST", requestId, {
         message: "absolute-form request targets are not accepted",
       });
     }
     const overLimit = checkRequestLimits(url, req.rawHeaders);
-    if (overLimit) return void sendError(res, overLimit.code, { requestId, message: overLimit.message });
+    if (overLimit) return void writeError(res, overLimit.code, requestId, { message: overLimit.message });
     let route: ReturnType<typeof parseRuntimeRoute>;
     try {
       route = parseRuntimeRoute(url);
     } catch (err) {
       if (err instanceof GatewayError)
-        return void sendError(res, err.code, { requestId, message: err.message });
+        return void writeError(res, err.code, requestId, { message: err.message });
       throw err;
     }
     if (route?.kind === "proxy") return handleProxyRequest(runtime, req, res, route, requestId);
@@ -388,7 +391,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     if (method === "GET" || method === "HEAD") {
       return void writeText(res, 200, "text/plain; charset=utf-8", "sigilum-gateway", requestId);
     }
-    sendError(res, "METHOD_NOT_ALLOWED", { requestId });
+    writeError(res, "METHOD_NOT_ALLOWED", requestId);
   }
 
   const server = createServer(
@@ -403,7 +406,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
       const requestId = requestIdFrom(req.headers);
       if (closing) {
         res.setHeader("connection", "close");
-        sendError(res, "SERVICE_UNAVAILABLE", { requestId, message: "gateway is shutting down" });
+        writeError(res, "SERVICE_UNAVAILABLE", requestId, { message: "gateway is shutting down" });
         return;
       }
       inFlight++;
@@ -413,13 +416,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
         metrics.lifecycle.requestsInFlight.dec();
         if (inFlight === 0) drained?.();
       });
-      dispatch(req, res, requestId).catch((err: unknown) => {
-        const mapped = err instanceof GatewayError ? err : undefined;
-        if (!mapped) logger.error({ err: asLoggable(err), request_id: requestId }, "request failed");
-        if (res.headersSent) res.destroy();
-        else if (mapped) sendError(res, mapped.code, { requestId, message: mapped.message });
-        else sendError(res, "INTERNAL_ERROR", { requestId });
-      });
+      dispatch(req, res, requestId).catch((err: unknown) => writeFailure(res, err, requestId, logger));
     },
   );
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -430,12 +427,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
       socket.destroy();
     });
   });
-  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
-    const status =
-      err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
-    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    else socket.destroy();
-  });
+  answerClientErrors(server);
 
   /** Every step is bounded: Redis or an upstream may be gone, and shutdown must still finish. */
   async function releaseResources(): Promise<void> {
@@ -546,9 +538,4 @@ function writeText(
   res.setHeader("x-request-id", requestId);
   res.setHeader("content-length", Buffer.byteLength(body));
   res.end(body);
-}
-
-/** Errors go to the logger as objects (the sanitizer reduces them); anything else as its text. */
-function asLoggable(err: unknown): unknown {
-  return err instanceof Error ? err : String(err);
 }

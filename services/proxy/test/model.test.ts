@@ -4,6 +4,7 @@ import { GatewayError } from "@sigilum-gw/shared/errors";
 import fc from "fast-check";
 import { DEFAULT_CATALOG } from "../src/catalog/defaults.ts";
 import { normalizeCatalog } from "../src/catalog/schema.ts";
+import { filterResponseHeaders } from "../src/http/response-headers.ts";
 import { buildNewConnection } from "../src/model/connection/create.ts";
 import { toConnectionJson } from "../src/model/connection/json.ts";
 import { applyRotation } from "../src/model/connection/rotate.ts";
@@ -11,12 +12,7 @@ import type { ConnectionRecord } from "../src/model/connection/types.ts";
 import { applyConnectionUpdate } from "../src/model/connection/update.ts";
 import { formatTime, ZERO_TIME } from "../src/model/time.ts";
 import { variableReference } from "../src/model/variable.ts";
-import {
-  buildUpstreamHeaders,
-  buildUpstreamTarget,
-  filterResponseHeaders,
-  setQueryParam,
-} from "../src/pipeline/inject.ts";
+import { buildUpstreamHeaders, buildUpstreamTarget, setQueryParam } from "../src/pipeline/inject.ts";
 import { normalizeCredential, resolveSecrets, rotationOverdueMessage } from "../src/pipeline/resolve.ts";
 import { joinUpstreamPath, parseRuntimeRoute, type RuntimeRoute } from "../src/pipeline/route.ts";
 

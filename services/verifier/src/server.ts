@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { answerClientErrors, writeRawError } from "@sigilum-gw/shared/client-error";
 import { createTrustedProxies } from "@sigilum-gw/shared/client-ip";
 import type { Clock } from "@sigilum-gw/shared/clock";
 import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import type { Ed25519Backend } from "@sigilum-gw/shared/ed25519";
-import { type ErrorCode, errorEnvelope } from "@sigilum-gw/shared/errors";
 import { CHECK_PATH_PREFIX } from "@sigilum-gw/shared/ext-authz";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { DEFAULT_FUTURE_SKEW_SECONDS } from "@sigilum-gw/shared/http-signatures";
@@ -20,7 +20,6 @@ import {
 import { createRedisKeys, parseEvent } from "@sigilum-gw/shared/redis-keys";
 import { RedisNonceStore } from "@sigilum-gw/shared/replay";
 import { trackReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
-import { generateRequestId } from "@sigilum-gw/shared/request-id";
 import { settleWithin } from "@sigilum-gw/shared/server-lifecycle";
 import type { Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -62,25 +61,6 @@ export interface VerifierService {
   readonly logger: Logger;
   start(): Promise<AddressInfo>;
   stop(): Promise<void>;
-}
-
-function writeRawError(
-  socket: Socket,
-  status: number,
-  reason: string,
-  code: ErrorCode,
-  message: string,
-): void {
-  if (!socket.writable) return void socket.destroy();
-  const body = JSON.stringify(errorEnvelope(code, { requestId: generateRequestId(), message }));
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n` +
-      `connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-  // Keep reading (and discarding) what the client is still sending: closing with unread input would reset the
-  // connection and the client might never see the answer.
-  socket.resume();
-  setTimeout(() => socket.destroy(), 2000).unref();
 }
 
 export async function createVerifierService(
@@ -231,22 +211,7 @@ export async function createVerifierService(
       app(req, res);
     },
   );
-  // Malformed requests and oversized headers get the JSON envelope too, not Node's bare 400/431.
-  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (error.code === "HPE_HEADER_OVERFLOW") {
-      return writeRawError(
-        socket,
-        431,
-        "Request Header Fields Too Large",
-        "INVALID_REQUEST",
-        "request headers too large",
-      );
-    }
-    if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
-      return writeRawError(socket, 408, "Request Timeout", "INVALID_REQUEST", "request timed out");
-    }
-    writeRawError(socket, 400, "Bad Request", "INVALID_REQUEST", "malformed HTTP request");
-  });
+  answerClientErrors(server);
   // CONNECT and protocol upgrades never reach a handler on their own: answer them instead of dropping the socket.
   server.on("connect", (_req: IncomingMessage, socket: Socket) =>
     writeRawError(socket, 405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "method not allowed"),

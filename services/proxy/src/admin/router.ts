@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { GatewayError, sendError } from "@sigilum-gw/shared/errors";
+import { GatewayError } from "@sigilum-gw/shared/errors";
 import express, { type NextFunction, type Request, type Response } from "express";
+import { writeError } from "../pipeline/errors.ts";
 import { asStoreError } from "../store/redis-errors.ts";
 import { exportBackup, restoreBackup } from "./backup.ts";
 import {
@@ -41,7 +42,7 @@ function callOf(req: Request, res: Response): AdminCall {
 }
 
 function methodNotAllowed(_req: Request, res: Response): void {
-  sendError(res, "METHOD_NOT_ALLOWED", { requestId: (res.locals as AdminLocals).requestId });
+  writeError(res, "METHOD_NOT_ALLOWED", (res.locals as AdminLocals).requestId);
 }
 
 export function createAdminApp(
@@ -115,11 +116,11 @@ export function createAdminApp(
       return;
     }
     if (err instanceof GatewayError) {
-      sendError(res, err.code, { requestId: locals.requestId, message: err.message, headers: err.headers });
+      writeError(res, err.code, locals.requestId, { message: err.message, headers: { ...err.headers } });
       return;
     }
     locals.onError(err);
-    sendError(res, "INTERNAL_ERROR", { requestId: locals.requestId });
+    writeError(res, "INTERNAL_ERROR", locals.requestId);
   });
 
   return (req, res, locals) => {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { GatewayError } from "@sigilum-gw/shared/errors";
+import { readBody } from "@sigilum-gw/shared/http-body";
 import type { z } from "zod";
-import { readBody } from "./body.ts";
 
 /** JSON in and out for admin handlers, with the reference's body errors (spec §1.3). */
 
@@ -11,7 +11,16 @@ export async function readJson<S extends z.ZodType>(
   limit: number,
   opts: { optional?: boolean; unseal?: (json: unknown) => Promise<unknown> } = {},
 ): Promise<z.output<S> | undefined> {
-  const body = await readBody(req, limit);
+  const read = await readBody(req, limit);
+  if (!read.ok) {
+    const { denial } = read;
+    throw new GatewayError(
+      denial.code,
+      denial.message,
+      denial.headers ? { headers: { ...denial.headers } } : {},
+    );
+  }
+  const body = read.value;
   const text = body?.toString("utf8") ?? "";
   if (text.trim() === "") {
     if (opts.optional) return undefined;

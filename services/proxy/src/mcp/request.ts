@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { clientIp, forwardedScheme, type TrustedProxies } from "@sigilum-gw/shared/client-ip";
-import { type ErrorCode, GatewayError, sendError } from "@sigilum-gw/shared/errors";
+import { type ErrorCode, GatewayError } from "@sigilum-gw/shared/errors";
 import { type DecisionEvent, type DecisionFields, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { recordAuthReject } from "@sigilum-gw/shared/metrics";
-import { finishBodyless, readBody } from "../http/body.ts";
 import { jsonText, sendJsonText } from "../http/json.ts";
 import type { ProxyMetrics } from "../metrics.ts";
-import type { AuthorizedIdentity, Authorizer } from "../pipeline/authorize.ts";
-import type { ConnectionResolver, ResolvedConnection } from "../pipeline/resolve.ts";
+import type { AuthorizedIdentity } from "../pipeline/authorize.ts";
+import { writeDenial, writeError } from "../pipeline/errors.ts";
+import type { GatewayRequest, ProxyContext } from "../pipeline/exchange.ts";
+import type { ResolvedConnection } from "../pipeline/resolve.ts";
+import { admission, resolutionStages } from "../pipeline/run.ts";
 import { asStoreError } from "../store/redis-errors.ts";
 import { recordUsage, type UsageRecording, usageEvent } from "../usage/event.ts";
 import { callTool } from "./call.ts";
@@ -26,8 +28,8 @@ import type { McpUpstreams } from "./upstream.ts";
  */
 
 export interface McpDeps {
-  authorizer: Authorizer;
-  resolver: ConnectionResolver;
+  /** The runtime stages' context (body → authorize → resolve, as for `/proxy`). */
+  stages: ProxyContext;
   discovery: DiscoveryService;
   upstreams: McpUpstreams;
   limiter: ToolCallRateLimiter;
@@ -37,7 +39,6 @@ export interface McpDeps {
   logger: Logger;
   logDecisions: boolean;
   trustedProxies: TrustedProxies;
-  maxBodyBytes: number;
 }
 
 const METHOD_OF: Record<Exclude<McpRoute["action"], "passthrough">, string> = {
@@ -85,41 +86,35 @@ export async function handleMcpRequest(
   };
   const headers: Record<string, string> = {};
   const fail = (code: ErrorCode, message?: string, extra?: Record<string, string>) =>
-    sendError(res, code, { requestId, ...(message ? { message } : {}), headers: { ...headers, ...extra } });
+    writeError(res, code, requestId, { message, headers: { ...headers, ...extra } });
 
-  let body: Buffer | null = null;
-  if (!finishBodyless(req)) {
-    try {
-      body = await readBody(req, deps.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof GatewayError) fail(err.code, err.message, err.headers as Record<string, string>);
-      else fail("INVALID_REQUEST", "failed to read request body");
-      return;
-    }
-  }
-
-  const authorizing = deps.authorizer.authorize({
+  const request: GatewayRequest = {
     req,
-    method,
-    scheme: forwardedScheme(req, deps.trustedProxies),
-    target: req.url ?? "/",
-    body,
     requestId,
+    method,
+    target: req.url ?? "/",
+    scheme: forwardedScheme(req, deps.trustedProxies),
     clientIp: ip,
-  });
-  const authz = authorizing instanceof Promise ? await authorizing : authorizing;
-  if (!authz.ok) {
-    if (authz.code.startsWith("AUTH_")) recordAuthReject(deps.metrics.auth, authz.code);
+    connectionId: route.connectionId,
+    protocol: "mcp",
+    encodedSeparator: false,
+  };
+  const admitted = await admission.result(request, deps.stages);
+  if (!admitted.ok) {
+    const { denial } = admitted;
+    if (denial.stage === "body") return void writeDenial(res, denial, requestId, headers);
+    if (denial.code.startsWith("AUTH_")) recordAuthReject(deps.metrics.auth, denial.code);
     log("proxy_auth_denied", {
       connection: route.connectionId,
       remote_ip: ip,
       decision: "deny",
-      reason_code: authz.code,
+      reason_code: denial.code,
     });
-    authz.respond(res);
+    writeDenial(res, denial, requestId);
     return;
   }
-  const identity = authz.identity;
+  const { body } = admitted.value;
+  const identity = admitted.value.identity;
   const subject = identity?.subject ?? "";
 
   const action = route.action === "passthrough" ? "mcp_passthrough" : `mcp_${route.action}`;
@@ -169,15 +164,9 @@ export async function handleMcpRequest(
     }
   });
 
-  let resolved: ResolvedConnection;
-  try {
-    const resolving = deps.resolver.resolve(route.connectionId, "mcp");
-    resolved = resolving instanceof Promise ? await resolving : resolving;
-  } catch (raw) {
-    const err = asStoreError(raw);
-    if (err instanceof GatewayError) return void fail(err.code, err.message);
-    throw err;
-  }
+  const resolution = await resolutionStages.result(admitted.value, deps.stages);
+  if (!resolution.ok) return void writeDenial(res, resolution.denial, requestId, headers);
+  const resolved = resolution.value.connection;
   headers["x-request-id"] = requestId;
   if (resolved.rotationWarning) headers["x-sigilum-rotation-warning"] = resolved.rotationWarning;
 

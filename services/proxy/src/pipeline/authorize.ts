@@ -1,17 +1,14 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import {
-  AUTHZ_TOKEN_HEADER,
-  type AuthzTokenCodec,
-  type AuthzTokenFailure,
-} from "@sigilum-gw/shared/authz-token";
-import { type ErrorCode, sendError } from "@sigilum-gw/shared/errors";
+import type { IncomingMessage } from "node:http";
+import { AUTHZ_TOKEN_HEADER, type AuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
+import { type ErrorCode, isErrorCode } from "@sigilum-gw/shared/errors";
 import {
   AGENT_HEADERS_TO_VERIFIER,
   CHECK_PATH_PREFIX,
-  DENY_CLIENT_HEADERS,
   SIGILUM_HEADER_PREFIX,
 } from "@sigilum-gw/shared/ext-authz";
+import { deny, ok, type Result } from "@sigilum-gw/shared/stage";
 import { type Answer, AnswerClient } from "../http/answer-client.ts";
+import type { Admitted, Authorized, ProxyDetail, ProxyStage } from "./exchange.ts";
 
 /**
  * Authorization stage. The proxy serves a runtime request only with a valid `x-sigilum-authz` token minted by
@@ -22,7 +19,8 @@ import { type Answer, AnswerClient } from "../http/answer-client.ts";
  *   token from the answer; any other answer is relayed to the agent as is; a verifier that cannot answer
  *   (unreachable, timeout, 5xx other than its own 503 envelope) → refused, fail closed, with envoy.yaml's
  *   `failure_mode_allow: false` + `status_on_error: 503`.
- * Either way the token is then verified locally; there is no other way in.
+ * Either way the token is then verified locally; there is no other way in. Denials are logged under the stage
+ * `authz_token` (the token failed) or `verifier` (the verifier refused or could not answer).
  */
 
 export interface AuthorizedIdentity {
@@ -47,11 +45,8 @@ export interface AuthorizeInput {
   clientIp: string;
 }
 
-export type AuthorizeOutcome =
-  /** identity null: the verifier allowed an unsigned request (development bypass). */
-  | { ok: true; identity: AuthorizedIdentity | null }
-  /** The answer to the agent (already decided); `respond` writes it. */
-  | { ok: false; code: string; tokenFailure?: AuthzTokenFailure; respond: (res: ServerResponse) => void };
+/** identity null: the verifier allowed an unsigned request (development bypass). */
+export type AuthorizeOutcome = Result<AuthorizedIdentity | null, ProxyDetail>;
 
 export interface Authorizer {
   /** Envoy mode answers synchronously (no promise on the hot path); inline mode waits for the verifier. */
@@ -59,27 +54,34 @@ export interface Authorizer {
   close(): Promise<void>;
 }
 
+/** The authorize stage: the authorizer's answer for this request (synchronous in envoy mode). */
+export const authorize: ProxyStage<Admitted, Authorized> = (admitted, ctx) => {
+  const { request, body } = admitted;
+  const outcome = ctx.authorizer.authorize({
+    req: request.req,
+    method: request.method,
+    scheme: request.scheme,
+    target: request.target,
+    body,
+    requestId: request.requestId,
+    clientIp: request.clientIp,
+  });
+  if (outcome instanceof Promise) return outcome.then((settled) => authorized(admitted, settled));
+  return authorized(admitted, outcome);
+};
+
+function authorized(admitted: Admitted, outcome: AuthorizeOutcome): Result<Authorized, ProxyDetail> {
+  return outcome.ok
+    ? ok({ request: admitted.request, body: admitted.body, identity: outcome.value })
+    : outcome;
+}
+
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? (value.length === 1 ? value[0] : undefined) : value;
 }
 
-function deny(
-  code: ErrorCode,
-  requestId: string,
-  message?: string,
-  tokenFailure?: AuthzTokenFailure,
-): AuthorizeOutcome {
-  return {
-    ok: false,
-    code,
-    ...(tokenFailure ? { tokenFailure } : {}),
-    respond: (res) =>
-      sendError(res, code, {
-        requestId,
-        ...(message ? { message } : {}),
-        headers: { "x-sigilum-code": code },
-      }),
-  };
+function refuse(stage: "authz_token" | "verifier", code: ErrorCode, detail: ProxyDetail, message?: string) {
+  return deny(stage, code, { message, headers: { "x-sigilum-code": code }, detail });
 }
 
 /**
@@ -91,29 +93,27 @@ function checkToken(
   token: string | string[] | undefined,
   method: string,
   target: string,
-  requestId: string,
 ): AuthorizeOutcome {
   const result = codec.verify(token, { method: method.toUpperCase(), path: target });
-  if (!result.ok) return deny("AUTH_AUTHZ_TOKEN_INVALID", requestId, undefined, result.reason);
+  if (!result.ok) return refuse("authz_token", "AUTH_AUTHZ_TOKEN_INVALID", { tokenFailure: result.reason });
   const c = result.claims;
-  if (c.namespace === "") return { ok: true, identity: null };
-  return {
-    ok: true,
-    identity: {
-      namespace: c.namespace,
-      subject: c.subject,
-      keyId: c.keyId,
-      publicKey: c.publicKey,
-      agentId: c.agentId,
-      requestId: c.requestId || undefined,
-    },
-  };
+  if (c.namespace === "") return BYPASS;
+  return ok({
+    namespace: c.namespace,
+    subject: c.subject,
+    keyId: c.keyId,
+    publicKey: c.publicKey,
+    agentId: c.agentId,
+    requestId: c.requestId || undefined,
+  });
 }
+
+const BYPASS = ok(null);
 
 export function createEnvoyAuthorizer(codec: AuthzTokenCodec): Authorizer {
   return {
-    authorize({ req, method, target, requestId }) {
-      return checkToken(codec, req.headers[AUTHZ_TOKEN_HEADER], method, target, requestId);
+    authorize({ req, method, target }) {
+      return checkToken(codec, req.headers[AUTHZ_TOKEN_HEADER], method, target);
     },
     async close() {},
   };
@@ -143,10 +143,8 @@ export function createInlineAuthorizer(opts: InlineAuthorizerOptions): Authorize
     ...(opts.connections ? { connections: opts.connections } : {}),
   });
 
-  function failClosed(requestId: string): AuthorizeOutcome {
-    // As Envoy when the authorization service errors: failure_mode_allow false, status_on_error 503.
-    return deny("SERVICE_UNAVAILABLE", requestId, "authorization service unavailable");
-  }
+  // As Envoy when the authorization service errors: failure_mode_allow false, status_on_error 503.
+  const failClosed = () => refuse("verifier", "SERVICE_UNAVAILABLE", {}, "authorization service unavailable");
 
   return {
     async authorize({ req, method, scheme, target, body, requestId, clientIp }) {
@@ -169,33 +167,21 @@ export function createInlineAuthorizer(opts: InlineAuthorizerOptions): Authorize
           body,
         });
       } catch {
-        return failClosed(requestId);
+        return failClosed();
       }
       const { status } = answer;
       if (status === 200) {
-        return checkToken(opts.codec, answer.headers[AUTHZ_TOKEN_HEADER], method, target, requestId);
+        return checkToken(opts.codec, answer.headers[AUTHZ_TOKEN_HEADER], method, target);
       }
       // Any other answer is a denial relayed as is, except a 5xx that is not the verifier's own 503 envelope.
       const isEnvelope503 =
         status === 503 &&
         single(answer.headers["x-sigilum-code"]) !== undefined &&
         (single(answer.headers["content-type"]) ?? "").startsWith("application/json");
-      if (status >= 500 && !isEnvelope503) return failClosed(requestId);
-      const code = single(answer.headers["x-sigilum-code"]) ?? "AUTH_FORBIDDEN";
-      return {
-        ok: false,
-        code,
-        respond: (res) => {
-          for (const name of DENY_CLIENT_HEADERS) {
-            const value = answer.headers[name];
-            if (value !== undefined) res.setHeader(name, value);
-          }
-          if (!res.hasHeader("x-request-id")) res.setHeader("x-request-id", requestId);
-          res.setHeader("content-length", answer.body.length);
-          res.statusCode = status;
-          res.end(answer.body);
-        },
-      };
+      if (status >= 500 && !isEnvelope503) return failClosed();
+      // Relayed as is by errors.ts; the code names it in the log and metrics.
+      const code = single(answer.headers["x-sigilum-code"]) ?? "";
+      return deny("verifier", isErrorCode(code) ? code : "AUTH_FORBIDDEN", { detail: { relayed: answer } });
     },
     async close() {
       await verifier.close();

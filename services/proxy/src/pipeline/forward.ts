@@ -1,14 +1,26 @@
 import type { ServerResponse } from "node:http";
+import type { ErrorCode } from "@sigilum-gw/shared/errors";
+import { deny, ok, type Result } from "@sigilum-gw/shared/stage";
 import { Agent, type Dispatcher } from "undici";
-import { filterResponseHeaders, type UpstreamTarget } from "./inject.ts";
+import { filterResponseHeaders } from "../http/response-headers.ts";
+import type { ForwardFailure, ProxyDetail } from "./exchange.ts";
 import { FORBIDDEN_ADDRESS_CODE, forbiddenLiteral, guardedLookup } from "./upstream-address.ts";
 
 /**
  * Forwards one request with undici's dispatcher API and streams the response straight into the client's
  * ServerResponse: no buffering, and upstream reads pause while the client socket is full (backpressure), so
  * memory does not grow with the response size. Chosen over http-proxy-middleware by the bench
- * (docs/decisions.md, "Proxy forwarding").
+ * (docs/decisions.md, "Proxy forwarding"). A forward that produced no answer is a denial (stage `forward`) for
+ * errors.ts to answer, except when the client left first.
  */
+
+export interface UpstreamTarget {
+  origin: string;
+  /** Path and query, ready for the request line. */
+  path: string;
+  /** Value for the Host header. */
+  host: string;
+}
 
 export interface ForwarderOptions {
   /** Route deadline for the upstream's response headers, and the longest silence allowed inside a body. */
@@ -37,18 +49,28 @@ export interface ForwardRequest {
   beforeEnd?: (status: number, responseBytes: number, durationMs: number) => Promise<void>;
 }
 
-export type ForwardFailure = "timeout" | "unreachable" | "client_closed" | "forbidden_address";
+/** The upstream answered: its response was relayed (whole, or cut when the exchange broke midway). */
+export interface Forwarded {
+  status: number;
+  responseBytes: number;
+  /** False when the exchange broke after the response headers were sent (the client got a cut response). */
+  complete: boolean;
+  durationMs: number;
+}
 
-export type ForwardOutcome =
-  | {
-      kind: "response";
-      status: number;
-      responseBytes: number;
-      /** False when the exchange broke after the response headers were sent (the client got a cut response). */
-      complete: boolean;
-      durationMs: number;
-    }
-  | { kind: "failed"; failure: ForwardFailure; error: Error; durationMs: number };
+export type ForwardResult = Result<Forwarded, ProxyDetail>;
+
+/** client_closed is never answered (nobody is left); its code only names it. */
+const CODE_OF: Record<ForwardFailure, ErrorCode> = {
+  timeout: "UPSTREAM_TIMEOUT",
+  unreachable: "UPSTREAM_ERROR",
+  forbidden_address: "UPSTREAM_ADDRESS_FORBIDDEN",
+  client_closed: "UPSTREAM_ERROR",
+};
+
+function failed(failure: ForwardFailure, error: Error, durationMs: number): ForwardResult {
+  return deny("forward", CODE_OF[failure], { detail: { forward: { failure, error, durationMs } } });
+}
 
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
@@ -86,10 +108,10 @@ export class Forwarder {
     return this.#agent.stats;
   }
 
-  forward(request: ForwardRequest): Promise<ForwardOutcome> {
+  forward(request: ForwardRequest): Promise<ForwardResult> {
     const started = performance.now();
     const { res } = request;
-    return new Promise<ForwardOutcome>((resolve) => {
+    return new Promise<ForwardResult>((resolve) => {
       let controller: Dispatcher.DispatchController | undefined;
       let headersSent = false;
       let responseBytes = 0;
@@ -104,7 +126,7 @@ export class Forwarder {
       // leaves with the end.
       let holdLast = false;
       let held: Buffer | undefined;
-      const finish = (outcome: ForwardOutcome) => {
+      const finish = (outcome: ForwardResult) => {
         if (settled) return;
         settled = true;
         res.off("close", onClientClose);
@@ -120,12 +142,7 @@ export class Forwarder {
         clientClosed = true;
         controller?.abort(new Error("client closed the connection"));
         if (!controller) {
-          finish({
-            kind: "failed",
-            failure: "client_closed",
-            error: new Error("client closed"),
-            durationMs: performance.now() - started,
-          });
+          finish(failed("client_closed", new Error("client closed"), performance.now() - started));
         }
       };
       res.on("close", onClientClose);
@@ -168,12 +185,12 @@ export class Forwarder {
           const done = () => {
             if (held) res.end(held);
             else res.end();
-            finish({ kind: "response", status, responseBytes, complete: true, durationMs });
+            finish(ok({ status, responseBytes, complete: true, durationMs }));
           };
           if (!request.beforeEnd) return done();
           request.beforeEnd(status, responseBytes, durationMs).then(done, (error: Error) => {
             res.destroy(error);
-            finish({ kind: "response", status, responseBytes, complete: false, durationMs });
+            finish(ok({ status, responseBytes, complete: false, durationMs }));
           });
         },
         onResponseError(_ctrl, error) {
@@ -181,10 +198,10 @@ export class Forwarder {
           if (headersSent) {
             // The status line is gone: the only honest signal left is a broken response.
             res.destroy(error);
-            finish({ kind: "response", status, responseBytes, complete: false, durationMs });
+            finish(ok({ status, responseBytes, complete: false, durationMs }));
             return;
           }
-          finish({ kind: "failed", failure: classify(error, clientClosed), error, durationMs });
+          finish(failed(classify(error, clientClosed), error, durationMs));
         },
       };
 
@@ -192,7 +209,7 @@ export class Forwarder {
         ? undefined
         : forbiddenLiteral(new URL(request.target.origin).hostname);
       if (literal) {
-        finish({ kind: "failed", failure: "forbidden_address", error: literal, durationMs: 0 });
+        finish(failed("forbidden_address", literal, 0));
         return;
       }
       try {
@@ -210,7 +227,7 @@ export class Forwarder {
         );
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
-        finish({ kind: "failed", failure: "unreachable", error, durationMs: performance.now() - started });
+        finish(failed("unreachable", error, performance.now() - started));
       }
     });
   }

@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ConnectionRecord } from "../model/connection/types.ts";
+import type { UpstreamTarget } from "./forward.ts";
 import { joinUpstreamPath, type RuntimeRoute } from "./route.ts";
 
 /**
@@ -44,14 +44,6 @@ const ALWAYS_STRIPPED = new Set([
   // The agent's own credential: an agent cannot override or smuggle one past the connection's.
   "authorization",
 ]);
-
-export interface UpstreamTarget {
-  origin: string;
-  /** Path and query, ready for the request line. */
-  path: string;
-  /** Value for the Host header. */
-  host: string;
-}
 
 interface ParsedBase {
   origin: string;
@@ -176,38 +168,4 @@ function hasContentLength(rawHeaders: readonly string[]): boolean {
     if (rawHeaders[i]!.toLowerCase() === "content-length") return true;
   }
   return false;
-}
-
-/** Response headers never relayed back to the agent. */
-const RESPONSE_HOP_BY_HOP = new Set([
-  "connection",
-  "proxy-connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
-
-/**
- * The upstream response's headers (as undici parsed them: lower-case names, repeated headers as arrays) without
- * hop-by-hop headers, for the client.
- */
-export function filterResponseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const connection = headers.connection;
-  const named = connection
-    ? new Set(
-        (Array.isArray(connection) ? connection.join(",") : connection)
-          .split(",")
-          .map((t) => t.trim().toLowerCase()),
-      )
-    : undefined;
-  for (const name in headers) {
-    if (RESPONSE_HOP_BY_HOP.has(name) || named?.has(name)) continue;
-    const value = headers[name];
-    if (value !== undefined) out[name] = value;
-  }
-  return out;
 }

@@ -1,28 +1,27 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { clientIp, forwardedScheme, peerIp, type TrustedProxies } from "@sigilum-gw/shared/client-ip";
-import { type ErrorCode, GatewayError, sendError } from "@sigilum-gw/shared/errors";
 import { type DecisionEvent, type DecisionFields, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { recordAuthReject, recordUpstream } from "@sigilum-gw/shared/metrics";
-import { finishBodyless, readBody } from "../http/body.ts";
+import type { Denial } from "@sigilum-gw/shared/stage";
 import type { ProxyMetrics } from "../metrics.ts";
-import { asStoreError } from "../store/redis-errors.ts";
 import { usageEvent as buildUsageEvent } from "../usage/event.ts";
 import type { UsageEvent, UsageSink } from "../usage/queue.ts";
-import type { AuthorizedIdentity, Authorizer } from "./authorize.ts";
+import type { AuthorizedIdentity } from "./authorize.ts";
+import { writeDenial, writeFailure } from "./errors.ts";
+import type { GatewayRequest, ProxyContext, ProxyDetail, Resolved } from "./exchange.ts";
 import type { Forwarder } from "./forward.ts";
 import { buildUpstreamHeaders, buildUpstreamTarget } from "./inject.ts";
-import type { ConnectionResolver, ResolvedConnection } from "./resolve.ts";
 import type { RuntimeRoute } from "./route.ts";
+import { proxyStages } from "./run.ts";
 
 /**
- * One runtime request through the stages: body (bounded) → authorize → resolve → inject → forward, then
- * metrics, the usage event and the decision log. Every failure answers with an envelope; nothing is forwarded
- * without a valid authorization.
+ * One `/proxy` request: the stages of run.ts (body → authorize → resolve), then inject → forward, then metrics,
+ * the usage event and the decision log. Every refusal is answered by errors.ts; nothing is forwarded without a
+ * valid authorization.
  */
 
 export interface RuntimeDeps {
-  authorizer: Authorizer;
-  resolver: ConnectionResolver;
+  stages: ProxyContext;
   forwarder: Forwarder;
   metrics: ProxyMetrics;
   usage: UsageSink | undefined;
@@ -31,34 +30,47 @@ export interface RuntimeDeps {
   logger: Logger;
   logDecisions: boolean;
   trustedProxies: TrustedProxies;
-  maxBodyBytes: number;
 }
 
-export async function handleProxyRequest(
+/** One request's facts, shared by its log lines and usage event. */
+interface Exchange {
+  deps: RuntimeDeps;
+  res: ServerResponse;
+  route: RuntimeRoute;
+  request: GatewayRequest;
+  started: number;
+}
+
+export function handleProxyRequest(
   deps: RuntimeDeps,
   req: IncomingMessage,
   res: ServerResponse,
   route: RuntimeRoute,
   requestId: string,
-): Promise<void> {
-  const started = performance.now();
-  const method = req.method ?? "GET";
-  const target = req.url ?? "/";
-  const ip = clientIp(req, deps.trustedProxies);
-  const log = (event: DecisionEvent, fields: DecisionFields) => {
-    if (deps.logDecisions) decisionLog(deps.logger, event, { request_id: requestId, ...fields });
+): void {
+  const request: GatewayRequest = {
+    req,
+    requestId,
+    method: req.method ?? "GET",
+    target: req.url ?? "/",
+    scheme: forwardedScheme(req, deps.trustedProxies),
+    clientIp: clientIp(req, deps.trustedProxies),
+    connectionId: route.connectionId,
+    protocol: "http",
+    encodedSeparator: route.encodedSeparator,
   };
+  const exchange: Exchange = { deps, res, route, request, started: performance.now() };
   // One info line per request (proxy_request_end, which carries the start fields too): decision lines are the
   // largest CPU cost after the forward itself, so the start line is debug-level (spec §9 logs both at info).
   if (deps.logDecisions && deps.logger.isLevelEnabled("debug")) {
     deps.logger.debug(
       {
         request_id: requestId,
-        method,
+        method: request.method,
         connection: route.connectionId,
         path: upstreamPathForLogs(route),
         query_present: route.rawQuery !== "",
-        remote_ip: ip,
+        remote_ip: request.clientIp,
         kind: "decision",
         component: "gateway",
         event: "proxy_request_start",
@@ -66,105 +78,91 @@ export async function handleProxyRequest(
       "proxy_request_start",
     );
   }
-
-  const fail = (code: ErrorCode, message?: string, headers?: Record<string, string>) =>
-    sendError(res, code, { requestId, ...(message ? { message } : {}), ...(headers ? { headers } : {}) });
-
-  // The common bodyless, envoy-mode, cached-connection request goes through without a promise until the forward.
-  let body: Buffer | null = null;
-  if (!finishBodyless(req)) {
-    try {
-      body = await readBody(req, deps.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof GatewayError) fail(err.code, err.message, err.headers as Record<string, string>);
-      else fail("INVALID_REQUEST", "failed to read request body");
-      return;
-    }
-  }
-
-  const authorizing = deps.authorizer.authorize({
-    req,
-    method,
-    scheme: forwardedScheme(req, deps.trustedProxies),
-    target,
-    body,
-    requestId,
-    clientIp: ip,
+  // The common bodyless, envoy-mode, cached-connection request reaches the forward without a promise.
+  proxyStages.run(request, deps.stages, {
+    done(result) {
+      if (!result.ok) return refuse(exchange, result.denial);
+      forward(exchange, result.value).catch((err: unknown) => writeFailure(res, err, requestId, deps.logger));
+    },
+    fail: (err) => writeFailure(res, err, requestId, deps.logger),
   });
-  const authz = authorizing instanceof Promise ? await authorizing : authorizing;
-  if (!authz.ok) {
-    if (authz.code.startsWith("AUTH_")) recordAuthReject(deps.metrics.auth, authz.code);
-    log("proxy_auth_denied", {
+}
+
+function log(exchange: Exchange, event: DecisionEvent, fields: DecisionFields): void {
+  const { deps } = exchange;
+  if (deps.logDecisions)
+    decisionLog(deps.logger, event, { request_id: exchange.request.requestId, ...fields });
+}
+
+function refuse(exchange: Exchange, denial: Denial<ProxyDetail>): void {
+  const { deps, request, route } = exchange;
+  writeDenial(exchange.res, denial, request.requestId);
+  if (denial.stage === "authz_token" || denial.stage === "verifier") {
+    if (denial.code.startsWith("AUTH_")) recordAuthReject(deps.metrics.auth, denial.code);
+    const tokenFailure = denial.detail?.tokenFailure;
+    log(exchange, "proxy_auth_denied", {
       connection: route.connectionId,
-      remote_ip: ip,
-      stage: authz.tokenFailure ? "authz_token" : "verifier",
+      remote_ip: request.clientIp,
+      stage: denial.stage,
       decision: "deny",
-      reason_code: authz.code,
-      ...(authz.tokenFailure ? { token_failure: authz.tokenFailure } : {}),
+      reason_code: denial.code,
+      ...(tokenFailure ? { token_failure: tokenFailure } : {}),
     });
-    authz.respond(res);
     return;
   }
-  const identity = authz.identity;
+  // Refused once authorized (the connection): the agent is known, the request counts as used.
+  if (denial.stage === "resolve") finish(exchange, denial.detail?.identity ?? null, denial.status, 0);
+}
 
-  const finish = (status: number, responseBytes: number, recorded = false) => {
-    const durationMs = Math.round(performance.now() - started);
-    log("proxy_request_end", {
-      method,
-      connection: route.connectionId,
-      path: upstreamPathForLogs(route),
-      query_present: route.rawQuery !== "",
-      remote_ip: ip,
-      subject: identity?.subject ?? "",
-      status,
-      duration_ms: durationMs,
-      response_bytes: responseBytes,
-    });
-    if (identity && deps.usage && !recorded) {
-      deps.usage.record(
-        usageEvent(identity, route, method, ip, requestId, status, durationMs, responseBytes),
-      );
-    }
-  };
+function finish(
+  exchange: Exchange,
+  identity: AuthorizedIdentity | null,
+  status: number,
+  responseBytes: number,
+  recorded = false,
+): void {
+  const { deps, request, route } = exchange;
+  const durationMs = Math.round(performance.now() - exchange.started);
+  log(exchange, "proxy_request_end", {
+    method: request.method,
+    connection: route.connectionId,
+    path: upstreamPathForLogs(route),
+    query_present: route.rawQuery !== "",
+    remote_ip: request.clientIp,
+    subject: identity?.subject ?? "",
+    status,
+    duration_ms: durationMs,
+    response_bytes: responseBytes,
+  });
+  if (identity && deps.usage && !recorded) {
+    deps.usage.record(usageEvent(identity, exchange, status, durationMs, responseBytes));
+  }
+}
 
-  let resolved: ResolvedConnection;
-  try {
-    const resolving = deps.resolver.resolve(route.connectionId, "http");
-    resolved = resolving instanceof Promise ? await resolving : resolving;
-  } catch (raw) {
-    const err = asStoreError(raw);
-    if (err instanceof GatewayError) {
-      fail(err.code, err.message);
-      finish(err.status, 0);
-      return;
-    }
-    throw err;
-  }
-  if (route.encodedSeparator && !resolved.record.allow_encoded_slashes) {
-    fail("PATH_TRAVERSAL", "invalid proxy path: encoded slashes are not allowed for this connection");
-    finish(400, 0);
-    return;
-  }
-  if (resolved.rotationWarning) {
-    log("rotation_warning", {
+async function forward(exchange: Exchange, resolved: Resolved): Promise<void> {
+  const { deps, request, route, res } = exchange;
+  const { identity, connection, body } = resolved;
+  const { requestId } = request;
+  if (connection.rotationWarning) {
+    log(exchange, "rotation_warning", {
       connection: route.connectionId,
       subject: identity?.subject ?? "",
       reason_code: "ROTATION_WARNING",
     });
   }
 
-  const upstreamTarget = buildUpstreamTarget(resolved.record, route, resolved.credential);
-  const headers = buildUpstreamHeaders(req.rawHeaders, {
-    record: resolved.record,
-    credential: resolved.credential,
+  const upstreamTarget = buildUpstreamTarget(connection.record, route, connection.credential);
+  const headers = buildUpstreamHeaders(request.req.rawHeaders, {
+    record: connection.record,
+    credential: connection.credential,
     requestId,
-    peerIp: peerIp(req),
+    peerIp: peerIp(request.req),
     host: upstreamTarget.host,
     bodyLength: body === null ? undefined : body.length,
   });
   const responseHeaders: [string, string][] = [["x-request-id", requestId]];
-  if (resolved.rotationWarning)
-    responseHeaders.push(["x-sigilum-rotation-warning", resolved.rotationWarning]);
+  if (connection.rotationWarning)
+    responseHeaders.push(["x-sigilum-rotation-warning", connection.rotationWarning]);
 
   // Durable usage: the event is stored before the agent sees the end of the answer; if it cannot be, the answer
   // is cut (the agent sees a broken response, never a complete one whose usage was lost).
@@ -173,32 +171,25 @@ export async function handleProxyRequest(
   const beforeEnd =
     deps.usageDurable && identity && usage
       ? (status: number, responseBytes: number, durationMs: number) => {
-          const event = usageEvent(
-            identity,
-            route,
-            method,
-            ip,
-            requestId,
-            status,
-            Math.round(durationMs),
-            responseBytes,
+          durable = usage.recordDurable(
+            usageEvent(identity, exchange, status, Math.round(durationMs), responseBytes),
           );
-          durable = usage.recordDurable(event);
           return durable;
         }
       : undefined;
-  const outcome = await deps.forwarder.forward({
+  const forwarded = await deps.forwarder.forward({
     target: upstreamTarget,
-    method,
+    method: request.method,
     headers,
     body,
     res,
     responseHeaders,
     ...(beforeEnd ? { beforeEnd } : {}),
   });
-  const seconds = outcome.durationMs / 1000;
 
-  if (outcome.kind === "response") {
+  if (forwarded.ok) {
+    const outcome = forwarded.value;
+    const seconds = outcome.durationMs / 1000;
     const failed = outcome.status >= 500 || !outcome.complete;
     recordUpstream(
       deps.metrics.upstream,
@@ -211,43 +202,35 @@ export async function handleProxyRequest(
       // Stored, or the answer was cut and the event counted as not stored.
       await durable.catch(() => deps.metrics.usageEventsDropped.inc({ reason: "not_stored" }));
     }
-    finish(outcome.status, outcome.responseBytes, durable !== undefined);
+    finish(exchange, identity, outcome.status, outcome.responseBytes, durable !== undefined);
     return;
   }
 
-  if (outcome.failure === "client_closed") {
+  const { denial } = forwarded;
+  const failure = denial.detail?.forward;
+  const seconds = (failure?.durationMs ?? 0) / 1000;
+  if (failure?.failure === "client_closed") {
+    // Nobody is left to answer.
     recordUpstream(deps.metrics.upstream, "http", "error", seconds, "client_closed");
-    finish(499, 0);
+    finish(exchange, identity, 499, 0);
     return;
   }
-  if (outcome.failure === "forbidden_address") {
-    recordUpstream(deps.metrics.upstream, "http", "error", seconds, "upstream_error");
-    log("proxy_upstream_error", {
-      connection: route.connectionId,
-      subject: identity?.subject ?? "",
-      decision: "deny",
-      reason_code: "UPSTREAM_ADDRESS_FORBIDDEN",
-      error: outcome.error.message,
-    });
-    fail("UPSTREAM_ADDRESS_FORBIDDEN");
-    finish(403, 0);
-    return;
-  }
-  const code: ErrorCode = outcome.failure === "timeout" ? "UPSTREAM_TIMEOUT" : "UPSTREAM_ERROR";
   recordUpstream(deps.metrics.upstream, "http", "error", seconds, "upstream_error");
-  deps.metrics.upstream.upstreamErrorTotal.inc({
-    class: code === "UPSTREAM_TIMEOUT" ? "http_504" : "http_502",
-  });
-  log("proxy_upstream_error", {
+  if (denial.code !== "UPSTREAM_ADDRESS_FORBIDDEN") {
+    deps.metrics.upstream.upstreamErrorTotal.inc({
+      class: denial.code === "UPSTREAM_TIMEOUT" ? "http_504" : "http_502",
+    });
+  }
+  log(exchange, "proxy_upstream_error", {
     connection: route.connectionId,
     subject: identity?.subject ?? "",
-    decision: "error",
-    reason_code: code,
+    decision: denial.code === "UPSTREAM_ADDRESS_FORBIDDEN" ? "deny" : "error",
+    reason_code: denial.code,
     // The transport error text names the upstream host and the failure, never a header or credential.
-    error: outcome.error.message,
+    error: failure?.error.message,
   });
-  fail(code);
-  finish(code === "UPSTREAM_TIMEOUT" ? 504 : 502, 0);
+  writeDenial(res, denial, requestId);
+  finish(exchange, identity, denial.status, 0);
 }
 
 function upstreamPathForLogs(route: RuntimeRoute): string {
@@ -256,22 +239,20 @@ function upstreamPathForLogs(route: RuntimeRoute): string {
 
 function usageEvent(
   identity: AuthorizedIdentity,
-  route: RuntimeRoute,
-  method: string,
-  ip: string,
-  requestId: string,
+  exchange: Exchange,
   status: number,
   durationMs: number,
   responseBytes: number,
 ): UsageEvent {
+  const { request, route } = exchange;
   return buildUsageEvent(identity, {
-    requestId,
+    requestId: request.requestId,
     service: route.connectionId,
     protocol: "http",
     action: "proxy",
-    method,
+    method: request.method,
     path: upstreamPathForLogs(route),
-    remoteIp: ip,
+    remoteIp: request.clientIp,
     status,
     durationMs,
     responseBytes,

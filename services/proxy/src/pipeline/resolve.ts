@@ -1,9 +1,12 @@
 import { GatewayError } from "@sigilum-gw/shared/errors";
+import { deny, ok, type Result } from "@sigilum-gw/shared/stage";
 import type { ConnectionRecord, Protocol, SecretMap } from "../model/connection/types.ts";
 import { DAY_MS, formatTimeSeconds } from "../model/time.ts";
 import { variableReference } from "../model/variable.ts";
 import type { ConnectionCache } from "../store/cache.ts";
 import { SecretCryptoError } from "../store/crypto.ts";
+import { asStoreError } from "../store/redis-errors.ts";
+import type { Authorized, ProxyDetail, ProxyStage, Resolved } from "./exchange.ts";
 
 /**
  * Connection resolution on the runtime path (spec §5.8), after authorization: load (cached), status, secrets with
@@ -190,4 +193,47 @@ export class ConnectionResolver {
     }
     return finishResolution(record, credential, route, this.#opts);
   }
+}
+
+/**
+ * The resolve stage: the route's connection, loaded and checked (memoized: a hit answers synchronously), and the
+ * connection's path policy (an encoded `/` or `\` only where the connection allows it). A store outage is 503.
+ */
+export const resolve: ProxyStage<Authorized, Resolved> = (authorized, ctx) => {
+  const { request } = authorized;
+  let resolving: ResolvedConnection | Promise<ResolvedConnection>;
+  try {
+    resolving = ctx.resolver.resolve(request.connectionId, request.protocol);
+  } catch (err) {
+    return refused(authorized, err);
+  }
+  if (resolving instanceof Promise) {
+    return resolving.then(
+      (connection) => resolved(authorized, connection),
+      (err: unknown) => refused(authorized, err),
+    );
+  }
+  return resolved(authorized, resolving);
+};
+
+function resolved(authorized: Authorized, connection: ResolvedConnection): Result<Resolved, ProxyDetail> {
+  if (authorized.request.encodedSeparator && !connection.record.allow_encoded_slashes) {
+    return deny("resolve", "PATH_TRAVERSAL", {
+      message: "invalid proxy path: encoded slashes are not allowed for this connection",
+      detail: { identity: authorized.identity },
+    });
+  }
+  return ok({
+    request: authorized.request,
+    body: authorized.body,
+    identity: authorized.identity,
+    connection,
+  });
+}
+
+/** A GatewayError (or a Redis outage) is the agent's answer; anything else is a bug, answered INTERNAL_ERROR. */
+function refused(authorized: Authorized, raw: unknown): Result<Resolved, ProxyDetail> {
+  const err = asStoreError(raw);
+  if (!(err instanceof GatewayError)) throw err;
+  return deny("resolve", err.code, { message: err.message, detail: { identity: authorized.identity } });
 }

@@ -1,16 +1,17 @@
 import { type IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { clientIp, forwardedScheme, peerIp, type TrustedProxies } from "@sigilum-gw/shared/client-ip";
-import { type ErrorCode, GatewayError, sendError } from "@sigilum-gw/shared/errors";
+import { type ErrorCode, GatewayError } from "@sigilum-gw/shared/errors";
 import { checkRequestLimits } from "@sigilum-gw/shared/limits";
 import type { Logger } from "@sigilum-gw/shared/logger";
 import { WebSocket, WebSocketServer } from "ws";
-import { asStoreError } from "../store/redis-errors.ts";
 import { recordUsage, type UsageRecording, usageEvent } from "../usage/event.ts";
-import type { AuthorizedIdentity, Authorizer } from "./authorize.ts";
+import type { AuthorizedIdentity } from "./authorize.ts";
+import { writeDenial, writeError } from "./errors.ts";
+import type { GatewayRequest, ProxyContext } from "./exchange.ts";
 import { buildUpstreamHeaders, buildUpstreamTarget } from "./inject.ts";
-import type { ConnectionResolver } from "./resolve.ts";
 import { parseRuntimeRoute } from "./route.ts";
+import { upgradeStages } from "./run.ts";
 import { FORBIDDEN_ADDRESS_CODE, forbiddenLiteral, guardedLookup } from "./upstream-address.ts";
 
 /**
@@ -27,8 +28,8 @@ const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
 
 export interface WebSocketDeps {
-  authorizer: Authorizer;
-  resolver: ConnectionResolver;
+  /** The runtime stages' context (authorize → resolve). */
+  stages: ProxyContext;
   trustedProxies: TrustedProxies;
   logger: Logger;
   handshakeTimeoutMs: number;
@@ -119,7 +120,7 @@ export class WebSocketRelay {
 
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string): Promise<void> {
     const fail = (code: ErrorCode, message?: string) =>
-      sendError(responseOn(req, socket), code, { requestId, ...(message ? { message } : {}) });
+      writeError(responseOn(req, socket), code, requestId, { message });
     socket.on("error", () => socket.destroy());
     const target = req.url ?? "/";
     const overLimit = checkRequestLimits(target, req.rawHeaders);
@@ -139,32 +140,20 @@ export class WebSocketRelay {
     }
 
     const ip = clientIp(req, this.#deps.trustedProxies);
-    const authz = await this.#deps.authorizer.authorize({
+    const request: GatewayRequest = {
       req,
-      method: "GET",
-      scheme: forwardedScheme(req, this.#deps.trustedProxies),
-      target,
-      body: null,
       requestId,
+      method: "GET",
+      target,
+      scheme: forwardedScheme(req, this.#deps.trustedProxies),
       clientIp: ip,
-    });
-    if (!authz.ok) return void authz.respond(responseOn(req, socket));
-
-    let resolved: Awaited<ReturnType<ConnectionResolver["resolve"]>>;
-    try {
-      resolved = await this.#deps.resolver.resolve(route.connectionId, "http");
-    } catch (raw) {
-      const err = asStoreError(raw);
-      if (err instanceof GatewayError) return void fail(err.code, err.message);
-      throw err;
-    }
-
-    if (route.encodedSeparator && !resolved.record.allow_encoded_slashes) {
-      return void fail(
-        "PATH_TRAVERSAL",
-        "invalid proxy path: encoded slashes are not allowed for this connection",
-      );
-    }
+      connectionId: route.connectionId,
+      protocol: "http",
+      encodedSeparator: route.encodedSeparator,
+    };
+    const admitted = await upgradeStages.result({ request, body: null }, this.#deps.stages);
+    if (!admitted.ok) return void writeDenial(responseOn(req, socket), admitted.denial, requestId);
+    const { connection: resolved, identity } = admitted.value;
     const upstreamTarget = buildUpstreamTarget(resolved.record, route, resolved.credential);
     const headers = buildUpstreamHeaders(req.rawHeaders, {
       record: resolved.record,
@@ -216,7 +205,7 @@ export class WebSocketRelay {
       if (upstream.protocol) this.#protocols.set(req, upstream.protocol);
       const facts: SessionFacts = {
         connectionId: route.connectionId,
-        identity: authz.identity,
+        identity,
         requestId,
         path: `/${route.segments.join("/")}`,
         remoteIp: ip,
