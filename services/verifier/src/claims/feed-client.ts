@@ -1,3 +1,4 @@
+import { envelopeCode, retryableAnswer } from "@sigilum-gw/shared/errors/retryable";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { z } from "zod";
@@ -83,11 +84,15 @@ export function createFeedClient(options: FeedClientOptions): FeedClient {
     }
     if (response.status >= 500)
       throw new FeedError(`claims lookup unavailable: HTTP ${response.status}`, response.status);
+    const text = await response.text();
+    // E.g. Redis restarted under the control plane (AUTH_REPLAY_WINDOW_RESET for a few seconds): an outage to wait
+    // out (the next refresh signs again), not a refused key.
+    if (response.status > 299 && retryableAnswer(response.status, envelopeCode(text)))
+      throw new FeedError(`claims lookup unavailable: HTTP ${response.status}`, response.status);
     if (response.status === 401 || response.status === 403)
       throw new FeedError(`claims lookup unauthorized: HTTP ${response.status}`, response.status, true);
     if (response.status < 200 || response.status > 299)
       throw new FeedError(`claims lookup failed: HTTP ${response.status}`, response.status);
-    const text = await response.text();
     if (text.length > MAX_PAGE_BYTES)
       throw new FeedError("claims lookup failed: page too large", response.status);
     let json: unknown;
