@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { before, describe, test } from "node:test";
+import { DASHBOARD_PAGES } from "../src/routes/dashboard-pages.ts";
 import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
 import { type Json, rand, setupService, useTestControlPlane } from "./helpers.ts";
 
@@ -77,16 +78,7 @@ describe("dashboard server side (PostgreSQL)", () => {
   });
 
   test("pages: the HTML shell with a strict CSP on every page path; unknown paths stay JSON 404", async () => {
-    for (const path of [
-      "/",
-      "/login",
-      "/approvals",
-      "/agents",
-      "/history",
-      "/services",
-      "/usage",
-      "/passkeys",
-    ]) {
+    for (const path of DASHBOARD_PAGES) {
       const res = await raw(t.url, { path, headers: { host, accept: "text/html" } });
       assert.equal(res.status, 200, path);
       assert.match(String(res.headers["content-type"]), /text\/html/);

@@ -26,13 +26,10 @@ export interface SigilumIdentity {
   updatedAt: string;
 }
 
-const identityRecordSchema = z
-  .object({
-    version: z.literal(1),
-    namespace: z.string().min(1),
-    did: z.string().min(1),
-    keyId: z.string().min(1),
-    publicKey: z.string().min(1),
+/** identity.json: the certificate's identifying fields, the private seed and the certificate itself. */
+const identityRecordSchema = certificateSchema
+  .pick({ version: true, namespace: true, did: true, keyId: true, publicKey: true })
+  .extend({
     privateKey: z.string().min(1),
     certificate: certificateSchema,
     createdAt: z.string().optional(),
