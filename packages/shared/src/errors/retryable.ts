@@ -16,3 +16,16 @@ export function envelopeCode(text: string): string | undefined {
   } catch {}
   return undefined;
 }
+
+/**
+ * Queued deliveries to the control plane (claim submissions, usage events) outlast an outage of about half an hour:
+ * plain exponential backoff from 1 s gave up after 15-30 s, and a control plane restarting under load took longer
+ * (its usage events were lost). Doubling from 1 s up to a minute between attempts, with jitter so that many workers
+ * do not retry in step; bullmq jobs use `backoff: { type: "custom" }` and this as the worker's backoffStrategy.
+ */
+export const DELIVERY_ATTEMPTS = 35;
+
+export function deliveryRetryDelayMs(attemptsMade: number): number {
+  const ceiling = Math.min(60_000, 1000 * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(ceiling * (0.5 + Math.random() / 2));
+}

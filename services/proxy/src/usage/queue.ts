@@ -1,3 +1,4 @@
+import { DELIVERY_ATTEMPTS } from "@sigilum-gw/shared/errors/retryable";
 import { QUEUES } from "@sigilum-gw/shared/redis-keys";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -110,8 +111,8 @@ export class UsageRecorder implements UsageSink {
       connection: opts.connection,
       prefix: opts.prefix,
       defaultJobOptions: {
-        attempts: 5,
-        backoff: { type: "exponential", delay: 1000 },
+        attempts: DELIVERY_ATTEMPTS,
+        backoff: { type: "custom" },
         removeOnComplete: true,
         removeOnFail: 1000,
       },

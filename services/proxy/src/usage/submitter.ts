@@ -1,4 +1,4 @@
-import { envelopeCode, retryableAnswer } from "@sigilum-gw/shared/errors/retryable";
+import { deliveryRetryDelayMs, envelopeCode, retryableAnswer } from "@sigilum-gw/shared/errors/retryable";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { UnrecoverableError, Worker } from "bullmq";
@@ -217,7 +217,12 @@ export function startUsageSubmitter(opts: UsageSubmitterOptions): Worker<UsageBa
         throw new Error(`${retry.length} usage event(s) will be retried: ${lastError}`);
       }
     },
-    { connection: opts.connection, prefix: opts.prefix, concurrency },
+    {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      concurrency,
+      settings: { backoffStrategy: deliveryRetryDelayMs },
+    },
   );
   // Connection errors are retried by ioredis; the listener keeps them from crashing the process.
   worker.on("error", () => {});

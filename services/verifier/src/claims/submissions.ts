@@ -1,5 +1,9 @@
 import { createHash, randomUUID } from "node:crypto";
-import { retryableAnswer } from "@sigilum-gw/shared/errors/retryable";
+import {
+  DELIVERY_ATTEMPTS,
+  deliveryRetryDelayMs,
+  retryableAnswer,
+} from "@sigilum-gw/shared/errors/retryable";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { QUEUES, type RedisKeys } from "@sigilum-gw/shared/redis-keys";
@@ -121,8 +125,8 @@ export class ClaimSubmitter {
     try {
       const job = await withTimeout(
         this.#queue.add("submit", claim, {
-          attempts: 6,
-          backoff: { type: "exponential", delay: 1000 },
+          attempts: DELIVERY_ATTEMPTS,
+          backoff: { type: "custom" },
           removeOnComplete: { count: 1000 },
           removeOnFail: { count: 1000 },
           ...(this.#o.dedupeSeconds > 0
@@ -267,6 +271,7 @@ export function startClaimWorker(options: ClaimWorkerOptions): Worker {
       connection: options.connection,
       prefix: options.keys.bullmqPrefix(),
       concurrency: options.concurrency ?? 4,
+      settings: { backoffStrategy: deliveryRetryDelayMs },
     },
   );
   worker.on("failed", (job, error) => {
