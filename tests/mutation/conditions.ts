@@ -170,12 +170,11 @@ export const CONDITIONS: Condition[] = [
   {
     name: "replay stage: a Redis error is not a fresh nonce",
     file: "services/verifier/src/pipeline/replay.ts",
-    find: 'return "unavailable";',
-    replace: 'return "fresh";',
-    caughtBy: [
-      ["services/verifier/test/redis-outage.test.ts", "^fails closed with a 503 envelope"],
-      ["services/verifier/test/redis-outage.test.ts", "^nonce checks answer 503"],
-    ],
+    find: '  } catch {\n    return deny("replay_detection", "REDIS_UNAVAILABLE", { detail });\n  }',
+    replace: "  } catch {\n    fresh = true;\n  }",
+    // Only a Redis that hangs reaches this line: with Redis stopped the replay-window check before it answers 503
+    // first ("fails closed with a 503 envelope" stays green under this mutation, rightly).
+    caughtBy: [["services/verifier/test/redis-outage.test.ts", "^nonce checks answer 503"]],
   },
   {
     name: "a reused nonce is a replay (SET NX answer honoured)",
@@ -215,8 +214,8 @@ export const CONDITIONS: Condition[] = [
   {
     name: "proxy's own route check refuses dot segments (before the verifier)",
     file: "services/proxy/src/pipeline/route.ts",
-    find: 'if (piece === "." || piece === "..") {',
-    replace: "if (false) {",
+    find: "      if (DOT_SEGMENT.test(part)) {",
+    replace: "      if (false) {",
     caughtBy: [
       [
         "services/proxy/test/inline.test.ts",
@@ -226,9 +225,9 @@ export const CONDITIONS: Condition[] = [
   },
   {
     name: "verifier's route check refuses unsafe paths",
-    file: "services/verifier/src/pipeline/decide.ts",
-    find: 'if (route.reason === "unsafe_path")\n      return { kind: "deny", code: "PATH_TRAVERSAL"',
-    replace: 'if (false)\n      return { kind: "deny", code: "PATH_TRAVERSAL"',
+    file: "services/verifier/src/pipeline/route.ts",
+    find: 'if (parsed.reason === "unsafe_path") return deny("route", "PATH_TRAVERSAL");',
+    replace: 'if (false) return deny("route", "PATH_TRAVERSAL");',
     caughtBy: [["services/verifier/test/envoy-contract.test.ts", "dot segments are refused"]],
   },
 ];
