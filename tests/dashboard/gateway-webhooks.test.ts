@@ -22,6 +22,18 @@ import { type DashboardStack, json } from "./stack.ts";
 
 const WEBHOOK_SECRET = `whsec-${randomBytes(12).toString("hex")}`;
 
+/** Keyboard only: Tab from the page's content until the button named `label` has the focus, then Enter. */
+async function pressWithKeyboard(page: Page, label: string): Promise<void> {
+  await page.locator("#main").focus();
+  let reached = false;
+  for (let i = 0; i < 12 && !reached; i++) {
+    await page.keyboard.press("Tab");
+    reached = (await page.evaluate("document.activeElement.textContent")) === label;
+  }
+  assert.ok(reached, `${label} is reachable with the keyboard`);
+  await page.keyboard.press("Enter");
+}
+
 describe("webhooks and gateway pages in Chromium", { timeout: 300_000 }, () => {
   let stack: DashboardStack;
   let context: BrowserContext;
@@ -78,15 +90,7 @@ describe("webhooks and gateway pages in Chromium", { timeout: 300_000 }, () => {
     const card = page.locator("article[data-webhook]");
     await card.waitFor();
 
-    // Keyboard only: Tab from the page's content to the card's "Send test event", Enter.
-    await page.locator("#main").focus();
-    let reached = false;
-    for (let i = 0; i < 12 && !reached; i++) {
-      await page.keyboard.press("Tab");
-      reached = (await page.evaluate("document.activeElement.textContent")) === "Send test event";
-    }
-    assert.ok(reached, "Send test event is reachable with the keyboard");
-    await page.keyboard.press("Enter");
+    await pressWithKeyboard(page, "Send test event");
     const row = card.locator('tr[data-status="delivered"]');
     await row.waitFor({ timeout: 15_000 });
     assert.match((await row.textContent()) ?? "", /webhook\.test.*delivered.*1/);
@@ -136,7 +140,7 @@ describe("webhooks and gateway pages in Chromium", { timeout: 300_000 }, () => {
 
     await visit(page, `${stack.dashboardUrl}/gateway`, "Gateway", "30-gateway-unpaired");
     await page.getByText("Not paired.").waitFor();
-    await page.getByRole("button", { name: "Start pairing" }).click();
+    await pressWithKeyboard(page, "Start pairing");
     const code = page.getByLabel("Pair code");
     await code.waitFor();
     const pairCode = (await code.getAttribute("data-pair-code")) ?? "";
