@@ -79,6 +79,7 @@ test("signature expiry check: a correctly signed request older than the limit â†
     ok: false,
     code: "AUTH_SIGNATURE_INVALID",
     reason: "signature expired (created 301s ago, limit 300s)",
+    kind: "expired",
   });
 });
 
@@ -89,6 +90,7 @@ test("future skew check: a signature created beyond the skew â†’ AUTH_SIGNATURE_
     ok: false,
     code: "AUTH_SIGNATURE_INVALID",
     reason: "signature created in the future",
+    kind: "not_yet_valid",
   });
 });
 
@@ -129,5 +131,6 @@ test("content-digest check: a body swapped after signing (signed digest kept) â†
     ok: false,
     code: "AUTH_SIGNATURE_INVALID",
     reason: "content-digest does not match the body",
+    kind: "digest_mismatch",
   });
 });

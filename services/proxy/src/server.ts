@@ -6,14 +6,14 @@ import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
 import { type BrowserGuardPolicy, checkBrowserGuard } from "@sigilum-gw/shared/browser-guard";
 import { answerClientErrors } from "@sigilum-gw/shared/client-error";
 import { clientIp, createTrustedProxies } from "@sigilum-gw/shared/client-ip";
-import { formatListenAddress, serviceApiKeyFor } from "@sigilum-gw/shared/config";
+import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import { GatewayError } from "@sigilum-gw/shared/errors";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { checkRequestLimits } from "@sigilum-gw/shared/limits";
 import { createLogger, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
 import { type DrainOutcome, metricsHandler, recordShutdownDrain } from "@sigilum-gw/shared/metrics";
 import { requestIdFrom } from "@sigilum-gw/shared/request-id";
-import { settleWithin } from "@sigilum-gw/shared/server-lifecycle";
+import { drainServer, listenOn, settleWithin } from "@sigilum-gw/shared/server-lifecycle";
 import { Redis, type RedisOptions } from "ioredis";
 import { createAdminApp } from "./admin/router.ts";
 import { CatalogStore } from "./catalog/store.ts";
@@ -285,7 +285,6 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
 
   let closing = false;
   let inFlight = 0;
-  let drained: (() => void) | undefined;
 
   function adminGuard(req: IncomingMessage, res: ServerResponse, requestId: string, path: string): boolean {
     applyCors(req, res, allowedOrigins);
@@ -414,7 +413,6 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
       res.once("close", () => {
         inFlight--;
         metrics.lifecycle.requestsInFlight.dec();
-        if (inFlight === 0) drained?.();
       });
       dispatch(req, res, requestId).catch((err: unknown) => writeFailure(res, err, requestId, logger));
     },
@@ -456,55 +454,12 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     async listen() {
       // Serve only once Redis answers (or after 5 s; then /health/ready reports it and requests get 503s).
       await waitUntilReady(redis, 5000);
-      return new Promise<AddressInfo>((resolve, reject) => {
-        const onError = (err: NodeJS.ErrnoException) => {
-          server.off("listening", onListening);
-          const where = formatListenAddress(config.listen);
-          reject(
-            new Error(
-              err.code === "EADDRINUSE"
-                ? `cannot listen on ${where}: address in use (set ${config.listenVariable} to another address)`
-                : `cannot listen on ${where} (${config.listenVariable}): ${err.message}`,
-            ),
-          );
-        };
-        const onListening = () => {
-          server.off("error", onError);
-          resolve(server.address() as AddressInfo);
-        };
-        server.once("error", onError);
-        server.once("listening", onListening);
-        server.listen(config.listen.port, config.listen.host);
-      });
+      return listenOn(server, config.listen, config.listenVariable);
     },
     async shutdown() {
       closing = true;
       const started = performance.now();
-      let outcome: DrainOutcome = "success";
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      if (inFlight > 0) {
-        const idle = new Promise<void>((resolve) => {
-          drained = resolve;
-        });
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          idle.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), config.shutdownTimeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
-        if (timedOut) outcome = "timeout";
-      }
-      try {
-        server.closeAllConnections();
-      } catch {
-        outcome = "forced_close_failed";
-      }
-      await closed.catch(() => {
-        if (outcome === "success") outcome = "error";
-      });
+      const outcome = await drainServer(server, () => inFlight, config.shutdownTimeoutMs);
       recordShutdownDrain(metrics.lifecycle, outcome, (performance.now() - started) / 1000);
       logger.info({ outcome, seconds: (performance.now() - started) / 1000 }, "proxy drained");
       await releaseResources();

@@ -20,7 +20,7 @@ import {
 import { createRedisKeys, parseEvent } from "@sigilum-gw/shared/redis-keys";
 import { RedisNonceStore } from "@sigilum-gw/shared/replay";
 import { trackReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
-import { settleWithin } from "@sigilum-gw/shared/server-lifecycle";
+import { drainServer, listenOn, settleWithin } from "@sigilum-gw/shared/server-lifecycle";
 import type { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { createApp } from "./app.ts";
@@ -306,19 +306,7 @@ export async function createVerifierService(
         );
       });
       refresher.start([...new Set([...config.claims.preloadServices, ...(await copies.services())])]);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(config.listen.port, config.listen.host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      }).catch((error: NodeJS.ErrnoException) => {
-        const where = `${config.listen.host ?? ""}:${config.listen.port}`;
-        throw new Error(
-          `verifier cannot listen on ${where} (${error.code ?? error.message}); set VERIFIER_ADDR to another address`,
-        );
-      });
-      const address = server.address() as AddressInfo;
+      const address = await listenOn(server, config.listen, "VERIFIER_ADDR");
       logger.info(
         { port: address.port, address: address.address, ed25519: verifier.backend.name },
         "verifier listening",
@@ -330,13 +318,9 @@ export async function createVerifierService(
       closing = true;
       refresher.stop();
       epoch.close();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const deadline = new Promise<"timeout">((resolve) =>
-        setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs).unref(),
-      );
-      const outcome = await Promise.race([closed.then(() => "drained" as const), deadline]);
-      if (outcome === "timeout") for (const socket of sockets) socket.destroy();
+      // Open connections are the checks still being answered: Envoy keeps them alive between checks, so the
+      // idle ones are closed as they finish.
+      const outcome = await drainServer(server, () => sockets.size, config.shutdownTimeoutMs);
       // Redis may be the reason we stop: every step that talks to it is bounded, then the sockets are dropped.
       // Without Redis a graceful worker close waits forever for its job loop; forced, its timers stop too.
       await settleWithin(worker?.close(clients.worker.status !== "ready"), 2000);

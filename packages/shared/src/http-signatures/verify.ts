@@ -37,10 +37,15 @@ export interface VerifiedIdentity {
   created: number;
 }
 
+/** Failures a receiver may answer with its own code; match these, never the reason text. */
+export type VerificationFailureKind = "expired" | "not_yet_valid" | "digest_mismatch";
+
 export interface VerificationFailure {
   ok: false;
   code: SignatureAuthCode;
+  /** For people: what failed, never a secret. */
   reason: string;
+  kind?: VerificationFailureKind;
 }
 
 export type VerifyResult = VerifiedIdentity | VerificationFailure;
@@ -67,7 +72,11 @@ type CachedCertificate =
   | { ok: true; certificate: SigilumCertificate; key: Ed25519PublicKey }
   | { ok: false; reason: string };
 
-const fail = (code: SignatureAuthCode, reason: string): VerificationFailure => ({ ok: false, code, reason });
+const fail = (
+  code: SignatureAuthCode,
+  reason: string,
+  kind?: VerificationFailureKind,
+): VerificationFailure => (kind ? { ok: false, code, reason, kind } : { ok: false, code, reason });
 
 type SingleLineHeader = (typeof SIGNING_HEADERS)[number];
 const SINGLE_LINE_INDEX = new Map<string, number>(SIGNING_HEADERS.map((name, i) => [name, i]));
@@ -134,8 +143,13 @@ export function createSigilumVerifier(options: SigilumVerifierOptions = {}): Sig
     const created = Number(input.created);
     const age = now() - created;
     if (age > maxAge)
-      return fail("AUTH_SIGNATURE_INVALID", `signature expired (created ${age}s ago, limit ${maxAge}s)`);
-    if (age < -futureSkew) return fail("AUTH_SIGNATURE_INVALID", "signature created in the future");
+      return fail(
+        "AUTH_SIGNATURE_INVALID",
+        `signature expired (created ${age}s ago, limit ${maxAge}s)`,
+        "expired",
+      );
+    if (age < -futureSkew)
+      return fail("AUTH_SIGNATURE_INVALID", "signature created in the future", "not_yet_valid");
     const signatureBase64 = profileSignatureBase64(signatureHeader);
     if (signatureBase64 === null)
       return fail("AUTH_SIGNATURE_INVALID", "Signature header is not sig1=:<base64 Ed25519 signature>:");
@@ -174,7 +188,7 @@ export function createSigilumVerifier(options: SigilumVerifierOptions = {}): Sig
     }
     const digestHeader = single[CONTENT_DIGEST];
     if (hasBody && digestHeader !== contentDigest(body)) {
-      return fail("AUTH_SIGNATURE_INVALID", "content-digest does not match the body");
+      return fail("AUTH_SIGNATURE_INVALID", "content-digest does not match the body", "digest_mismatch");
     }
 
     const hash = request.targetUri.indexOf("#");

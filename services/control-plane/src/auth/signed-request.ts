@@ -1,3 +1,4 @@
+import { rebuildTargetUri } from "@sigilum-gw/shared/gateway-route";
 import type { SigilumVerifier, VerifiedIdentity, VerifyResult } from "@sigilum-gw/shared/http-signatures";
 import type { NonceStore } from "@sigilum-gw/shared/replay";
 import { checkReplayEpoch, type ReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
@@ -40,17 +41,16 @@ export interface SignerBinding {
  * request-target, never WHATWG-normalised, so Go and TS signers both match (docs/protocol.md).
  */
 export function targetUriOf(req: Request, deps: Pick<SignedAuthDeps, "publicUrl" | "trustProxy">): string {
-  if (deps.publicUrl) return deps.publicUrl + req.originalUrl;
-  let scheme = "http";
-  if (deps.trustProxy) {
-    const proto = String(req.headers["x-forwarded-proto"] ?? "")
-      .split(",")[0]!
-      .trim()
-      .toLowerCase();
-    if (proto === "http" || proto === "https") scheme = proto;
-  }
-  const host = (req.headers.host ?? "").trim() || "localhost";
-  return `${scheme}://${host}${req.originalUrl}`;
+  const proto = req.headers["x-forwarded-proto"];
+  return rebuildTargetUri(
+    {
+      target: req.originalUrl,
+      host: req.headers.host,
+      forwardedProto: Array.isArray(proto) ? proto[0] : proto,
+      peerTrusted: deps.trustProxy,
+    },
+    deps.publicUrl,
+  );
 }
 
 function failure(result: Extract<VerifyResult, { ok: false }>): ApiError {
