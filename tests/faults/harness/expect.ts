@@ -60,9 +60,11 @@ export async function assertUsageCounted(
   const want = forwarded(outcomes);
   want[200]! += opts.alsoForwarded ?? 0;
   const started = performance.now();
+  // Deliveries refused during the fault wait out their retry backoff (doubling, jittered): up to ~16 s after a few
+  // seconds of outage, so allow three times that before counting them lost.
   let now = await stack.usageByStatus();
   const short = () => Object.entries(want).some(([s, n]) => delta(now, before, Number(s)) < n);
-  while (short() && performance.now() - started < (opts.timeoutMs ?? 20_000)) {
+  while (short() && performance.now() - started < (opts.timeoutMs ?? 60_000)) {
     await new Promise((r) => setTimeout(r, 200));
     now = await stack.usageByStatus();
   }

@@ -37,7 +37,7 @@ export function faultSuite(options: StackOptions): FaultSuite {
       baseline = counts;
     },
     test(name, fn) {
-      it(name, { timeout: 120_000 }, async (t) => {
+      it(name, { timeout: 180_000 }, async (t) => {
         try {
           await fn(t);
         } catch (err) {
