@@ -96,7 +96,16 @@ describe("sigilum up / down / status without a running stack", () => {
   test("a port in use names the variable that moves it, exit 1", async () => {
     const { server, port } = await listen();
     try {
-      const result = await runChild(["up"], { env: { ...env, GATEWAY_ADDR: `127.0.0.1:${port}` } });
+      // Every other listener on port 0: a default port (38100-38130, inside Linux's ephemeral range) held by
+      // anything else on the machine would otherwise be the one reported.
+      const others = {
+        CONTROL_PLANE_ADDR: "127.0.0.1:0",
+        VERIFIER_ADDR: "127.0.0.1:0",
+        USAGE_WORKER_ADDR: "127.0.0.1:0",
+      };
+      const result = await runChild(["up"], {
+        env: { ...env, ...others, GATEWAY_ADDR: `127.0.0.1:${port}` },
+      });
       assert.equal(result.code, 1);
       assert.match(result.stderr, new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port} \\(GATEWAY_ADDR\\)`));
       assert.match(result.stderr, /GATEWAY_ADDR=127\.0\.0\.1:<port> sigilum up/);
