@@ -100,7 +100,7 @@ describe("docker-compose.yml", () => {
     assert.equal(proxy.listen.port, 38120);
     assert.equal(proxy.authzMode, "envoy");
     const controlPlane = loadControlPlaneConfig(envOf("control-plane"));
-    assert.equal(controlPlane.DATABASE_URL, "postgres://sigilum:pw@postgres:5432/sigilum");
+    assert.equal(controlPlane.databaseUrl, "postgres://sigilum:pw@postgres:5432/sigilum");
     assert.equal(loadBridgeConfig(envOf("pairing-bridge")).listen.port, 38130);
     const usageWorker = loadUsageWorkerConfig(envOf("usage-worker"));
     assert.equal(usageWorker.listen.port, 38125);
@@ -110,11 +110,9 @@ describe("docker-compose.yml", () => {
     const cli: Record<string, string> = envOf("cli");
     const adminHosts = createHostAllowlist([proxy.publicUrl], proxy.allowedHosts, { anyIpAddress: true });
     assert.ok(adminHosts.allows(new URL(cli.GATEWAY_ADMIN_URL as string).host), "cli → admin API");
-    const controlHosts = createHostAllowlist(
-      [controlPlane.CONTROL_PLANE_PUBLIC_URL],
-      controlPlane.CONTROL_PLANE_ALLOWED_HOSTS,
-      { anyIpAddress: true },
-    );
+    const controlHosts = createHostAllowlist([controlPlane.publicUrl], controlPlane.allowedHosts, {
+      anyIpAddress: true,
+    });
     const bridge = loadBridgeConfig(envOf("pairing-bridge", PAIRING)).pairing;
     assert.ok(bridge, "PAIRING_SESSION_ID and PAIRING_CODE from the shell pair the bridge");
     for (const url of [verifier.registryUrl, proxy.registryUrl, cli.SIGILUM_API_URL, bridge.apiUrl]) {

@@ -360,7 +360,7 @@ describe("wiring", () => {
       assert.equal(v.listen.port, 38110);
       assert.equal(p.listen.port, 38120);
       assert.equal(u.listen.port, 38125);
-      assert.equal(cp.CONTROL_PLANE_ADDR.port, 8787);
+      assert.equal(cp.listen.port, 8787);
       assert.equal(p.authzMode, "envoy");
       assert.equal(p.usageDelivery, "separate");
       assert.equal(p.admin.mode, "token");
@@ -368,7 +368,7 @@ describe("wiring", () => {
       // Callers use the URL the control plane's signatures are checked against.
       const registry =
         rendered === everyFlag ? "https://control.example.com" : `http://${component("control-plane")}:8787`;
-      assert.equal(cp.CONTROL_PLANE_PUBLIC_URL, registry);
+      assert.equal(cp.publicUrl, registry);
       for (const config of [v, p, u]) {
         assert.equal(config.registryUrl, registry);
         assert.equal(config.redisPrefix, v.redisPrefix);
@@ -376,23 +376,19 @@ describe("wiring", () => {
       // Each caller's Host header passes the callee's browser guard (Host allowlist).
       const adminHosts = createHostAllowlist([p.publicUrl], p.allowedHosts, { anyIpAddress: true });
       assert.ok(adminHosts.allows(new URL(cli.env.GATEWAY_ADMIN_URL as string).host), "CLI pod → admin API");
-      const controlHosts = createHostAllowlist(
-        [cp.CONTROL_PLANE_PUBLIC_URL],
-        cp.CONTROL_PLANE_ALLOWED_HOSTS,
-        {
-          anyIpAddress: true,
-        },
-      );
+      const controlHosts = createHostAllowlist([cp.publicUrl], cp.allowedHosts, {
+        anyIpAddress: true,
+      });
       for (const url of [
         registry,
         cli.env.SIGILUM_API_URL as string,
         `http://${component("control-plane")}:8787`,
       ])
         assert.ok(controlHosts.allows(new URL(url).host), `→ control plane as ${url}`);
-      assert.equal(cp.REDIS_PREFIX, v.redisPrefix);
+      assert.equal(cp.redisPrefix, v.redisPrefix);
       assert.equal(v.signerNamespace, NAMESPACE);
       assert.equal(u.identity.namespace, NAMESPACE);
-      assert.equal(cp.DATABASE_URL, "postgres://sigilum:pw@db:5432/sigilum");
+      assert.equal(cp.databaseUrl, "postgres://sigilum:pw@db:5432/sigilum");
       if (rendered === everyFlag) {
         assert.equal(v.redisUrl, "rediss://:pw@redis.example:6380", "Redis URL from the referenced Secret");
         assert.equal(v.publicOrigin, "https://gateway.example.com");

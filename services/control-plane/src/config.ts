@@ -12,6 +12,7 @@ import {
   envSecretUrl,
   envString,
   envUrl,
+  type ListenAddress,
   LOG_LEVELS,
   normalizeOrigin,
   parseConfig,
@@ -79,15 +80,93 @@ const controlPlaneEnv = envGroup({
 });
 
 // Spread from the groups' shapes: composeEnv's merged type widens every field to unknown.
-export const configSchema = z.object({
+const configSchema = z.object({
   ...controlPlaneAddrEnv.shape,
   ...databaseEnv.shape,
   ...controlPlaneEnv.shape,
 });
 
-export type Config = z.output<typeof configSchema>;
+/** The control plane's configuration; the variable each field comes from is in configSchema. */
+export interface Config {
+  /** CONTROL_PLANE_ADDR */
+  listen: ListenAddress;
+  publicUrl: string | undefined;
+  dataDir: string;
+  trustProxy: boolean;
+  maxBodyBytes: number;
+  sweepIntervalSeconds: number;
+  shutdownTimeoutMs: number;
+  /** Unset = the embedded PostgreSQL (PGlite) in dataDir. */
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  jwtSecret: string | undefined;
+  allowedOrigins: string[];
+  allowedHosts: string[];
+  logLevel: (typeof LOG_LEVELS)[number];
+  dashboard: { sessionSeconds: number; loginLinkSeconds: number; signup: boolean };
+  limits: {
+    pendingAuthorizations: number;
+    apiKeysPerService: number;
+    servicesPerOwner: number;
+    approvedAgentsPerService: number;
+    connectedServicesPerNamespace: number;
+  };
+  pendingAuthorizationExpiryHours: number;
+  signatureMaxAgeSeconds: number;
+  signatureNonceTtlSeconds: number;
+  pairingLeaseMs: number;
+  webhooks: {
+    secretEncryptionKey: string | undefined;
+    allowPrivateTargets: boolean;
+    retryDelaysMs: number[];
+    retryWindowMs: number;
+    timeoutMs: number;
+    maxPerService: number;
+  };
+}
 
 /** Parses the environment once; throws ConfigError naming every bad variable (never echoing a secret). */
 export function loadConfig(env: Env = process.env): Config {
-  return parseConfig(configSchema, env);
+  const e = parseConfig(configSchema, env);
+  return {
+    listen: e.CONTROL_PLANE_ADDR,
+    publicUrl: e.CONTROL_PLANE_PUBLIC_URL,
+    dataDir: e.CONTROL_PLANE_DATA_DIR,
+    trustProxy: e.CONTROL_PLANE_TRUST_PROXY,
+    maxBodyBytes: e.CONTROL_PLANE_MAX_BODY_BYTES,
+    sweepIntervalSeconds: e.CONTROL_PLANE_SWEEP_INTERVAL_SECONDS,
+    shutdownTimeoutMs: e.CONTROL_PLANE_SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    jwtSecret: e.JWT_SECRET,
+    allowedOrigins: e.ALLOWED_ORIGINS,
+    allowedHosts: e.CONTROL_PLANE_ALLOWED_HOSTS,
+    logLevel: e.LOG_LEVEL,
+    dashboard: {
+      sessionSeconds: e.DASHBOARD_SESSION_SECONDS,
+      loginLinkSeconds: e.DASHBOARD_LOGIN_LINK_SECONDS,
+      signup: e.DASHBOARD_SIGNUP,
+    },
+    limits: {
+      pendingAuthorizations: e.MAX_PENDING_AUTHORIZATIONS,
+      apiKeysPerService: e.MAX_API_KEYS_PER_SERVICE,
+      servicesPerOwner: e.MAX_SERVICES_PER_OWNER,
+      approvedAgentsPerService: e.MAX_APPROVED_AGENTS_PER_SERVICE,
+      connectedServicesPerNamespace: e.MAX_CONNECTED_SERVICES_PER_NAMESPACE,
+    },
+    pendingAuthorizationExpiryHours: e.PENDING_AUTHORIZATION_EXPIRY_HOURS,
+    signatureMaxAgeSeconds: e.SIGNATURE_MAX_AGE_SECONDS,
+    signatureNonceTtlSeconds: e.SIGNATURE_NONCE_TTL_SECONDS,
+    pairingLeaseMs: e.PAIRING_LEASE_SECONDS * 1000,
+    webhooks: {
+      secretEncryptionKey: e.WEBHOOK_SECRET_ENCRYPTION_KEY,
+      allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+      retryDelaysMs: e.WEBHOOK_RETRY_DELAYS_SECONDS.map((s) => Number(s) * 1000),
+      retryWindowMs: e.WEBHOOK_RETRY_WINDOW_SECONDS * 1000,
+      timeoutMs: e.WEBHOOK_TIMEOUT_SECONDS * 1000,
+      maxPerService: e.MAX_WEBHOOKS_PER_SERVICE,
+    },
+  };
 }

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const running = await startControlPlane(config, {
-    log: createLogger("control-plane", { level: config.LOG_LEVEL }),
+    log: createLogger("control-plane", { level: config.logLevel }),
   });
   reportListening(running.server.address() as AddressInfo);
   let stopping = false;

@@ -11,7 +11,7 @@ const log = createLogger("control-plane-migrate");
 async function main(): Promise<number> {
   let url: string | undefined;
   try {
-    url = loadConfig().DATABASE_URL;
+    url = loadConfig().databaseUrl;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const issue of err.issues) log.fatal({ variable: issue.variable }, issue.message);

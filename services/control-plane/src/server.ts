@@ -43,10 +43,10 @@ import { createWebhookSecretBox, webhookKey } from "./webhooks/secret-box.ts";
 /** Which Host names and browser origins the API (and the pairing WebSocket) accept. */
 function browserGuardPolicy(config: Config): BrowserGuardPolicy {
   return {
-    hosts: createHostAllowlist([config.CONTROL_PLANE_PUBLIC_URL], config.CONTROL_PLANE_ALLOWED_HOSTS, {
+    hosts: createHostAllowlist([config.publicUrl], config.allowedHosts, {
       anyIpAddress: true,
     }),
-    allowedOrigins: new Set(config.ALLOWED_ORIGINS),
+    allowedOrigins: new Set(config.allowedOrigins),
   };
 }
 
@@ -56,11 +56,11 @@ export function createApp(deps: AppDeps): Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(requestId());
-  app.use(cors(deps.config.ALLOWED_ORIGINS));
+  app.use(cors(deps.config.allowedOrigins));
   app.use(securityHeaders());
   app.use(browserGuard(browserGuardPolicy(deps.config)));
   app.use(dashboardSessionGuard(deps.config));
-  app.use(rawBodyReader(deps.config.CONTROL_PLANE_MAX_BODY_BYTES));
+  app.use(rawBodyReader(deps.config.maxBodyBytes));
   app.use(dashboardPagesRouter());
   app.use(apiRouter(deps));
   app.use(notFoundHandler());
@@ -79,7 +79,7 @@ export interface RunningControlPlane {
 
 /** The verifier's replay-epoch marker, tracked on the nonce connection (shared/replay-epoch.ts). */
 function trackEpoch(redis: Redis, config: Config, log: Logger): ReplayEpoch {
-  return trackReplayEpoch(redis, createRedisKeys(config.REDIS_PREFIX).replayEpoch(), {
+  return trackReplayEpoch(redis, createRedisKeys(config.redisPrefix).replayEpoch(), {
     marginSeconds: DEFAULT_FUTURE_SKEW_SECONDS,
     onChange: (notBefore) =>
       log.warn(
@@ -91,10 +91,10 @@ function trackEpoch(redis: Redis, config: Config, log: Logger): ReplayEpoch {
 
 function webhookSettings(config: Config) {
   return {
-    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS,
-    retryDelaysMs: config.WEBHOOK_RETRY_DELAYS_SECONDS.map((s) => Number(s) * 1000),
-    retryWindowMs: config.WEBHOOK_RETRY_WINDOW_SECONDS * 1000,
-    timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
+    allowPrivate: config.webhooks.allowPrivateTargets,
+    retryDelaysMs: config.webhooks.retryDelaysMs,
+    retryWindowMs: config.webhooks.retryWindowMs,
+    timeoutMs: config.webhooks.timeoutMs,
   };
 }
 
@@ -102,20 +102,14 @@ function webhookSettings(config: Config) {
 function startPairing(redis: Redis, config: Config, log: Logger): PairingRelay {
   const subscriber = redis.duplicate({ enableOfflineQueue: true, lazyConnect: false });
   subscriber.on("error", (err) => log.warn({ err }, "pairing subscriber redis error"));
-  const relay = new PairingRelay(
-    redis,
-    subscriber,
-    config.REDIS_PREFIX,
-    config.PAIRING_LEASE_SECONDS * 1000,
-    log,
-  );
+  const relay = new PairingRelay(redis, subscriber, config.redisPrefix, config.pairingLeaseMs, log);
   // Not awaited: with Redis down the control plane still starts (ioredis subscribes once it connects).
   relay.start().catch((err: unknown) => log.warn({ err }, "pairing subscription failed"));
   return relay;
 }
 
 async function openDb(config: Config, dataDir: string): Promise<Db> {
-  if (config.DATABASE_URL) return createPgDb(config.DATABASE_URL);
+  if (config.databaseUrl) return createPgDb(config.databaseUrl);
   return createPgliteDb(join(dataDir, "pgdata"));
 }
 
@@ -156,8 +150,8 @@ export async function startControlPlane(
   config: Config,
   opts: { log?: Logger } = {},
 ): Promise<RunningControlPlane> {
-  const log = opts.log ?? createLogger("control-plane", { level: config.LOG_LEVEL });
-  const dataDir = resolve(config.CONTROL_PLANE_DATA_DIR);
+  const log = opts.log ?? createLogger("control-plane", { level: config.logLevel });
+  const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = await openDb(config, dataDir);
   let redis: Redis | undefined;
@@ -166,18 +160,18 @@ export async function startControlPlane(
   try {
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, "database migrated");
-    const jwtSecret = loadOrCreateJwtSecret(dataDir, config.JWT_SECRET);
-    redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, log) : undefined;
-    const nonces: NonceStore = redis ? new RedisNonceStore(redis, config.REDIS_PREFIX) : new PgNonceStore(db);
+    const jwtSecret = loadOrCreateJwtSecret(dataDir, config.jwtSecret);
+    redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
+    const nonces: NonceStore = redis ? new RedisNonceStore(redis, config.redisPrefix) : new PgNonceStore(db);
     epoch = redis ? trackEpoch(redis, config, log) : undefined;
-    const webhookBox = createWebhookSecretBox(webhookKey(config.WEBHOOK_SECRET_ENCRYPTION_KEY, jwtSecret));
+    const webhookBox = createWebhookSecretBox(webhookKey(config.webhooks.secretEncryptionKey, jwtSecret));
     const settings = webhookSettings(config);
     delivery = redis
       ? new WebhookDelivery({
           db,
           box: webhookBox,
           redis,
-          prefix: createRedisKeys(config.REDIS_PREFIX).bullmqPrefix(),
+          prefix: createRedisKeys(config.redisPrefix).bullmqPrefix(),
           settings,
           log,
         })
@@ -189,28 +183,28 @@ export async function startControlPlane(
       nonces,
       signed: {
         verifier: createSigilumVerifier({
-          maxAgeSeconds: config.SIGNATURE_MAX_AGE_SECONDS,
+          maxAgeSeconds: config.signatureMaxAgeSeconds,
           allowAgentIdComponent: false,
         }),
         nonces,
-        nonceTtlSeconds: config.SIGNATURE_NONCE_TTL_SECONDS,
+        nonceTtlSeconds: config.signatureNonceTtlSeconds,
         ...(epoch ? { epoch } : {}),
-        publicUrl: config.CONTROL_PLANE_PUBLIC_URL,
-        trustProxy: config.CONTROL_PLANE_TRUST_PROXY,
+        publicUrl: config.publicUrl,
+        trustProxy: config.trustProxy,
       },
-      events: redis ? createClaimEvents(redis, eventsChannel(config.REDIS_PREFIX), log) : noClaimEvents,
+      events: redis ? createClaimEvents(redis, eventsChannel(config.redisPrefix), log) : noClaimEvents,
       limits: {
-        maxApprovedAgentsPerService: config.MAX_APPROVED_AGENTS_PER_SERVICE,
-        maxConnectedServicesPerNamespace: config.MAX_CONNECTED_SERVICES_PER_NAMESPACE,
-        maxPendingAuthorizations: config.MAX_PENDING_AUTHORIZATIONS,
-        claimNonceTtlSeconds: config.SIGNATURE_NONCE_TTL_SECONDS,
+        maxApprovedAgentsPerService: config.limits.approvedAgentsPerService,
+        maxConnectedServicesPerNamespace: config.limits.connectedServicesPerNamespace,
+        maxPendingAuthorizations: config.limits.pendingAuthorizations,
+        claimNonceTtlSeconds: config.signatureNonceTtlSeconds,
       },
       log,
       claimsWatch: createClaimsWatch(db, { intervalMs: 1000, log }),
       eventStreams: new Set(),
       pairing: redis ? startPairing(redis, config, log) : undefined,
       webhooks: delivery
-        ? { delivery, box: webhookBox, policy: settings, maxPerService: config.MAX_WEBHOOKS_PER_SERVICE }
+        ? { delivery, box: webhookBox, policy: settings, maxPerService: config.webhooks.maxPerService }
         : undefined,
       webhookEvents: createWebhookEvents(db, delivery, log),
     };
@@ -220,8 +214,8 @@ export async function startControlPlane(
           db,
           relay: deps.pairing,
           log,
-          leaseMs: config.PAIRING_LEASE_SECONDS * 1000,
-          maxFrameBytes: 2 * config.CONTROL_PLANE_MAX_BODY_BYTES,
+          leaseMs: config.pairingLeaseMs,
+          maxFrameBytes: 2 * config.maxBodyBytes,
           browserGuard: browserGuardPolicy(config),
         })
       : undefined;
@@ -230,11 +224,11 @@ export async function startControlPlane(
       socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     });
     server.keepAliveTimeout = 5_000;
-    const { host, port } = config.CONTROL_PLANE_ADDR;
+    const { host, port } = config.listen;
     const addr = await listen(server, host, port);
     const sweeper = startSweeper(db, {
-      intervalSeconds: config.CONTROL_PLANE_SWEEP_INTERVAL_SECONDS,
-      expiryHours: config.PENDING_AUTHORIZATION_EXPIRY_HOURS,
+      intervalSeconds: config.sweepIntervalSeconds,
+      expiryHours: config.pendingAuthorizationExpiryHours,
       log,
       onExpired: (claimId) => deps.webhookEvents.claim("request.expired", claimId),
     });
@@ -244,7 +238,7 @@ export async function startControlPlane(
       {
         url,
         port: addr.port,
-        database: config.DATABASE_URL ? "postgresql" : "pglite",
+        database: config.databaseUrl ? "postgresql" : "pglite",
         redis: Boolean(redis),
       },
       "control plane listening",
@@ -268,7 +262,7 @@ export async function startControlPlane(
           epoch,
           redis: openRedis,
           db,
-          timeoutMs: config.CONTROL_PLANE_SHUTDOWN_TIMEOUT_SECONDS * 1000,
+          timeoutMs: config.shutdownTimeoutMs,
         });
         return closing;
       },

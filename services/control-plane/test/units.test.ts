@@ -225,14 +225,50 @@ describe("claim decisions", () => {
 describe("config", () => {
   test("defaults", () => {
     const c = loadConfig({});
-    assert.deepEqual(c.CONTROL_PLANE_ADDR, { host: undefined, port: 8787 });
-    assert.equal(c.CONTROL_PLANE_DATA_DIR, "./.data/control-plane");
-    assert.equal(c.DATABASE_URL, undefined);
-    assert.equal(c.REDIS_URL, undefined);
-    assert.equal(c.REDIS_PREFIX, "sigilum:");
-    assert.deepEqual(c.ALLOWED_ORIGINS, ["http://localhost:3000"]);
-    assert.equal(c.MAX_API_KEYS_PER_SERVICE, 2);
-    assert.equal(c.PENDING_AUTHORIZATION_EXPIRY_HOURS, 24);
+    assert.deepEqual(c.listen, { host: undefined, port: 8787 });
+    assert.equal(c.dataDir, "./.data/control-plane");
+    assert.equal(c.databaseUrl, undefined);
+    assert.equal(c.redisUrl, undefined);
+    assert.equal(c.redisPrefix, "sigilum:");
+    assert.deepEqual(c.allowedOrigins, ["http://localhost:3000"]);
+    assert.equal(c.limits.apiKeysPerService, 2);
+    assert.equal(c.pendingAuthorizationExpiryHours, 24);
+  });
+
+  test("each variable lands in its typed field, durations in the unit their users take", () => {
+    const c = loadConfig({
+      CONTROL_PLANE_ADDR: "127.0.0.1:9000",
+      CONTROL_PLANE_PUBLIC_URL: "https://cp.example.com/",
+      CONTROL_PLANE_TRUST_PROXY: "yes",
+      CONTROL_PLANE_SHUTDOWN_TIMEOUT_SECONDS: "3",
+      CONTROL_PLANE_ALLOWED_HOSTS: "cp.internal",
+      LOG_LEVEL: "WARN",
+      DASHBOARD_SIGNUP: "on",
+      DASHBOARD_LOGIN_LINK_SECONDS: "60",
+      MAX_SERVICES_PER_OWNER: "7",
+      MAX_WEBHOOKS_PER_SERVICE: "9",
+      PAIRING_LEASE_SECONDS: "30",
+      WEBHOOK_RETRY_DELAYS_SECONDS: "1, 20",
+      WEBHOOK_TIMEOUT_SECONDS: "4",
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: "true",
+    });
+    assert.deepEqual(c.listen, { host: "127.0.0.1", port: 9000 });
+    assert.equal(c.publicUrl, "https://cp.example.com");
+    assert.equal(c.trustProxy, true);
+    assert.equal(c.shutdownTimeoutMs, 3000);
+    assert.deepEqual(c.allowedHosts, ["cp.internal"]);
+    assert.equal(c.logLevel, "warn");
+    assert.deepEqual(c.dashboard, { sessionSeconds: 12 * 3600, loginLinkSeconds: 60, signup: true });
+    assert.equal(c.limits.servicesPerOwner, 7);
+    assert.equal(c.pairingLeaseMs, 30_000);
+    assert.deepEqual(c.webhooks, {
+      secretEncryptionKey: undefined,
+      allowPrivateTargets: true,
+      retryDelaysMs: [1000, 20_000],
+      retryWindowMs: 86_400_000,
+      timeoutMs: 4000,
+      maxPerService: 9,
+    });
   });
 
   test("bad values name the variable and never echo secrets", () => {

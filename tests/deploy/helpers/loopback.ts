@@ -18,7 +18,7 @@ function isLoopbackUrl(value: string): boolean {
  * port-forward is localhost), and the verifier URL, which only the proxy in inline mode calls (behind Envoy,
  * Envoy calls the verifier).
  */
-const NOT_DIALLED = new Set(["admin.allowedOrigins", "ALLOWED_ORIGINS", "verifierUrl"]);
+const NOT_DIALLED = new Set(["admin.allowedOrigins", "allowedOrigins", "verifierUrl"]);
 
 /** `path = value` for every loopback URL in `config` (nested objects and arrays walked). */
 export function loopbackValues(config: unknown, path = ""): string[] {

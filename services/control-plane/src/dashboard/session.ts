@@ -10,7 +10,7 @@ import { ownOrigin } from "./origin.ts";
  * script cannot read it and no other site's request carries it.
  */
 export async function startSession(req: Request, res: Response, deps: AppDeps, owner: Owner): Promise<void> {
-  const ttl = deps.config.DASHBOARD_SESSION_SECONDS;
+  const ttl = deps.config.dashboard.sessionSeconds;
   const token = await mintOwnerToken({
     namespace: owner.namespace,
     email: owner.email,

@@ -64,7 +64,7 @@ export function dashboardAuthRouter(deps: AppDeps): Router {
 
   r.post("/v1/auth/login-links", async (req, res) => {
     const owner = await requireOwner(req, deps);
-    const link = await createLoginLink(db, owner, deps.config.DASHBOARD_LOGIN_LINK_SECONDS);
+    const link = await createLoginLink(db, owner, deps.config.dashboard.loginLinkSeconds);
     res.status(201).json({
       url: `${dashboardBaseUrl(req, deps.config)}/login#link=${link.token}`,
       expires_at: link.expiresAt.toISOString(),
@@ -172,7 +172,7 @@ function savePasskey(db: Queryable, userId: string, info: RegistrationInfo, name
 }
 
 function requireSignup(deps: AppDeps): void {
-  if (!deps.config.DASHBOARD_SIGNUP) {
+  if (!deps.config.dashboard.signup) {
     throw new ApiError(
       "SIGNUP_DISABLED",
       "Sign-up is off; ask the operator for a login link (sigilum auth login --open)",

@@ -36,7 +36,7 @@ const commandSchema = z
 
 /** `ws_url` as the owner's client reached us, scheme switched to ws/wss (spec §B.1). */
 function wsUrl(deps: AppDeps, host: string | undefined, session: string, namespace: string, code: string) {
-  const base = deps.config.CONTROL_PLANE_PUBLIC_URL ?? `http://${host ?? "127.0.0.1"}`;
+  const base = deps.config.publicUrl ?? `http://${host ?? "127.0.0.1"}`;
   const url = new URL(CONNECT_PATH, base);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   url.search = new URLSearchParams({ session_id: session, namespace, code }).toString();

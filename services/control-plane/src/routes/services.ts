@@ -36,7 +36,7 @@ export function servicesRouter(deps: AppDeps): Router {
     const webhooks = input.webhook ? requireWebhooks(deps.webhooks) : undefined;
     if (input.webhook && webhooks) await validTargetUrl(input.webhook.url, webhooks.policy);
     const service = await createService(db, o.id, input, {
-      maxServicesPerOwner: deps.config.MAX_SERVICES_PER_OWNER,
+      maxServicesPerOwner: deps.config.limits.servicesPerOwner,
     });
     if (!input.webhook || !webhooks) return void res.status(201).json(service);
     const { active: _active, ...webhook } = await createWebhook(db, webhooks, service.id, input.webhook);
@@ -72,7 +72,7 @@ export function servicesRouter(deps: AppDeps): Router {
     const { name } = parseBody(req, createKeySchema);
     res.status(201).json(
       await createKey(db, o.id, req.params.id, name, {
-        maxKeysPerService: deps.config.MAX_API_KEYS_PER_SERVICE,
+        maxKeysPerService: deps.config.limits.apiKeysPerService,
       }),
     );
   });
