@@ -7,7 +7,6 @@ import { type BrowserGuardPolicy, checkBrowserGuard } from "@sigilum-gw/shared/b
 import { answerClientErrors } from "@sigilum-gw/shared/client-error";
 import { clientIp, createTrustedProxies } from "@sigilum-gw/shared/client-ip";
 import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
-import { GatewayError } from "@sigilum-gw/shared/errors";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { checkRequestLimits } from "@sigilum-gw/shared/limits";
 import { createLogger, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
@@ -22,18 +21,17 @@ import { applyCors } from "./http/cors.ts";
 import { DiscoveryService } from "./mcp/discovery.ts";
 import { ToolCallRateLimiter } from "./mcp/rate-limit.ts";
 import { handleMcpRequest, type McpDeps } from "./mcp/request.ts";
-import { parseMcpRoute } from "./mcp/route.ts";
 import { SharedSessions } from "./mcp/shared-session.ts";
 import { McpUpstreams } from "./mcp/upstream.ts";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.ts";
 import { type Authorizer, createEnvoyAuthorizer, createInlineAuthorizer } from "./pipeline/authorize.ts";
 import { createClaimStatusCheck } from "./pipeline/claim-status.ts";
-import { asLoggable, writeError, writeFailure } from "./pipeline/errors.ts";
+import { asLoggable, writeDenial, writeError, writeFailure } from "./pipeline/errors.ts";
 import type { ProxyContext } from "./pipeline/exchange.ts";
 import { Forwarder } from "./pipeline/forward.ts";
 import { handleProxyRequest, type RuntimeDeps } from "./pipeline/proxy-request.ts";
 import { ConnectionResolver } from "./pipeline/resolve.ts";
-import { parseRuntimeRoute } from "./pipeline/route.ts";
+import { routeOf } from "./pipeline/route.ts";
 import { upstreamAddressGuard } from "./pipeline/upstream-address.ts";
 import { WebSocketRelay } from "./pipeline/websocket.ts";
 import { BackupStore } from "./store/backup.ts";
@@ -377,16 +375,10 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     }
     const overLimit = checkRequestLimits(url, req.rawHeaders);
     if (overLimit) return void writeError(res, overLimit.code, requestId, { message: overLimit.message });
-    let route: ReturnType<typeof parseRuntimeRoute>;
-    try {
-      route = parseRuntimeRoute(url);
-    } catch (err) {
-      if (err instanceof GatewayError)
-        return void writeError(res, err.code, requestId, { message: err.message });
-      throw err;
-    }
-    if (route?.kind === "proxy") return handleProxyRequest(runtime, req, res, route, requestId);
-    if (route?.kind === "mcp") return handleMcpRequest(mcp, req, res, parseMcpRoute(url), requestId);
+    const route = routeOf(url);
+    if (!route.ok) return void writeDenial(res, route.denial, requestId);
+    if (route.value?.kind === "proxy") return handleProxyRequest(runtime, req, res, route.value, requestId);
+    if (route.value?.kind === "mcp") return handleMcpRequest(mcp, req, res, route.value, requestId);
     if (method === "GET" || method === "HEAD") {
       return void writeText(res, 200, "text/plain; charset=utf-8", "sigilum-gateway", requestId);
     }

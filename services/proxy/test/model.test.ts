@@ -14,7 +14,7 @@ import { formatTime, ZERO_TIME } from "../src/model/time.ts";
 import { variableReference } from "../src/model/variable.ts";
 import { buildUpstreamHeaders, buildUpstreamTarget, setQueryParam } from "../src/pipeline/inject.ts";
 import { normalizeCredential, resolveSecrets, rotationOverdueMessage } from "../src/pipeline/resolve.ts";
-import { joinUpstreamPath, parseRuntimeRoute, type RuntimeRoute } from "../src/pipeline/route.ts";
+import { joinUpstreamPath, type RuntimeRoute, routeOf } from "../src/pipeline/route.ts";
 
 const NOW = Date.UTC(2026, 0, 2, 3, 4, 5, 600);
 
@@ -302,9 +302,20 @@ describe("credential normalization and variables (spec §5.5, §5.7)", () => {
 });
 
 describe("runtime route parsing and path joining (never escapes the base path)", () => {
-  const parse = (target: string) => parseRuntimeRoute(target) as RuntimeRoute;
+  const parse = (target: string) => {
+    const routed = routeOf(target);
+    assert.ok(routed.ok, target);
+    return routed.value as RuntimeRoute;
+  };
+  const refusal = (target: string) => {
+    const routed = routeOf(target);
+    assert.ok(!routed.ok, `${target} was not refused`);
+    assert.equal(routed.denial.stage, "route");
+    assert.equal(routed.denial.status, 400);
+    return routed.denial;
+  };
 
-  test("proxy and slack routes", () => {
+  test("proxy, slack and mcp routes", () => {
     assert.deepEqual(parse("/proxy/my-conn/v1/users?x=1"), {
       kind: "proxy",
       connectionId: "my-conn",
@@ -316,32 +327,61 @@ describe("runtime route parsing and path joining (never escapes the base path)",
     assert.equal(parse("/proxy/my-conn").segments.length, 0);
     assert.equal(parse("/slack").connectionId, "slack-proxy");
     assert.deepEqual(parse("/slack/chat.postMessage").segments, ["chat.postMessage"]);
-    assert.equal(parseRuntimeRoute("/slackfoo"), null);
-    assert.deepEqual(parseRuntimeRoute("/mcp/x/tools"), { kind: "mcp" });
-    assert.equal(parseRuntimeRoute("/"), null);
+    assert.deepEqual(routeOf("/slackfoo"), { ok: true, value: null });
+    assert.deepEqual(routeOf("/mcp/mcp-1/tools?refresh=1"), {
+      ok: true,
+      value: { kind: "mcp", action: "list", connectionId: "mcp-1", tool: "", refresh: "1" },
+    });
+    assert.deepEqual(routeOf("/mcp/mcp-1/tools/a%2Fb/call"), {
+      ok: true,
+      value: { kind: "mcp", action: "call", connectionId: "mcp-1", tool: "a/b", refresh: null },
+    });
+    assert.deepEqual(routeOf("/"), { ok: true, value: null });
   });
 
-  test("invalid ids and traversal attempts are refused", () => {
-    expectError(() => parse("/proxy/"), "INVALID_REQUEST", /invalid proxy path/);
-    expectError(() => parse("/proxy"), "INVALID_REQUEST", /invalid proxy path/);
-    expectError(() => parse("/proxy/..%2Fother/x"), "INVALID_REQUEST", /invalid proxy path/);
+  test("invalid ids and traversal attempts are refused, never thrown", () => {
+    for (const target of ["/proxy/", "/proxy", "/proxy/bad%20id/x"]) {
+      const denial = refusal(target);
+      assert.equal(denial.code, "INVALID_REQUEST", target);
+      assert.match(denial.message ?? "", /invalid proxy path/, target);
+    }
+    for (const target of ["/mcp", "/mcp/mcp-1/nope", "/mcp/mcp-1/tools/%20/call", "/mcp/x/tools"]) {
+      const denial = refusal(target);
+      assert.equal(denial.code, "INVALID_REQUEST", target);
+      assert.match(denial.message ?? "", /invalid mcp path/, target);
+    }
     for (const target of [
+      "/proxy/..%2Fother/x",
       "/proxy/c-1/../admin",
       "/proxy/c-1/a/%2e%2e/b",
       "/proxy/c-1/%2E%2E",
       "/proxy/c-1/a%2F..%2Fb",
       "/proxy/c-1/./x",
       "/proxy/c-1/..%5Cx",
+      "/proxy/c-1/a\\b",
       "/proxy/c-1/%00",
       "/slack/..",
+      "/mcp/linear//tools",
     ]) {
-      expectError(() => parse(target), "PATH_TRAVERSAL", /invalid proxy path/);
+      const denial = refusal(target);
+      assert.equal(denial.code, "PATH_TRAVERSAL", target);
+      assert.match(denial.message ?? "", /invalid proxy path/, target);
     }
-    expectError(() => parse("/proxy/c-1/%zz"), "PATH_TRAVERSAL", /malformed percent-encoding/);
+    assert.match(refusal("/proxy/c-1/%zz").message ?? "", /malformed percent-encoding/);
   });
 
-  test("double slashes and absolute URLs stay path text under the base", () => {
-    const route = parse("/proxy/c-1//http://evil.example//x/");
+  test("double slashes are refused like the verifier refuses them; absolute URLs stay path text", () => {
+    for (const target of [
+      "/proxy/c-1//http://evil.example//x/",
+      "/proxy//c-1/x",
+      "/slack//x",
+      "/proxy/c-1/a//",
+    ]) {
+      const denial = refusal(target);
+      assert.equal(denial.code, "PATH_TRAVERSAL", target);
+      assert.match(denial.message ?? "", /empty segments \(double slashes\)/, target);
+    }
+    const route = parse("/proxy/c-1/http:/evil.example/x/");
     assert.equal(joinUpstreamPath("/v1", "/pre", route), "/v1/pre/http:/evil.example/x/");
     assert.equal(joinUpstreamPath("/", "", parse("/proxy/c-1")), "/");
     assert.equal(joinUpstreamPath("/v1", "", parse("/proxy/c-1/a%20b/%40me")), "/v1/a%20b/@me");
@@ -372,14 +412,10 @@ describe("runtime route parsing and path joining (never escapes the base path)",
     );
     fc.assert(
       fc.property(fc.array(segment, { maxLength: 8 }), (parts) => {
-        let route: RuntimeRoute;
-        try {
-          const parsed = parseRuntimeRoute(`/proxy/conn-1/${parts.join("/")}`);
-          if (parsed?.kind !== "proxy") return true;
-          route = parsed;
-        } catch (err) {
-          return err instanceof GatewayError;
-        }
+        const routed = routeOf(`/proxy/conn-1/${parts.join("/")}`);
+        if (!routed.ok) return routed.denial.status === 400;
+        if (routed.value?.kind !== "proxy") return true;
+        const route = routed.value;
         const path = joinUpstreamPath("/base", "/pre", route);
         const decodedSegments = path.split("/").map((s) => {
           try {
@@ -396,7 +432,7 @@ describe("runtime route parsing and path joining (never escapes the base path)",
 });
 
 describe("injection (spec §5.5, §5.6)", () => {
-  const route = parseRuntimeRoute("/proxy/demo-conn/items?b=2&api_key=agent&a=1") as RuntimeRoute;
+  const route = (routeOf("/proxy/demo-conn/items?b=2&api_key=agent&a=1") as { value: RuntimeRoute }).value;
 
   test("query_param replaces every agent-supplied value and keeps other pairs byte for byte", () => {
     const record = httpConnection({ auth_mode: "query_param" });

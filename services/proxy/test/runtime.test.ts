@@ -270,7 +270,13 @@ describe("runtime proxy (envoy mode)", () => {
       assert.equal(res.json().code, "PATH_TRAVERSAL", path);
     }
     assert.equal(upstream.requests.length, before);
-    const weird = await call("GET", "/proxy/bearer-conn//http://evil.example//x");
+    // Double slashes are refused as the verifier refuses them (one URL grammar), never merged.
+    const doubled = await call("GET", "/proxy/bearer-conn//http://evil.example//x");
+    assert.equal(doubled.status, 400);
+    assert.equal(doubled.json().code, "PATH_TRAVERSAL");
+    assert.match(doubled.json().error, /empty segments \(double slashes\)/);
+    assert.equal(upstream.requests.length, before);
+    const weird = await call("GET", "/proxy/bearer-conn/http:/evil.example/x");
     assert.equal(weird.status, 200);
     assert.equal(weird.json().url, "/base/http:/evil.example/x");
     assert.equal(weird.json().headers.host, new URL(upstream.url).host);

@@ -257,7 +257,7 @@ describe("repeated header lines through the verifier", () => {
   });
 });
 
-/** hasUnsafeSegments as it was before its no-'%' fast path: every segment decoded. */
+/** The segment check without its no-'%' fast path: every segment decoded. */
 function unsafeReference(path: string): boolean {
   const segments = path.split("/");
   for (let i = 1; i < segments.length; i++) {
@@ -266,12 +266,14 @@ function unsafeReference(path: string): boolean {
       if (i === segments.length - 1) continue;
       return true;
     }
+    if (segment.includes("\\")) return true;
     let decoded: string;
     try {
       decoded = decodeURIComponent(segment);
     } catch {
       return true;
     }
+    if (/[\u0000-\u001f\u007f]/.test(decoded)) return true;
     for (const part of decoded.split(/[/\\]/)) if (part === "." || part === "..") return true;
   }
   return false;
@@ -291,6 +293,8 @@ test("the route check refuses exactly the paths the decode-every-segment check r
     "%",
     "%zz",
     "%41",
+    "%00",
+    "%20",
     "/",
   );
   const path = fc.array(piece, { minLength: 1, maxLength: 8 }).map((parts) => `/proxy/svc/${parts.join("")}`);

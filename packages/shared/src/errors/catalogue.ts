@@ -337,8 +337,8 @@ export const ERROR_CATALOGUE = {
     status: 400,
     message: "invalid path",
     ours: true,
-    when: "The path contains dot segments, encoded slashes or other sequences that could escape the connection's base path.",
-    remedy: "Send a normalized path without `..`, `.` segments or encoded `/` and `\\`.",
+    when: "The path contains dot segments, empty segments (double slashes), encoded slashes or other sequences that could escape the connection's base path.",
+    remedy: "Send a normalized path without `..`, `.` or empty segments and without encoded `/` and `\\`.",
   },
   CONNECTION_NOT_FOUND: {
     status: 404,

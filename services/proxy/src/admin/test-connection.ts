@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { ConnectionRecord, SecretMap } from "../model/connection/types.ts";
 import { buildUpstreamHeaders, buildUpstreamTarget } from "../pipeline/inject.ts";
 import { credentialOf } from "../pipeline/resolve.ts";
-import { parseRuntimeRoute, type RuntimeRoute } from "../pipeline/route.ts";
+import { INVALID_PROXY_PATH, routeOf } from "../pipeline/route.ts";
 
 /**
  * Connection test (spec §5.9): one request to the provider with the connection's credential injected, 15 s
@@ -43,13 +43,6 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   return out;
 }
 
-function testRoute(testPath: string): RuntimeRoute {
-  const withSlash = testPath.startsWith("/") ? testPath : `/${testPath}`;
-  const route = parseRuntimeRoute(`/proxy/test-connection${withSlash}`);
-  if (route?.kind !== "proxy") throw new Error("invalid test_path");
-  return route;
-}
-
 export async function testHttpConnection(
   record: ConnectionRecord,
   secrets: SecretMap,
@@ -57,16 +50,13 @@ export async function testHttpConnection(
   signal: AbortSignal,
 ): Promise<TestResult> {
   const secretValues = Object.values(secrets);
-  let route: RuntimeRoute;
-  try {
-    route = testRoute((input?.test_path ?? "").trim() || "/");
-  } catch (err) {
-    return {
-      status: "fail",
-      http_status: 0,
-      error: truncateError(`invalid test_path: ${(err as Error).message}`),
-    };
+  const testPath = (input?.test_path ?? "").trim() || "/";
+  const routed = routeOf(`/proxy/test-connection${testPath.startsWith("/") ? "" : "/"}${testPath}`);
+  if (!routed.ok || routed.value?.kind !== "proxy") {
+    const reason = routed.ok ? INVALID_PROXY_PATH : (routed.denial.message ?? routed.denial.code);
+    return { status: "fail", http_status: 0, error: truncateError(`invalid test_path: ${reason}`) };
   }
+  const route = routed.value;
   const credential = credentialOf(record, secrets);
   const target = buildUpstreamTarget(record, route, credential);
   const body = (input?.body ?? "").trim();

@@ -1,100 +1,59 @@
-import { GatewayError } from "@sigilum-gw/shared/errors";
+import { parseRoutePath, type RoutePath, type UnsafePath } from "@sigilum-gw/shared/gateway-route";
+import { deny, ok, type Result } from "@sigilum-gw/shared/stage";
+import { INVALID_MCP_PATH, type McpRoute, mcpRoute } from "../mcp/route.ts";
 import { isSafeConnectionId } from "../model/connection/rules.ts";
+import type { ProxyDetail } from "./exchange.ts";
 
 /**
- * Runtime route parsing: `/proxy/{connection_id}/{rest}` and `/slack/{rest}` (alias of `slack-proxy`).
- * The upstream path is built from the percent-decoded segments, and must stay inside the connection's base
- * path: dot segments (raw, encoded, or with a `;` parameter as in `..;`, which Tomcat-style servers read as
- * `..`), raw backslashes and control characters are refused; empty segments (double slashes) are dropped; an
- * absolute URL in the path is only ever path text. Segments are re-encoded before use, so an encoded `/` or
- * `\` stays inside its segment; the route reports it, and the proxy refuses it unless the connection opts in.
+ * The route stage: which runtime route a request-target calls, by the gateway's one URL grammar (shared with the
+ * verifier, `@sigilum-gw/shared/gateway-route`): `/proxy/{connection_id}/{rest}`, `/slack/{rest}` (alias of
+ * `slack-proxy`) and `/mcp/{connection_id}/...`. Empty segments (double slashes), dot segments (raw, encoded, or
+ * with a `;` parameter as in `..;`), backslashes, broken percent-encoding and control characters are refused
+ * with the verifier's code, so the upstream path, built from the decoded segments, stays inside the connection's
+ * base path. Segments are re-encoded before use, so an encoded `/` or `\` stays inside its segment; the route
+ * reports it, and the resolve stage refuses it unless the connection opts in.
  */
-
-export const SLACK_ALIAS_CONNECTION = "slack-proxy";
 
 export const INVALID_PROXY_PATH = "invalid proxy path, expected /proxy/{connection_id}/... or /slack/...";
 
-export interface RuntimeRoute {
+const UNSAFE_PATH_MESSAGES: Record<UnsafePath, string> = {
+  empty_segment: "invalid proxy path: empty segments (double slashes) are not allowed",
+  dot_segment: "invalid proxy path: dot segments are not allowed",
+  backslash: "invalid proxy path: backslashes are not allowed",
+  malformed_encoding: "invalid proxy path: malformed percent-encoding",
+  control_character: "invalid proxy path: control characters are not allowed",
+};
+
+export interface RuntimeRoute extends RoutePath {
   kind: "proxy";
   connectionId: string;
-  /** Decoded, validated path segments below the connection (may be empty). */
-  segments: string[];
-  /** The request path ended with "/" after at least one segment. */
-  trailingSlash: boolean;
   /** Raw query string without "?", as received ("" when absent). */
   rawQuery: string;
-  /** A segment holds an encoded `/` or `\` (%2F, %5C): served only by connections that allow it. */
-  encodedSeparator: boolean;
 }
 
-export type RouteMatch = RuntimeRoute | { kind: "mcp" } | null;
+/** null: not a runtime route (the caller answers it). */
+export type RouteMatch = RuntimeRoute | McpRoute | null;
 
-/** Splits the request-target; null when it is not a runtime route at all. Throws GatewayError when malformed. */
-export function parseRuntimeRoute(target: string): RouteMatch {
+export function routeOf(target: string): Result<RouteMatch, ProxyDetail> {
   const q = target.indexOf("?");
   const rawPath = q === -1 ? target : target.slice(0, q);
   const rawQuery = q === -1 ? "" : target.slice(q + 1);
-
-  let connectionId: string;
-  let rest: string;
-  if (rawPath === "/proxy" || rawPath.startsWith("/proxy/")) {
-    const remainder = rawPath.slice("/proxy/".length);
-    const slash = remainder.indexOf("/");
-    const rawId = slash === -1 ? remainder : remainder.slice(0, slash);
-    rest = slash === -1 ? "" : remainder.slice(slash + 1);
-    connectionId = decodeSegment(rawId);
-    if (connectionId === "" || !isSafeConnectionId(connectionId))
-      throw new GatewayError("INVALID_REQUEST", INVALID_PROXY_PATH);
-  } else if (rawPath === "/slack" || rawPath.startsWith("/slack/")) {
-    connectionId = SLACK_ALIAS_CONNECTION;
-    rest = rawPath.slice("/slack".length);
-  } else if (rawPath === "/mcp" || rawPath.startsWith("/mcp/")) {
-    return { kind: "mcp" };
-  } else {
-    return null;
+  const parsed = parseRoutePath(rawPath);
+  const invalidMessage = rawPath.startsWith("/mcp") ? INVALID_MCP_PATH : INVALID_PROXY_PATH;
+  if (!parsed.ok) {
+    if (parsed.reason === "not_signed_route") return ok(null);
+    if (parsed.reason === "unsafe_path")
+      return deny("route", "PATH_TRAVERSAL", { message: UNSAFE_PATH_MESSAGES[parsed.unsafe] });
+    return deny("route", "INVALID_REQUEST", { message: invalidMessage });
   }
-
-  const segments: string[] = [];
-  let encodedSeparator = false;
-  for (const raw of rest.split("/")) {
-    if (raw === "") continue;
-    if (raw.includes("\\"))
-      throw new GatewayError("PATH_TRAVERSAL", "invalid proxy path: backslashes are not allowed");
-    const segment = decodeSegment(raw);
-    if (segment === "") continue;
-    if (ENCODED_SEPARATOR.test(raw)) encodedSeparator = true;
-    for (const part of segment.split(/[/\\]/)) {
-      if (DOT_SEGMENT.test(part)) {
-        throw new GatewayError("PATH_TRAVERSAL", "invalid proxy path: dot segments are not allowed");
-      }
-    }
-    segments.push(segment);
+  const { route, path } = parsed;
+  if (!isSafeConnectionId(route.service))
+    return deny("route", "INVALID_REQUEST", { message: invalidMessage });
+  if (route.kind === "mcp") {
+    const mcp = mcpRoute(route.service, path.segments, rawQuery);
+    return mcp ? ok(mcp) : deny("route", "INVALID_REQUEST", { message: INVALID_MCP_PATH });
   }
-  return {
-    kind: "proxy",
-    connectionId,
-    segments,
-    trailingSlash: segments.length > 0 && rest.endsWith("/"),
-    rawQuery,
-    encodedSeparator,
-  };
-}
-
-/** `.`, `..`, and either with a `;` path parameter (`..;x`, `.;`), which some servers strip before resolving. */
-const DOT_SEGMENT = /^\.\.?(;.*)?$/;
-const ENCODED_SEPARATOR = /%2f|%5c/i;
-
-function decodeSegment(raw: string): string {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(raw);
-  } catch {
-    throw new GatewayError("PATH_TRAVERSAL", "invalid proxy path: malformed percent-encoding");
-  }
-  if (/[\u0000-\u001f\u007f]/.test(decoded)) {
-    throw new GatewayError("PATH_TRAVERSAL", "invalid proxy path: control characters are not allowed");
-  }
-  return decoded;
+  return ok({ kind: "proxy", connectionId: route.service, ...path, rawQuery });
 }
 
 /** Percent-encodes one path segment, leaving RFC 3986 pchar characters readable. */

@@ -1,7 +1,7 @@
 import { type IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { clientIp, forwardedScheme, peerIp, type TrustedProxies } from "@sigilum-gw/shared/client-ip";
-import { type ErrorCode, GatewayError } from "@sigilum-gw/shared/errors";
+import type { ErrorCode } from "@sigilum-gw/shared/errors";
 import { checkRequestLimits } from "@sigilum-gw/shared/limits";
 import type { Logger } from "@sigilum-gw/shared/logger";
 import { WebSocket, WebSocketServer } from "ws";
@@ -10,7 +10,7 @@ import type { AuthorizedIdentity } from "./authorize.ts";
 import { writeDenial, writeError } from "./errors.ts";
 import type { GatewayRequest, ProxyContext } from "./exchange.ts";
 import { buildUpstreamHeaders, buildUpstreamTarget } from "./inject.ts";
-import { parseRuntimeRoute } from "./route.ts";
+import { routeOf } from "./route.ts";
 import { upgradeStages } from "./run.ts";
 import { FORBIDDEN_ADDRESS_CODE, forbiddenLiteral, guardedLookup } from "./upstream-address.ts";
 
@@ -125,13 +125,9 @@ export class WebSocketRelay {
     const target = req.url ?? "/";
     const overLimit = checkRequestLimits(target, req.rawHeaders);
     if (overLimit) return void fail(overLimit.code, overLimit.message);
-    let route: ReturnType<typeof parseRuntimeRoute>;
-    try {
-      route = parseRuntimeRoute(target);
-    } catch (err) {
-      if (err instanceof GatewayError) return void fail(err.code, err.message);
-      throw err;
-    }
+    const routed = routeOf(target);
+    if (!routed.ok) return void writeDenial(responseOn(req, socket), routed.denial, requestId);
+    const route = routed.value;
     if (route?.kind !== "proxy")
       return void fail("NOT_FOUND", "websocket upgrades are served on /proxy/{connection_id}/...");
     if ((req.method ?? "GET") !== "GET") return void fail("METHOD_NOT_ALLOWED");
