@@ -212,15 +212,16 @@ export const CONDITIONS: Condition[] = [
     caughtBy: [[AUTHZ_TEST, "^method is compared case-insensitively, path exactly"]],
   },
   {
-    name: "proxy's own route check refuses dot segments (before the verifier)",
-    file: "services/proxy/src/pipeline/route.ts",
-    find: "      if (DOT_SEGMENT.test(part)) {",
-    replace: "      if (false) {",
+    name: "the URL grammar refuses encoded dot segments (the proxy's route check, before the verifier, and the verifier's)",
+    file: "packages/shared/src/gateway-route.ts",
+    find: 'for (const part of value.split(/[/\\\\]/)) if (DOT_SEGMENT.test(part)) return "dot_segment";',
+    replace: 'for (const part of value.split(/[/\\\\]/)) if (false) return "dot_segment";',
     caughtBy: [
       [
         "services/proxy/test/inline.test.ts",
         "^path traversal with a valid signature is refused by the proxy's own route check",
       ],
+      ["services/verifier/test/envoy-contract.test.ts", "dot segments are refused"],
     ],
   },
   {
