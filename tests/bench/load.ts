@@ -16,6 +16,9 @@ export interface LoadResult {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** Answers by HTTP status; "lost" for requests whose connection closed or that were never answered. */
+  statuses: Record<string, number>;
+  maxMs: number;
 }
 
 /**
@@ -106,7 +109,11 @@ export async function serveLoadRole<S extends LoadRun>(
   build: (spec: S, count: number) => Buffer[],
 ): Promise<never> {
   const spec = JSON.parse(cliArg("spec") ?? "{}") as S;
-  const result = await generateLoad(spec, build(spec, requestBudget(spec)));
+  const requests = build(spec, requestBudget(spec));
+  const result = await generateLoad(
+    spec,
+    (i) => (requests.length === 1 ? requests[0] : requests[i]) as Buffer,
+  );
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
@@ -121,15 +128,27 @@ interface Connection {
 /** A run ends at most this long after its planned end, whatever is still unanswered (counted as errors). */
 const STRAGGLER_MS = 30_000;
 
+/** What a run has done so far (the soak reports it while it runs). */
+export interface LoadProgress {
+  scheduled: number;
+  answered: number;
+  failed: number;
+  inFlight: number;
+}
+
 /**
- * A wrk-like generator: pre-serialized requests, one in flight per connection, responses framed by content-length.
- * Much lighter than an HTTP client library, which matters on a small machine where the generator shares the cores
- * with the server it measures.
+ * A wrk-like generator: serialized requests (`requestAt(i)` is the i-th one sent; it may sign it just then), one in
+ * flight per connection, responses framed by content-length. Much lighter than an HTTP client library, which
+ * matters on a small machine where the generator shares the cores with the server it measures.
  */
-async function generateLoad(run: LoadRun, requests: Buffer[]): Promise<LoadResult> {
+export async function generateLoad(
+  run: LoadRun,
+  requestAt: (index: number) => Buffer,
+  onProgress?: { everyMs: number; report: (progress: LoadProgress) => void },
+): Promise<LoadResult> {
   const budget = requestBudget(run);
-  const requestAt = (i: number) => (requests.length === 1 ? requests[0] : requests[i]) as Buffer;
   const latencies = new Float64Array(budget);
+  const statuses: Record<string, number> = {};
   let done = 0;
   /** Requests whose connection closed before the answer (a server that cut it), counted as errors too. */
   let lost = 0;
@@ -149,6 +168,7 @@ async function generateLoad(run: LoadRun, requests: Buffer[]): Promise<LoadResul
   const complete = (conn: Connection, status: number) => {
     if (done < latencies.length) latencies[done] = performance.now() - conn.scheduledAt;
     done++;
+    statuses[status] = (statuses[status] ?? 0) + 1;
     if (status !== 200) errors++;
     if (run.mode === "saturate") {
       if (performance.now() < endAt && next < budget) dispatch(conn, next++, performance.now());
@@ -173,6 +193,7 @@ async function generateLoad(run: LoadRun, requests: Buffer[]): Promise<LoadResul
     conn.busy = false;
     lost++;
     errors++;
+    statuses.lost = (statuses.lost ?? 0) + 1;
     if (run.mode === "saturate") {
       if (!connections.some((c) => c.busy)) settle?.();
     } else if (done + lost === next && next >= plannedTotal) settle?.();
@@ -184,9 +205,15 @@ async function generateLoad(run: LoadRun, requests: Buffer[]): Promise<LoadResul
       if (end === -1) return;
       const head = conn.buffer.toString("latin1", 0, end);
       const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
-      if (length === undefined) throw new Error(`response without content-length:\n${head}`);
-      if (conn.buffer.length < end + 4 + Number(length)) return;
-      conn.buffer = conn.buffer.subarray(end + 4 + Number(length));
+      const bodyEnd =
+        length !== undefined
+          ? end + 4 + Number(length)
+          : /\r\ntransfer-encoding: *chunked/i.test(head)
+            ? chunkedBodyEnd(conn.buffer, end + 4)
+            : Number.NaN;
+      if (Number.isNaN(bodyEnd)) throw new Error(`response without content-length or chunked body:\n${head}`);
+      if (bodyEnd === -1 || conn.buffer.length < bodyEnd) return;
+      conn.buffer = conn.buffer.subarray(bodyEnd);
       complete(conn, Number(head.slice(9, 12)));
     }
   };
@@ -229,8 +256,16 @@ async function generateLoad(run: LoadRun, requests: Buffer[]): Promise<LoadResul
     tick();
   }
   const straggler = setTimeout(() => settle?.(), run.seconds * 1000 + STRAGGLER_MS);
+  const reporter =
+    onProgress &&
+    setInterval(
+      () =>
+        onProgress.report({ scheduled: next, answered: done, failed: errors, inFlight: next - done - lost }),
+      onProgress.everyMs,
+    );
   await settled;
   clearTimeout(straggler);
+  clearInterval(reporter);
   const elapsed = (performance.now() - started) / 1000;
   const unanswered = connections.filter((c) => c.busy).length + queue.length;
   for (const conn of connections) {
@@ -238,13 +273,29 @@ async function generateLoad(run: LoadRun, requests: Buffer[]): Promise<LoadResul
     conn.socket.destroy();
   }
   const sorted = latencies.subarray(0, Math.min(done, latencies.length)).sort();
+  if (unanswered) statuses.lost = (statuses.lost ?? 0) + unanswered;
   return {
     requests: done + lost + unanswered,
     errors: errors + unanswered,
     rps: done / elapsed,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
+    maxMs: sorted.length ? (sorted[sorted.length - 1] as number) : 0,
+    statuses,
   };
+}
+
+/** Where a chunked body that starts at `from` ends (past its last chunk, no trailers), or -1 while incomplete. */
+function chunkedBodyEnd(buffer: Buffer, from: number): number {
+  let at = from;
+  for (;;) {
+    const lineEnd = buffer.indexOf("\r\n", at);
+    if (lineEnd === -1) return -1;
+    const size = Number.parseInt(buffer.toString("latin1", at, lineEnd), 16);
+    at = lineEnd + 2 + size + 2;
+    if (size === 0) return at <= buffer.length ? at : -1;
+    if (at > buffer.length) return -1;
+  }
 }
 
 function percentile(sorted: Float64Array, p: number): number {

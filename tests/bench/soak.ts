@@ -1,6 +1,7 @@
 // `npm run soak`: the whole gateway as real processes (control plane, verifier, proxy in inline mode, usage worker,
 // own Redis server, PostgreSQL; a loopback relay in Envoy's place) under steady signed traffic at a share of its
-// measured saturation for a long time. Reports errors, latency, and for each service its RSS over time (slope of a
+// measured saturation for a long time. The traffic is signed and sent from a thread of its own (soak-load.ts), so the
+// generator is not what saturates (signing and an HTTP client on the harness's event loop were). Reports errors, latency, and for each service its RSS over time (slope of a
 // least-squares line over the second half, after warm-up) and its event-loop delay p99 (from /metrics;
 // the control plane serves none, so loop-delay-probe.ts runs inside it).
 //
@@ -10,7 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { type FaultStack, type ServiceName, startFaultStack } from "../faults/harness/stack.ts";
+import type { LoadProgress, LoadResult, LoadRun } from "./load.ts";
+import type { SoakLoadJob, SoakLoadMessage } from "./soak-load.ts";
 import { machineShape } from "./targets.ts";
 
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
@@ -63,16 +67,29 @@ function slopeMbPerMin(points: [number, number][]): number {
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
 
-/** Closed loop, `lanes` requests in flight, for `seconds`: requests per second answered 200. */
-async function saturation(stack: FaultStack, seconds: number, lanes: number): Promise<number> {
-  let ok = 0;
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      while (performance.now() < end) if ((await stack.call("/v1/saturate")).status === 200) ok++;
-    }),
-  );
-  return ok / seconds;
+/** Runs `run` in a soak-load thread, `onProgress` called every second; resolves with what it measured. */
+function runTraffic(
+  stack: FaultStack,
+  run: Omit<LoadRun, "port">,
+  pathPrefix: string,
+  onProgress: (progress: LoadProgress) => void = () => {},
+): Promise<LoadResult> {
+  const gateway = new URL(stack.gateway.url);
+  const job: SoakLoadJob = {
+    run: { ...run, port: Number(gateway.port) },
+    identity: stack.agentIdentity,
+    host: gateway.host,
+    pathPrefix,
+  };
+  const worker = new Worker(new URL("./soak-load.ts", import.meta.url), { workerData: job });
+  return new Promise((resolve, reject) => {
+    worker.on("message", (message: SoakLoadMessage) => {
+      if (message.kind === "progress") onProgress(message.progress);
+      else resolve(message.result);
+    });
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`soak load thread exited (${code}) before its result`)));
+  });
 }
 
 const machine = machineShape();
@@ -89,21 +106,26 @@ const stack = await startFaultStack({
   },
 });
 try {
-  await saturation(stack, 5, 16); // warm-up
-  const saturated = await saturation(stack, 15, 16);
+  // Closed loop, 16 connections (as Envoy's pool): warm-up, then the saturation the soak takes its share of.
+  const closedLoop = (seconds: number) =>
+    runTraffic(
+      stack,
+      { mode: "saturate", seconds, concurrency: 16, rate: 0, budget: seconds * 10_000 },
+      `/proxy/${stack.service}/v1/saturate`,
+    );
+  const warmUp = await closedLoop(5);
+  const saturation = await closedLoop(15);
+  const saturated = saturation.rps;
   const rate = saturated * share;
   console.log(
     `soak: saturation ${saturated.toFixed(0)} req/s (16 in flight); ${minutes} min at ${(share * 100).toFixed(0)} % = ${rate.toFixed(0)} req/s`,
   );
 
-  const latencies: number[] = [];
-  const failures = new Map<string, number>();
-  let sent = 0;
-  let inFlight = 0;
-  let maxInFlight = 0;
   const started = performance.now();
   const durationMs = minutes * 60_000;
   const samples: Sample[] = [];
+  let progress: LoadProgress = { scheduled: 0, answered: 0, failed: 0, inFlight: 0 };
+  let maxInFlight = 0;
   const loopSources: Record<string, string | undefined> = {
     "control-plane": controlPlaneLoop,
     "verifier-0": stack.metricsUrl("verifier-0"),
@@ -120,37 +142,37 @@ try {
       samples.push(sample);
       const done = ((performance.now() - started) / durationMs) * 100;
       console.log(
-        `soak: ${done.toFixed(0).padStart(3)} %  ${sent} sent, ${[...failures.values()].reduce((a, b) => a + b, 0)} failed, in flight ${inFlight}  RSS ${SERVICES.map((s) => `${s} ${sample.rssMb[s]?.toFixed(0)}`).join(" ")} MB`,
+        `soak: ${done.toFixed(0).padStart(3)} %  ${progress.scheduled} sent, ${progress.failed} failed, in flight ${progress.inFlight}  RSS ${SERVICES.map((s) => `${s} ${sample.rssMb[s]?.toFixed(0)}`).join(" ")} MB`,
       );
       await sleep(SAMPLE_MS);
     }
   })();
-  // Open loop: requests leave on schedule whatever the answers do (a closed loop would hide a slowdown).
-  const tickMs = 10;
-  let next = performance.now();
-  while (performance.now() - started < durationMs) {
-    const due = Math.floor(((performance.now() - started) / 1000) * rate) - sent;
-    for (let i = 0; i < due; i++) {
-      sent++;
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      const t0 = performance.now();
-      void stack.call(`/v1/soak/${sent}`).then((r) => {
-        inFlight--;
-        latencies.push(performance.now() - t0);
-        if (r.status !== 200) {
-          const key = `${r.status} ${r.code ?? ""}`.trim();
-          failures.set(key, (failures.get(key) ?? 0) + 1);
-        }
-      });
-    }
-    next += tickMs;
-    await sleep(Math.max(0, next - performance.now()));
-  }
+  // Open loop: requests leave on schedule whatever the answers do, and latency counts from the scheduled time (a
+  // closed loop would hide a slowdown). 64 connections: a backlog queues in the generator, as in Envoy's pool.
+  const soak = await runTraffic(
+    stack,
+    { mode: "rate", seconds: minutes * 60, concurrency: 64, rate, budget: 0 },
+    `/proxy/${stack.service}/v1/soak`,
+    (p) => {
+      progress = p;
+      maxInFlight = Math.max(maxInFlight, p.inFlight);
+    },
+  );
   await sampler;
-  while (inFlight > 0) await sleep(50);
 
-  latencies.sort((a, b) => a - b);
+  // Every answered request is a usage event (counted, not sampled): all of them must reach the control plane.
+  const answered = [warmUp, saturation, soak].reduce(
+    (sum, run) => sum + run.requests - (run.statuses.lost ?? 0),
+    0,
+  );
+  const deliveredBy = performance.now() + 180_000;
+  let delivered = 0;
+  while (performance.now() < deliveredBy) {
+    delivered = Object.values(await stack.usageByStatus()).reduce((a, b) => a + b, 0);
+    if (delivered >= answered) break;
+    await sleep(1000);
+  }
+
   const secondHalf = samples.filter((s) => s.atS >= (minutes * 60) / 2);
   const services = Object.fromEntries(
     SERVICES.map((name) => {
@@ -173,7 +195,7 @@ try {
       ];
     }),
   );
-  const errors = [...failures.values()].reduce((a, b) => a + b, 0);
+  const failures = Object.fromEntries(Object.entries(soak.statuses).filter(([status]) => status !== "200"));
   const report = {
     when: new Date().toISOString(),
     machine,
@@ -181,10 +203,11 @@ try {
     share,
     saturationRps: saturated,
     targetRps: rate,
-    sent,
-    errors,
-    failures: Object.fromEntries(failures),
-    latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) },
+    sent: soak.requests,
+    errors: soak.errors,
+    failures,
+    latencyMs: { p50: soak.p50Ms, p99: soak.p99Ms, max: soak.maxMs },
+    usage: { answered, delivered },
     maxInFlight,
     services,
     samples,
@@ -193,7 +216,10 @@ try {
     `\n== Soak: ${minutes} min at ${(share * 100).toFixed(0)} % of saturation (${rate.toFixed(0)} req/s) ==`,
   );
   console.log(
-    `  requests ${sent}, errors ${errors}${errors ? ` ${JSON.stringify(report.failures)}` : ""}; latency p50 ${report.latencyMs.p50.toFixed(1)} ms, p99 ${report.latencyMs.p99.toFixed(1)} ms, max ${report.latencyMs.max?.toFixed(0)} ms`,
+    `  requests ${soak.requests}, errors ${soak.errors}${soak.errors ? ` ${JSON.stringify(failures)}` : ""}; latency p50 ${report.latencyMs.p50.toFixed(1)} ms, p99 ${report.latencyMs.p99.toFixed(1)} ms, max ${report.latencyMs.max?.toFixed(0)} ms`,
+  );
+  console.log(
+    `  usage events delivered ${delivered} of ${answered} answered requests (and the harness's own calls)`,
   );
   for (const [name, s] of Object.entries(services)) {
     console.log(

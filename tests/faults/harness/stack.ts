@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createSigilumClient, type SigilumClient, type SigilumFetchInit } from "@sigilum-gw/sdk";
 import { serviceApiKeyEnvName } from "@sigilum-gw/shared/config";
-import { createIdentity, initIdentity } from "@sigilum-gw/shared/identity";
+import { createIdentity, initIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { mintOwnerToken } from "@sigilum-gw/shared/owner-token";
 import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
 import { unusedPort } from "@sigilum-gw/testkit/network";
@@ -61,6 +61,8 @@ export interface FaultStack {
   upstreamLink: Relay;
   service: string;
   agent: SigilumClient;
+  /** The approved agent's identity (a load generator in another thread signs with it). */
+  agentIdentity: SigilumIdentity;
   stranger: SigilumClient;
   running(name: ServiceName): boolean;
   pid(name: ServiceName): number | undefined;
@@ -311,7 +313,8 @@ async function build(
     });
   }
 
-  const agent = await createSigilumClient({ identity: createIdentity(ownerNamespace) });
+  const agentIdentity = createIdentity(ownerNamespace);
+  const agent = await createSigilumClient({ identity: agentIdentity });
   // Another namespace: its refused requests must not use up the owner namespace's claim-submission rate limit.
   const stranger = await createSigilumClient({ identity: createIdentity(`${ownerNamespace}-x`) });
   const send = async (path: string, who: SigilumClient, init: SigilumFetchInit = {}): Promise<CallResult> => {
@@ -378,6 +381,7 @@ async function build(
     upstreamLink,
     service,
     agent,
+    agentIdentity,
     stranger,
     pid: (name) => processes.get(name)?.child.pid,
     metricsUrl: (name) =>
