@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { GatewayError } from "@sigilum-gw/shared/errors";
 import { Redis } from "ioredis";
 import { buildNewConnection } from "../src/model/connection/create.ts";
 import { DAY_MS } from "../src/model/time.ts";
-import { ConnectionResolver, type ResolvedConnection } from "../src/pipeline/resolve.ts";
+import { ConnectionResolver, type Resolution } from "../src/pipeline/resolve.ts";
 import { ConnectionCache } from "../src/store/cache.ts";
 import { ConnectionStore } from "../src/store/connections.ts";
 import { createSecretBox } from "../src/store/crypto.ts";
@@ -64,86 +63,117 @@ describe("ConnectionResolver memo on real Redis", () => {
       secrets: { k: secret },
     }));
 
+  /** The credential of a successful resolution (fails the test otherwise). */
+  const credentialOf = (resolution: Resolution | undefined): string => {
+    assert.ok(resolution?.ok, `not resolved: ${JSON.stringify(resolution)}`);
+    return resolution.value.credential;
+  };
+  const codeOf = (resolution: Resolution | undefined) => {
+    assert.ok(resolution !== undefined && !resolution.ok, "resolved");
+    assert.equal(resolution.denial.stage, "resolve");
+    return resolution.denial.code;
+  };
+
   test("a loaded connection answers synchronously until an event for it arrives", async () => {
     const { cache, resolver } = setup();
     await create("memo-a", "first");
-    const first = resolver.resolve("memo-a", "http");
-    assert.ok(first instanceof Promise);
-    assert.equal((await first).credential, "first");
+    assert.equal(resolver.cached("memo-a", "http"), undefined, "nothing memoized before the first load");
+    assert.equal(credentialOf(await resolver.load("memo-a", "http")), "first");
 
     await rotateBehindTheBack("memo-a", "second");
-    const hit = resolver.resolve("memo-a", "http");
+    const hit = resolver.cached("memo-a", "http");
     assert.ok(!(hit instanceof Promise), "a memo hit needs no promise");
-    assert.equal((hit as ResolvedConnection).credential, "first", "nothing told the cache yet");
+    assert.equal(credentialOf(hit), "first", "nothing told the cache yet");
 
     cache.handle({ type: "connection.changed", id: "memo-a" });
-    const reloaded = resolver.resolve("memo-a", "http");
-    assert.ok(reloaded instanceof Promise);
-    assert.equal((await reloaded).credential, "second");
+    assert.equal(resolver.cached("memo-a", "http"), undefined);
+    assert.equal(credentialOf(await resolver.load("memo-a", "http")), "second");
   });
 
   test("a variable change reaches a connection that references it", async () => {
     const { cache, resolver } = setup();
     await variables.upsert("MEMO_TOKEN", "var-one", "tester", clock);
     await create("memo-var", "{{MEMO_TOKEN}}");
-    assert.equal((await resolver.resolve("memo-var", "http")).credential, "var-one");
+    assert.equal(credentialOf(await resolver.load("memo-var", "http")), "var-one");
 
     await variables.upsert("MEMO_TOKEN", "var-two", "tester", clock);
     cache.handle({ type: "variable.changed", id: "MEMO_TOKEN" });
-    assert.equal((await resolver.resolve("memo-var", "http")).credential, "var-two");
+    assert.equal(resolver.cached("memo-var", "http"), undefined);
+    assert.equal(credentialOf(await resolver.load("memo-var", "http")), "var-two");
   });
 
   test("nothing is memoized while the events channel is down, and going down drops the memo", async () => {
     const { cache, resolver } = setup({ live: false });
     await create("memo-down", "down-one");
-    assert.ok(resolver.resolve("memo-down", "http") instanceof Promise);
-    await resolver.resolve("memo-down", "http");
-    assert.ok(resolver.resolve("memo-down", "http") instanceof Promise);
+    assert.equal(resolver.cached("memo-down", "http"), undefined);
+    await resolver.load("memo-down", "http");
+    assert.equal(resolver.cached("memo-down", "http"), undefined);
 
     cache.setLive(true);
-    await resolver.resolve("memo-down", "http");
-    assert.ok(!(resolver.resolve("memo-down", "http") instanceof Promise));
+    await resolver.load("memo-down", "http");
+    assert.equal(credentialOf(resolver.cached("memo-down", "http")), "down-one");
     cache.setLive(false);
     await rotateBehindTheBack("memo-down", "down-two");
-    assert.equal((await resolver.resolve("memo-down", "http")).credential, "down-two");
+    assert.equal(resolver.cached("memo-down", "http"), undefined);
+    assert.equal(credentialOf(await resolver.load("memo-down", "http")), "down-two");
   });
 
   test("the memo lasts the cache TTL at most", async () => {
     const { resolver } = setup();
     await create("memo-ttl", "ttl-one");
-    await resolver.resolve("memo-ttl", "http");
+    await resolver.load("memo-ttl", "http");
     await rotateBehindTheBack("memo-ttl", "ttl-two");
     clock += 31_000;
-    assert.equal((await resolver.resolve("memo-ttl", "http")).credential, "ttl-two");
+    assert.equal(resolver.cached("memo-ttl", "http"), undefined);
+    assert.equal(credentialOf(await resolver.load("memo-ttl", "http")), "ttl-two");
   });
 
   test("rotation policy and route protocol are checked on every request, memo or not", async () => {
     const { resolver } = setup({ rotation: "block" });
     await create("memo-rot", "rot-one", { rotation_interval_days: 1 });
-    assert.equal((await resolver.resolve("memo-rot", "http")).credential, "rot-one");
-    assert.throws(
-      () => resolver.resolve("memo-rot", "mcp"),
-      (err: GatewayError) => err.code === "INVALID_REQUEST",
-    );
+    assert.equal(credentialOf(await resolver.load("memo-rot", "http")), "rot-one");
+    assert.equal(codeOf(resolver.cached("memo-rot", "mcp")), "INVALID_REQUEST");
     clock += 2 * DAY_MS;
     // Far past the TTL as well: reload, then the memo hit must still refuse.
-    await assert.rejects(
-      async () => resolver.resolve("memo-rot", "http"),
-      (err: GatewayError) => err.code === "ROTATION_REQUIRED",
-    );
-    assert.throws(
-      () => resolver.resolve("memo-rot", "http"),
-      (err: GatewayError) => err.code === "ROTATION_REQUIRED",
-    );
+    assert.equal(resolver.cached("memo-rot", "http"), undefined);
+    assert.equal(codeOf(await resolver.load("memo-rot", "http")), "ROTATION_REQUIRED");
+    assert.equal(codeOf(resolver.cached("memo-rot", "http")), "ROTATION_REQUIRED");
   });
 
-  test("failures are not memoized: a connection created after a miss is found at once", async () => {
+  test("failures are answers, never memoized: a connection created after a miss is found at once", async () => {
     const { resolver } = setup();
-    await assert.rejects(
-      async () => resolver.resolve("memo-late", "http"),
-      (err: GatewayError) => err.code === "CONNECTION_NOT_FOUND",
-    );
+    const missing = await resolver.load("memo-late", "http");
+    assert.equal(codeOf(missing), "CONNECTION_NOT_FOUND");
+    assert.ok(!missing.ok);
+    assert.equal(missing.denial.status, 404);
+    assert.equal(resolver.cached("memo-late", "http"), undefined);
     await create("memo-late", "late-one");
-    assert.equal((await resolver.resolve("memo-late", "http")).credential, "late-one");
+    assert.equal(credentialOf(await resolver.load("memo-late", "http")), "late-one");
+  });
+
+  test("a missing variable and a Redis outage are answers too (424, 503), not rejections", async () => {
+    const { resolver } = setup();
+    await create("memo-novar", "{{MEMO_ABSENT}}");
+    assert.equal(codeOf(await resolver.load("memo-novar", "http")), "CREDENTIAL_VARIABLE_MISSING");
+    const down = new Redis(REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+    });
+    const box = createSecretBox({ masterKey: "resolver-master-key" });
+    const events = new RedisEventPublisher(down, keys.events);
+    const offline = new ConnectionResolver(
+      new ConnectionCache({
+        connections: new ConnectionStore({ redis: down, keys, box, events }),
+        variables: new VariableStore({ redis: down, keys, box, events }),
+        ttlMs: 30_000,
+        now,
+      }),
+      { rotationEnforcement: "off", rotationGraceDays: 0, now },
+    );
+    const outage = await offline.load("memo-a", "http");
+    assert.ok(!outage.ok);
+    assert.equal(outage.denial.status, 503);
+    down.disconnect();
   });
 });

@@ -1,4 +1,4 @@
-import { GatewayError } from "@sigilum-gw/shared/errors";
+import { type ErrorCode, GatewayError } from "@sigilum-gw/shared/errors";
 import { deny, ok, type Result } from "@sigilum-gw/shared/stage";
 import type { ConnectionRecord, Protocol, SecretMap } from "../model/connection/types.ts";
 import { DAY_MS, formatTimeSeconds } from "../model/time.ts";
@@ -123,30 +123,31 @@ export function credentialOf(record: ConnectionRecord, secrets: SecretMap): stri
   return credential;
 }
 
+/** What a resolution answers: the connection, or why not (a code of the catalogue, for the resolve stage). */
+export type Resolution = Result<ResolvedConnection>;
+
+const refusal = (code: ErrorCode, message: string): Resolution => deny("resolve", code, { message });
+
 /** The per-request part of a resolution: protocol of the route, rotation policy at this moment. */
-function finishResolution(
-  record: ConnectionRecord,
-  credential: string,
-  route: Protocol,
-  opts: ResolveOptions,
-): ResolvedConnection {
+function finishResolution(memo: Memo, route: Protocol, opts: ResolveOptions): Resolution {
+  const { record } = memo;
   if (route === "http" && record.protocol === "mcp") {
-    throw new GatewayError("INVALID_REQUEST", "connection protocol is mcp; use /mcp/{connection_id}/...");
+    return refusal("INVALID_REQUEST", "connection protocol is mcp; use /mcp/{connection_id}/...");
   }
   if (route === "mcp" && record.protocol !== "mcp") {
-    throw new GatewayError("INVALID_REQUEST", "connection protocol is not mcp");
+    return refusal("INVALID_REQUEST", "connection protocol is not mcp");
   }
   const overdue = rotationOverdueMessage(record, opts, (opts.now ?? Date.now)());
-  if (overdue !== undefined) {
-    if (opts.rotationEnforcement === "block") throw new GatewayError("ROTATION_REQUIRED", overdue);
-    return { record, credential, rotationWarning: overdue };
-  }
-  return { record, credential };
+  if (overdue === undefined) return memo.resolved;
+  if (opts.rotationEnforcement === "block") return refusal("ROTATION_REQUIRED", overdue);
+  return ok({ record, credential: memo.credential, rotationWarning: overdue });
 }
 
 interface Memo {
   record: ConnectionRecord;
   credential: string;
+  /** The answer for a request without a rotation warning, built once. */
+  resolved: Resolution;
   revision: number;
   expiresAt: number;
 }
@@ -154,9 +155,10 @@ interface Memo {
 /**
  * Connection resolution for the runtime path, with each successful load memoized (record and normalized
  * credential) for as long as the cache entries it came from are current: same cache revision (no connection or
- * variable event, no resubscribe since), cache live, within the TTL. A hit answers synchronously, with no
- * promise and no secret re-resolution; the protocol and rotation checks still run on every request, failures
- * are never memoized.
+ * variable event, no resubscribe since), cache live, within the TTL. `cached` answers a memo hit synchronously,
+ * with no promise and no secret re-resolution, `load` everything else; the protocol and rotation checks run on
+ * every request, failures are never memoized. Expected failures (unknown or disabled connection, missing
+ * variable, store outage, ...) are answers, not exceptions; only a bug rejects.
  */
 export class ConnectionResolver {
   readonly #cache: ConnectionCache;
@@ -170,53 +172,59 @@ export class ConnectionResolver {
     this.#maxEntries = maxEntries;
   }
 
-  resolve(connectionId: string, route: Protocol): ResolvedConnection | Promise<ResolvedConnection> {
+  /** The memoized resolution, while current; undefined when the connection must be loaded. */
+  cached(connectionId: string, route: Protocol): Resolution | undefined {
     const cache = this.#cache;
     const hit = this.#memo.get(connectionId);
-    if (hit !== undefined) {
-      if (cache.live && hit.revision === cache.revision && hit.expiresAt > cache.now())
-        return finishResolution(hit.record, hit.credential, route, this.#opts);
-      this.#memo.delete(connectionId);
-    }
-    return this.#load(connectionId, route);
+    if (hit === undefined) return undefined;
+    if (cache.live && hit.revision === cache.revision && hit.expiresAt > cache.now())
+      return finishResolution(hit, route, this.#opts);
+    this.#memo.delete(connectionId);
+    return undefined;
   }
 
-  async #load(connectionId: string, route: Protocol): Promise<ResolvedConnection> {
+  async load(connectionId: string, route: Protocol): Promise<Resolution> {
     const cache = this.#cache;
     const revision = cache.revision;
-    const { record, secrets } = await loadConnection(cache, connectionId);
-    const credential = credentialOf(record, secrets);
+    let memo: Memo;
+    try {
+      const { record, secrets } = await loadConnection(cache, connectionId);
+      const credential = credentialOf(record, secrets);
+      memo = { record, credential, resolved: ok({ record, credential }), revision, expiresAt: 0 };
+    } catch (raw) {
+      // A GatewayError (or a Redis outage) is the agent's answer; anything else is a bug, answered INTERNAL_ERROR.
+      const err = asStoreError(raw);
+      if (err instanceof GatewayError) return refusal(err.code, err.message);
+      throw err;
+    }
     // Only what was loaded from a live cache with nothing changed meanwhile.
     if (cache.live && revision === cache.revision) {
       if (this.#memo.size >= this.#maxEntries) this.#memo.clear();
-      this.#memo.set(connectionId, { record, credential, revision, expiresAt: cache.derivedExpiry() });
+      memo.expiresAt = cache.derivedExpiry();
+      this.#memo.set(connectionId, memo);
     }
-    return finishResolution(record, credential, route, this.#opts);
+    return finishResolution(memo, route, this.#opts);
   }
 }
 
 /**
  * The resolve stage: the route's connection, loaded and checked (memoized: a hit answers synchronously), and the
  * connection's path policy (an encoded `/` or `\` only where the connection allows it). A store outage is 503.
+ * The only place the resolver's memo and its loads meet.
  */
 export const resolve: ProxyStage<Authorized, Resolved> = (authorized, ctx) => {
-  const { request } = authorized;
-  let resolving: ResolvedConnection | Promise<ResolvedConnection>;
-  try {
-    resolving = ctx.resolver.resolve(request.connectionId, request.protocol);
-  } catch (err) {
-    return refused(authorized, err);
-  }
-  if (resolving instanceof Promise) {
-    return resolving.then(
-      (connection) => resolved(authorized, connection),
-      (err: unknown) => refused(authorized, err),
-    );
-  }
-  return resolved(authorized, resolving);
+  const { connectionId, protocol } = authorized.request;
+  const hit = ctx.resolver.cached(connectionId, protocol);
+  if (hit !== undefined) return resolved(authorized, hit);
+  return ctx.resolver.load(connectionId, protocol).then((resolution) => resolved(authorized, resolution));
 };
 
-function resolved(authorized: Authorized, connection: ResolvedConnection): Result<Resolved, ProxyDetail> {
+function resolved(authorized: Authorized, resolution: Resolution): Result<Resolved, ProxyDetail> {
+  if (!resolution.ok) {
+    const { code, message } = resolution.denial;
+    return deny("resolve", code, { message, detail: { identity: authorized.identity } });
+  }
+  const connection = resolution.value;
   if (authorized.request.encodedSeparator && !connection.record.allow_encoded_slashes) {
     return deny("resolve", "PATH_TRAVERSAL", {
       message: "invalid proxy path: encoded slashes are not allowed for this connection",
@@ -229,11 +237,4 @@ function resolved(authorized: Authorized, connection: ResolvedConnection): Resul
     identity: authorized.identity,
     connection,
   });
-}
-
-/** A GatewayError (or a Redis outage) is the agent's answer; anything else is a bug, answered INTERNAL_ERROR. */
-function refused(authorized: Authorized, raw: unknown): Result<Resolved, ProxyDetail> {
-  const err = asStoreError(raw);
-  if (!(err instanceof GatewayError)) throw err;
-  return deny("resolve", err.code, { message: err.message, detail: { identity: authorized.identity } });
 }
