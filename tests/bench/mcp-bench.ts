@@ -140,12 +140,12 @@ export async function runMcpBench(): Promise<McpEraFigures[]> {
     LOG_LEVEL: "silent",
   });
   const proxy = createProxy(config, { logger: pino({ level: "silent" }) });
-  const address = await proxy.listen();
+  const address = await proxy.start();
   try {
     const url = `http://127.0.0.1:${address.port}`;
     return [await benchEra("stateful", url), await benchEra("stateless", url)];
   } finally {
-    await proxy.shutdown();
+    await proxy.stop();
     await deletePrefix(prefix);
   }
 }

@@ -13,4 +13,3 @@ export * from "./owner-token.ts";
 export * from "./redis-keys.ts";
 export * from "./replay.ts";
 export * from "./request-id.ts";
-export * from "./server-lifecycle.ts";

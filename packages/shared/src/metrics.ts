@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   Counter,
   collectDefaultMetrics,
@@ -8,8 +7,6 @@ import {
   Registry,
   Summary,
 } from "prom-client";
-import { sendError } from "./errors.ts";
-import { requestIdFrom } from "./request-id.ts";
 
 /**
  * Prometheus metrics. Family names, help texts and labels follow spec/gateway.md §10 so dashboards built for the
@@ -179,12 +176,6 @@ export function lifecycleMetrics(registry: Registry) {
   };
 }
 
-/** Counts the request as in flight until its response closes (finished or aborted). */
-export function trackInFlight(metrics: ReturnType<typeof lifecycleMetrics>, res: ServerResponse): void {
-  metrics.requestsInFlight.inc();
-  res.once("close", () => metrics.requestsInFlight.dec());
-}
-
 export type DrainOutcome = "success" | "timeout" | "error" | "forced_close_failed";
 
 export function recordShutdownDrain(
@@ -194,30 +185,4 @@ export function recordShutdownDrain(
 ): void {
   metrics.shutdownDrainTotal.inc({ outcome });
   metrics.shutdownDrainSeconds.observe({ outcome }, seconds);
-}
-
-/**
- * GET/HEAD /metrics in Prometheus text format. Access control (spec §7.1: admin policy) is the caller's job:
- * mount this behind it, or on a port that is not exposed.
- */
-export function metricsHandler(registry: Registry) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const requestId = requestIdFrom(req.headers);
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      sendError(res, "METHOD_NOT_ALLOWED", { requestId, headers: { allow: "GET, HEAD" } });
-      return;
-    }
-    let text: string;
-    try {
-      text = await registry.metrics();
-    } catch {
-      sendError(res, "INTERNAL_ERROR", { requestId, message: "metrics collection failed" });
-      return;
-    }
-    res.statusCode = 200;
-    res.setHeader("content-type", registry.contentType);
-    res.setHeader("cache-control", "no-store");
-    res.setHeader("x-request-id", requestId);
-    res.end(req.method === "HEAD" ? undefined : text);
-  };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import {
@@ -7,14 +7,15 @@ import {
   createMetricsRegistry,
   lifecycleMetrics,
   mcpMetrics,
-  metricsHandler,
   normalizeLabelValue,
   recordAuthReject,
   recordShutdownDrain,
   recordUpstream,
-  trackInFlight,
   upstreamMetrics,
 } from "../src/metrics.ts";
+import { trackRequests } from "../src/service-shell/drain.ts";
+import { createServiceServer } from "../src/service-shell/http-server.ts";
+import { opsRoutes } from "../src/service-shell/ops-routes.ts";
 
 test("label values are normalized as in spec §10", () => {
   assert.equal(normalizeLabelValue("AUTH_SIGNATURE_INVALID"), "auth_signature_invalid");
@@ -64,12 +65,10 @@ describe("/metrics handler over real HTTP", () => {
   let base: string;
   const registry = createMetricsRegistry({ service: "proxy" });
   const life = lifecycleMetrics(registry);
-  const handler = metricsHandler(registry);
+  const routes = opsRoutes({ service: "proxy", registry });
   before(async () => {
-    server = createServer((req, res) => {
-      trackInFlight(life, res);
-      void handler(req, res);
-    });
+    server = createServiceServer({}, (req, res) => void routes(req, res, "/metrics", "test-request"));
+    trackRequests(server, life);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });

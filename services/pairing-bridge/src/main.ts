@@ -1,9 +1,7 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "@sigilum-gw/shared/config";
-import { createLogger } from "@sigilum-gw/shared/logger";
-import { type BridgeConfig, loadBridgeConfig, type PairingSettings } from "./config.ts";
+import { runService } from "@sigilum-gw/shared/service-shell";
+import { loadBridgeConfig } from "./config.ts";
 import { preflight } from "./preflight.ts";
-import type { Reporter } from "./reporter.ts";
 import { createPairingBridge } from "./server.ts";
 
 /**
@@ -11,8 +9,6 @@ import { createPairingBridge } from "./server.ts";
  * the reference bridge's flags (the CLI's `sigilum gateway pair`), which also switch output to `[sigilum]` lines.
  * Exit codes: 0 stopped, 1 bad configuration or failed preflight, 42 session terminal (PAIR_SESSION_TERMINAL).
  */
-
-export const EXIT_TERMINAL = 42;
 
 const USAGE = `Usage: pairing-bridge --session-id <id> --pair-code <code> [--namespace <ns>] [--api-url <url>]
        [--gateway-admin-url <url>] [--reconnect-ms <ms>] [--reconnect-max-ms <ms>] [--connect-timeout-ms <ms>]
@@ -63,70 +59,20 @@ function environment(argv: string[]): NodeJS.ProcessEnv | null {
   return env;
 }
 
-function announce(report: Reporter, pairing: PairingSettings): void {
-  report.info("gateway pairing bridge starting");
-  report.info(`api=${pairing.apiUrl}`);
-  report.info(`gateway_admin=${pairing.adminUrl}`);
-  report.info(`session=${pairing.sessionId} namespace=${pairing.namespace || "-"}`);
-  report.info("preflight: validating api and gateway admin endpoints");
-}
-
-async function main(): Promise<number> {
-  const env = environment(process.argv.slice(2));
-  if (!env) return 1;
-  let config: BridgeConfig;
-  try {
-    config = loadBridgeConfig(env);
-  } catch (err) {
-    const message = err instanceof ConfigError ? err.message : (err as Error).message;
-    process.stderr.write(`[sigilum] Error: ${message}\n`);
-    return 1;
-  }
-  const { pairing } = config;
-  const bridge = createPairingBridge(config);
-  const { report } = bridge;
-  if (pairing) {
-    announce(report, pairing);
-    try {
-      await preflight(pairing);
-    } catch (err) {
-      report.error(`Error: ${(err as Error).message}`);
-      return 1;
-    }
-    report.info("preflight: ok");
-  }
-  await bridge.start();
-  if (pairing) {
-    report.info(
-      `success: pairing bridge ready (session=${pairing.sessionId}, namespace=${pairing.namespace || "-"}, gateway_admin=${pairing.adminUrl})`,
-    );
-    report.info("next: keep this process running while dashboard setup is active");
-  } else {
-    report.warn(
-      "not paired: set PAIRING_SESSION_ID and PAIRING_CODE (from `sigilum pairing start`) and restart",
-    );
-  }
-  const stop = () => void bridge.stop();
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
-  const terminal = await bridge.run();
-  await bridge.stop();
-  if (terminal) {
-    report.error(
-      `PAIR_SESSION_TERMINAL: Pair session appears expired or invalid after ${terminal.attempts + 1} failed connect attempts ` +
-        `(http_status=${terminal.status}, code=${terminal.code}, reason=${terminal.message}). ` +
-        "Start a new dashboard pairing session and rerun with fresh --session-id/--pair-code.",
-    );
-    return EXIT_TERMINAL;
-  }
-  report.info("gateway pairing bridge stopped");
-  return 0;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    createLogger("pairing-bridge").fatal({ error: (err as Error).message }, "pairing bridge failed");
-    process.exit(1);
+const env = environment(process.argv.slice(2));
+if (!env) process.exit(1);
+await runService({
+  name: "pairing-bridge",
+  label: "pairing bridge",
+  loadConfig: () => loadBridgeConfig(env),
+  logLevel: (config) => config.logLevel,
+  // Run from the CLI (flags): the reference bridge's `[sigilum] Error:` lines, not JSON.
+  ...(env.BRIDGE_OUTPUT === "text"
+    ? { reportFatal: (message: string) => void process.stderr.write(`[sigilum] Error: ${message}\n`) }
+    : {}),
+  async create(config, logger) {
+    const bridge = createPairingBridge(config, logger);
+    if (config.pairing) await preflight(config.pairing, bridge.report);
+    return bridge;
   },
-);
+});

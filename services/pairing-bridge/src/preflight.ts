@@ -1,4 +1,5 @@
 import type { PairingSettings } from "./config.ts";
+import type { Reporter } from "./reporter.ts";
 
 /**
  * The reference bridge's start-up checks (spec §B.6), so a wrong URL fails at once with a clear message instead of
@@ -26,7 +27,18 @@ async function reach(what: string, url: string, timeoutMs: number) {
   }
 }
 
-export async function preflight(settings: PairingSettings): Promise<void> {
+/** Says what the bridge is about to do, runs the checks (throwing what failed), says they passed. */
+export async function preflight(settings: PairingSettings, report: Reporter): Promise<void> {
+  report.info("gateway pairing bridge starting");
+  report.info(`api=${settings.apiUrl}`);
+  report.info(`gateway_admin=${settings.adminUrl}`);
+  report.info(`session=${settings.sessionId} namespace=${settings.namespace || "-"}`);
+  report.info("preflight: validating api and gateway admin endpoints");
+  await checkEndpoints(settings);
+  report.info("preflight: ok");
+}
+
+async function checkEndpoints(settings: PairingSettings): Promise<void> {
   const timeout = settings.connectTimeoutMs;
   const health = await reach("Sigilum API", `${settings.apiUrl}/health`, timeout);
   if (health.status < 200 || health.status > 299) {

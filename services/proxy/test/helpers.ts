@@ -93,13 +93,13 @@ export async function startProxy(
   opts: Parameters<typeof createProxy>[1] = {},
 ): Promise<RunningProxy> {
   const proxy = createProxy(config, opts);
-  const address = await proxy.listen();
+  const address = await proxy.start();
   return {
     proxy,
     config,
     url: `http://127.0.0.1:${address.port}`,
     async stop() {
-      await proxy.shutdown();
+      await proxy.stop();
     },
   };
 }

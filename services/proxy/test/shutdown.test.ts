@@ -15,7 +15,7 @@ test("graceful drain: success when idle; timeout (then forced close) when a requ
     // never answers
   });
   const idle = await startProxy(testConfig());
-  assert.equal(await idle.proxy.shutdown(), "success");
+  assert.equal(await idle.proxy.stop(), "success");
   const drainMetrics = await idle.proxy.metrics.registry.getSingleMetricAsString(
     "sigilum_gateway_shutdown_drain_total",
   );
@@ -36,7 +36,7 @@ test("graceful drain: success when idle; timeout (then forced close) when a requ
     );
     await eventually(() => upstream.requests.length === 1);
     const started = Date.now();
-    assert.equal(await busy.proxy.shutdown(), "timeout");
+    assert.equal(await busy.proxy.stop(), "timeout");
     assert.ok(Date.now() - started < 3000);
     assert.equal(await pending, "cut");
     const text = await busy.proxy.metrics.registry.getSingleMetricAsString(

@@ -2,8 +2,8 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
-import { createMetricsRegistry } from "@sigilum-gw/shared/metrics";
-import { createOpsServer } from "@sigilum-gw/shared/ops-server";
+import { createMetricsRegistry, type DrainOutcome } from "@sigilum-gw/shared/metrics";
+import { createOpsServer } from "@sigilum-gw/shared/service-shell";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { Gauge } from "prom-client";
@@ -22,8 +22,10 @@ import type { UsageWorkerConfig } from "./config.ts";
 export interface UsageWorker {
   server: Server;
   logger: Logger;
+  /** Where it posts, for the listening line. */
+  listening: Record<string, unknown>;
   start(): Promise<AddressInfo>;
-  stop(): Promise<void>;
+  stop(): Promise<DrainOutcome>;
 }
 
 export function createUsageWorker(config: UsageWorkerConfig, opts: { logger?: Logger } = {}): UsageWorker {
@@ -73,26 +75,21 @@ export function createUsageWorker(config: UsageWorkerConfig, opts: { logger?: Lo
   const ops = createOpsServer({
     service: "usage-worker",
     registry,
-    ready: async () => delivering && (await probe.ping()) === "PONG",
+    ready: async () => ({ ready: delivering && (await probe.ping()) === "PONG" }),
   });
 
   return {
     server: ops.server,
     logger,
-    async start() {
-      const address = await ops.listen(config.listen, "USAGE_WORKER_ADDR");
-      logger.info(
-        { port: address.port, registry: config.registryUrl },
-        `usage worker listening on ${address.address}:${address.port}`,
-      );
-      return address;
-    },
+    listening: { registry: config.registryUrl },
+    start: () => ops.listen(config.listen, "USAGE_WORKER_ADDR"),
     async stop() {
       const outcome = await ops.stop(config.shutdownTimeoutMs);
       await delivery.close(config.shutdownTimeoutMs);
       await backlog.close().catch(() => {});
       probe.disconnect();
       logger.info({ outcome }, "usage worker stopped");
+      return outcome;
     },
   };
 }
