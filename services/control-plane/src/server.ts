@@ -1,17 +1,25 @@
 import { mkdirSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import type { BrowserGuardPolicy } from "@sigilum-gw/shared/browser-guard";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { createSigilumVerifier, DEFAULT_FUTURE_SKEW_SECONDS } from "@sigilum-gw/shared/http-signatures";
 import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
+import { createMetricsRegistry, type DrainOutcome, lifecycleMetrics } from "@sigilum-gw/shared/metrics";
 import { loadOrCreateJwtSecret } from "@sigilum-gw/shared/owner-token";
 import { createRedisKeys, eventsChannel } from "@sigilum-gw/shared/redis-keys";
 import { type NonceStore, RedisNonceStore } from "@sigilum-gw/shared/replay";
 import { type ReplayEpoch, trackReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
+import {
+  createServiceServer,
+  listenOn,
+  type ServiceInstance,
+  trackRequests,
+} from "@sigilum-gw/shared/service-shell";
 import express, { type Express } from "express";
 import { Redis } from "ioredis";
+import type { Registry } from "prom-client";
 import { PgNonceStore } from "./auth/nonce-store.ts";
 import type { Config } from "./config.ts";
 import { createClaimsWatch } from "./dashboard/claims-watch.ts";
@@ -31,10 +39,12 @@ import {
   requestId,
   securityHeaders,
 } from "./http/middleware.ts";
+import { opsMiddleware } from "./http/ops.ts";
 import { PairingRelay } from "./pairing/relay.ts";
-import { createPairingSocketServer, type PairingSocketServer } from "./pairing/socket.ts";
+import { createPairingSocketServer } from "./pairing/socket.ts";
 import { dashboardPagesRouter } from "./routes/dashboard-pages.ts";
 import { apiRouter } from "./routes/index.ts";
+import { shutdownControlPlane } from "./shutdown.ts";
 import { type Sweeper, startSweeper } from "./sweeper.ts";
 import { WebhookDelivery } from "./webhooks/delivery.ts";
 import { createWebhookEvents } from "./webhooks/events.ts";
@@ -50,14 +60,19 @@ function browserGuardPolicy(config: Config): BrowserGuardPolicy {
   };
 }
 
-/** The express app: middleware, routes, 404 and the error envelope. No I/O of its own. */
-export function createApp(deps: AppDeps): Express {
+/** The express app: middleware, ops routes, API routes, 404 and the error envelope. No I/O of its own. */
+export function createApp(deps: AppDeps, ops: { registry: Registry; accepting: () => boolean }): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(requestId());
   app.use(cors(deps.config.allowedOrigins));
   app.use(securityHeaders());
+  app.use(
+    opsMiddleware(ops.registry, () =>
+      ops.accepting() ? { ready: true } : { ready: false, message: "control plane is shutting down" },
+    ),
+  );
   app.use(browserGuard(browserGuardPolicy(deps.config)));
   app.use(dashboardSessionGuard(deps.config));
   app.use(rawBodyReader(deps.config.maxBodyBytes));
@@ -74,7 +89,8 @@ export interface RunningControlPlane {
   deps: AppDeps;
   sweeper: Sweeper;
   redis: Redis | undefined;
-  close(): Promise<void>;
+  /** Idempotent graceful stop; resolves with the drain outcome. */
+  close(): Promise<DrainOutcome>;
 }
 
 /** The verifier's replay-epoch marker, tracked on the nonce connection (shared/replay-epoch.ts). */
@@ -123,26 +139,6 @@ async function connectRedis(url: string, log: Logger): Promise<Redis> {
     log.error({ err }, "redis unreachable at start; signed requests answer 503 until it is back");
   }
   return redis;
-}
-
-function listen(server: Server, host: string | undefined, port: number): Promise<AddressInfo> {
-  return new Promise((resolvePromise, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      const where = `${host ?? "*"}:${port}`;
-      reject(
-        new Error(
-          err.code === "EADDRINUSE"
-            ? `control plane cannot listen on ${where}: address in use (set CONTROL_PLANE_ADDR to change it)`
-            : `control plane cannot listen on ${where}: ${err.message} (CONTROL_PLANE_ADDR)`,
-        ),
-      );
-    };
-    server.once("error", onError);
-    server.listen(port, host, () => {
-      server.off("error", onError);
-      resolvePromise(server.address() as AddressInfo);
-    });
-  });
 }
 
 /** Opens the database (migrating it), Redis if configured, and starts listening. */
@@ -208,7 +204,14 @@ export async function startControlPlane(
         : undefined,
       webhookEvents: createWebhookEvents(db, delivery, log),
     };
-    const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, createApp(deps));
+    const registry = createMetricsRegistry({ service: "control-plane" });
+    const lifecycle = lifecycleMetrics(registry);
+    let closing: Promise<DrainOutcome> | undefined;
+    const server = createServiceServer(
+      { requestTimeout: 30_000, headersTimeout: 15_000 },
+      createApp(deps, { registry, accepting: () => !closing }),
+    );
+    const inFlight = trackRequests(server, lifecycle);
     const pairingSockets = deps.pairing
       ? createPairingSocketServer({
           db,
@@ -224,8 +227,7 @@ export async function startControlPlane(
       socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     });
     server.keepAliveTimeout = 5_000;
-    const { host, port } = config.listen;
-    const addr = await listen(server, host, port);
+    const addr = await listenOn(server, config.listen, "CONTROL_PLANE_ADDR");
     const sweeper = startSweeper(db, {
       intervalSeconds: config.sweepIntervalSeconds,
       expiryHours: config.pendingAuthorizationExpiryHours,
@@ -234,17 +236,7 @@ export async function startControlPlane(
     });
     const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     const url = `http://${shownHost}:${addr.port}`;
-    log.info(
-      {
-        url,
-        port: addr.port,
-        database: config.databaseUrl ? "postgresql" : "pglite",
-        redis: Boolean(redis),
-      },
-      "control plane listening",
-    );
     const openRedis = redis;
-    let closing: Promise<void> | undefined;
     return {
       url,
       server,
@@ -252,8 +244,10 @@ export async function startControlPlane(
       sweeper,
       redis,
       close: () => {
-        closing ??= shutdown({
+        closing ??= shutdownControlPlane({
           server,
+          inFlight,
+          lifecycle,
           deps,
           pairing: deps.pairing,
           pairingSockets,
@@ -276,33 +270,20 @@ export async function startControlPlane(
   }
 }
 
-/** Stops accepting, lets in-flight requests finish (bounded), then closes Redis and the database. */
-async function shutdown(parts: {
-  server: Server;
-  deps: AppDeps;
-  pairing: PairingRelay | undefined;
-  pairingSockets: PairingSocketServer | undefined;
-  delivery: WebhookDelivery | undefined;
-  sweeper: Sweeper;
-  epoch: ReplayEpoch | undefined;
-  redis: Redis | undefined;
-  db: Db;
-  timeoutMs: number;
-}): Promise<void> {
-  const closed = new Promise<void>((res) => parts.server.close(() => res()));
-  parts.deps.claimsWatch.close();
-  for (const stream of parts.deps.eventStreams) stream.end();
-  // Paired gateways reconnect (to another replica when there is one) instead of holding the drain open.
-  parts.pairing?.closeAll();
-  parts.pairingSockets?.close();
-  parts.server.closeIdleConnections();
-  const timer = setTimeout(() => parts.server.closeAllConnections(), parts.timeoutMs);
-  await closed;
-  clearTimeout(timer);
-  await parts.sweeper.stop();
-  parts.pairing?.stop();
-  parts.epoch?.close();
-  await parts.delivery?.close();
-  if (parts.redis) await parts.redis.quit().catch(() => parts.redis?.disconnect());
-  await parts.db.close();
+/** The control plane as the service shell runs it (main.ts). */
+export function controlPlaneService(config: Config, log: Logger): ServiceInstance {
+  let running: RunningControlPlane | undefined;
+  const service: ServiceInstance = {
+    async start() {
+      running = await startControlPlane(config, { log });
+      service.listening = {
+        url: running.url,
+        database: config.databaseUrl ? "postgresql" : "pglite",
+        redis: Boolean(running.redis),
+      };
+      return running.server.address() as AddressInfo;
+    },
+    stop: () => running?.close() ?? Promise.resolve("success"),
+  };
+  return service;
 }

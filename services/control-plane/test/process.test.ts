@@ -55,6 +55,13 @@ describe("the process (npm start) and failure modes", () => {
       const url = JSON.parse(line).url as string;
       const res = await fetch(`${url}/health`);
       assert.equal(res.status, 200);
+      assert.equal((await fetch(`${url}/health/ready`)).status, 200);
+      // The shell's ops routes: Prometheus text with the default and lifecycle metrics, to loopback callers.
+      const metrics = await fetch(`${url}/metrics`);
+      assert.equal(metrics.status, 200);
+      const text = await metrics.text();
+      assert.match(text, /sigilum_gateway_requests_in_flight\{service="control-plane"\} 1/);
+      assert.match(text, /process_cpu_user_seconds_total/);
       p.child.kill("SIGTERM");
       assert.equal(await p.exited, 0);
     } finally {
@@ -81,7 +88,7 @@ describe("the process (npm start) and failure modes", () => {
       const p = run({ CONTROL_PLANE_ADDR: `127.0.0.1:${port}`, CONTROL_PLANE_DATA_DIR: dataDir });
       assert.equal(await p.exited, 1);
       assert.ok(
-        p.lines.some((l) => /address in use.*CONTROL_PLANE_ADDR/.test(l)),
+        p.lines.some((l) => /address already in use \(set CONTROL_PLANE_ADDR/.test(l)),
         p.lines.join("\n"),
       );
     } finally {

@@ -5,7 +5,6 @@ import { claimsRouter } from "./claims.ts";
 import { dashboardAuthRouter } from "./dashboard-auth.ts";
 import { dashboardEventsRouter } from "./dashboard-events.ts";
 import { didRouter } from "./did.ts";
-import { healthRouter } from "./health.ts";
 import { namespacesRouter } from "./namespaces.ts";
 import { pairingRouter } from "./pairing.ts";
 import { servicesRouter } from "./services.ts";
@@ -15,7 +14,6 @@ import { webhooksRouter } from "./webhooks.ts";
 /** Every API route, one router per surface. */
 export function apiRouter(deps: AppDeps): Router {
   const r = Router();
-  r.use(healthRouter());
   r.use(authRouter(deps));
   r.use(dashboardAuthRouter(deps));
   r.use(dashboardEventsRouter(deps));
