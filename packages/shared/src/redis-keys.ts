@@ -46,6 +46,8 @@ export function createRedisKeys(prefix: string = DEFAULT_REDIS_PREFIX) {
     /** Why the last claim submission of (service, agent key) failed for good, shown in the agent's next 403. */
     claimSubmitFailure: (service: string, claimId: string) =>
       `${prefix}claims:{${tag(service)}}:failed:${claimId}`,
+    /** Pub/sub channel: a claim submission's job settled (recorded, retrying or refused for good). */
+    claimSubmitSettled: () => `${prefix}claim-submissions:settled`,
     /** A connection, secrets AES-256-GCM encrypted. */
     connection: (id: string) => `${prefix}conn:${id}`,
     /** Set of every connection id. */

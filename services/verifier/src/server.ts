@@ -18,6 +18,7 @@ import { createAuthzMinter } from "./authz.ts";
 import { createClaimStatusHandler } from "./check/claim-status.ts";
 import { createCheckHandler } from "./check/http-handler.ts";
 import type { ClaimsCache } from "./claims/cache.ts";
+import { SettlementListener } from "./claims/settlements.ts";
 import { ClaimSubmitter } from "./claims/submissions.ts";
 import { clusterMetricsSource, isClusterWorker } from "./cluster.ts";
 import type { VerifierConfig } from "./config.ts";
@@ -102,6 +103,7 @@ export async function createVerifierService(
     dedupeSeconds: config.submissions.dedupeSeconds,
     timeoutMs: Math.max(config.redisCommandTimeoutMs * 2, 500),
     settleMs: config.claims.lookupWaitMs,
+    settlements: new SettlementListener(clients.subscriber, keys),
   });
 
   const verifier = createSignatureVerifier({

@@ -125,4 +125,41 @@ describe("a claim submission the control plane refuses", () => {
       await feed.close();
     }
   });
+
+  test("the refusal reaches the replica that queued it when another replica's worker posted it", async () => {
+    const feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
+    feed.claimRejection = { status: 403, code: "SIGNATURE_NAMESPACE_MISMATCH" };
+    const prefix = randomPrefix();
+    const env = { VERIFIER_CLAIMS_WAIT_MS: "5000" };
+    const queuing = await startVerifier(feed.url, env, { prefix, runWorker: false });
+    const posting = await startVerifier(feed.url, env, { prefix });
+    try {
+      const first = await signedCheck(queuing.port, "crm");
+      assert.equal(first.status, 403);
+      assert.match(first.body, /`failed` \(control plane answered HTTP 403 `SIGNATURE_NAMESPACE_MISMATCH`\)/);
+      assert.equal(feed.submissions.length, 1);
+    } finally {
+      await queuing.stop();
+      await posting.stop();
+      await feed.close();
+    }
+  });
+});
+
+describe("a claim submission the control plane records", () => {
+  test("the request waits for the recording, not for its whole bound", async () => {
+    const feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
+    const verifier = await startVerifier(feed.url, { VERIFIER_CLAIMS_WAIT_MS: "20000" });
+    try {
+      const started = Date.now();
+      const response = await signedCheck(verifier.port, "crm");
+      assert.equal(response.status, 403);
+      assert.match(response.body, /Claim submit result: `queued`/);
+      assert.equal(feed.submissions.length, 1, "answered after the control plane recorded it");
+      assert.ok(Date.now() - started < 10_000, `answered after ${Date.now() - started} ms`);
+    } finally {
+      await verifier.stop();
+      await feed.close();
+    }
+  });
 });

@@ -12,6 +12,7 @@ import type { Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { z } from "zod";
 import { readClaimFailure, recordClaimFailure } from "../store/claim-failures.ts";
+import { publishSettlement, type Settlement, type SettlementListener } from "./settlements.ts";
 
 /**
  * Unapproved caller → an authorization request (claim) for the namespace owner. The hot path only rate-limits
@@ -49,6 +50,8 @@ export interface ClaimSubmitterOptions {
   timeoutMs: number;
   /** How long a request waits for its submission to be refused, so the agent's 403 can say so (0 = not at all). */
   settleMs?: number;
+  /** Where that wait learns how the submission settled (without it, requests do not wait). */
+  settlements?: SettlementListener;
 }
 
 /** One submission per (service, namespace, key): the bullmq dedupe id, also the key of its failure record. */
@@ -58,8 +61,6 @@ export function submissionId(claim: Pick<ClaimSubmission, "service" | "namespace
     .digest("hex")
     .slice(0, 32);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Rate-limit key of the Sigilum gateway: lower(trim(connection)) + "|" + lower(trim(namespace)), empty → "_". */
 export function rateLimitKey(service: string, namespace: string): string {
@@ -120,9 +121,12 @@ export class ClaimSubmitter {
       }
     }
     const dedupeId = submissionId(claim);
-    const failed = await readClaimFailure(this.#o.redis, this.#o.keys, claim.service, dedupeId);
-    if (failed) return failed;
+    const settleMs = this.#o.settleMs ?? 0;
+    // Listening before the job is added (or found) leaves no moment in which its settlement could be missed.
+    const expected = settleMs > 0 ? this.#o.settlements?.expect(dedupeId) : undefined;
     try {
+      const failed = await readClaimFailure(this.#o.redis, this.#o.keys, claim.service, dedupeId);
+      if (failed) return failed;
       const job = await withTimeout(
         this.#queue.add("submit", claim, {
           attempts: DELIVERY_ATTEMPTS,
@@ -135,24 +139,33 @@ export class ClaimSubmitter {
         }),
         this.#o.timeoutMs,
       );
-      return (
-        (await this.#settle(job, claim.service, dedupeId)) ?? { kind: "queued", jobId: job.id ?? dedupeId }
-      );
+      const refused = expected && (await this.#refused(job, claim.service, dedupeId, expected, settleMs));
+      return refused ?? { kind: "queued", jobId: job.id ?? dedupeId };
     } catch {
       return { kind: "unavailable" };
+    } finally {
+      expected?.cancel();
     }
   }
 
-  /** Waits (up to `settleMs`) for a final refusal of the submission, so the first 403 already says so. */
-  async #settle(job: Job, service: string, submission: string): Promise<SubmitOutcome | undefined> {
-    const deadline = Date.now() + (this.#o.settleMs ?? 0);
-    while (Date.now() < deadline) {
-      const state = await job.getState().catch(() => "unknown");
-      if (state === "failed") return readClaimFailure(this.#o.redis, this.#o.keys, service, submission);
-      if (state === "completed" || state === "delayed" || state === "unknown") return undefined;
-      await sleep(100);
-    }
-    return undefined;
+  /**
+   * Waits (up to `settleMs`) for the job to settle, so the first 403 already says when the control plane refused
+   * the submission for good. A job found settled (deduplicated onto an earlier one) answers without waiting.
+   */
+  async #refused(
+    job: Job,
+    service: string,
+    submission: string,
+    expected: { wait(ms: number): Promise<Settlement | undefined> },
+    settleMs: number,
+  ): Promise<SubmitOutcome | undefined> {
+    const state = await job.getState().catch(() => "unknown");
+    if (state === "failed") return readClaimFailure(this.#o.redis, this.#o.keys, service, submission);
+    if (state === "completed" || state === "delayed" || state === "unknown") return undefined;
+    const settled = await expected.wait(settleMs);
+    return settled?.outcome === "failed"
+      ? { kind: "failed", httpStatus: settled.httpStatus, code: settled.code }
+      : undefined;
   }
 
   async close(): Promise<void> {
@@ -274,23 +287,31 @@ export function startClaimWorker(options: ClaimWorkerOptions): Worker {
       settings: { backoffStrategy: deliveryRetryDelayMs },
     },
   );
+  const settle = (claim: ClaimSubmission, settlement: Settlement) =>
+    publishSettlement(options.store, options.keys, submissionId(claim), settlement);
+  worker.on("completed", (job) => void settle(job.data as ClaimSubmission, { outcome: "recorded" }));
   worker.on("failed", (job, error) => {
     if (!job) return;
+    const claim = job.data as ClaimSubmission;
     const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
     if (final) {
-      const claim = job.data as ClaimSubmission;
+      const failure =
+        error instanceof ClaimRejectedError
+          ? { httpStatus: error.httpStatus, code: error.code }
+          : { httpStatus: 0, code: "CONTROL_PLANE_UNREACHABLE" };
+      // Recorded first: a replica woken by the message, or the agent's next request, reads the same refusal.
       void recordClaimFailure(
         options.store,
         options.keys,
         claim.service,
         submissionId(claim),
-        error instanceof ClaimRejectedError
-          ? { httpStatus: error.httpStatus, code: error.code }
-          : { httpStatus: 0, code: "CONTROL_PLANE_UNREACHABLE" },
+        failure,
         options.failureTtlSeconds,
-      );
+      ).then(() => settle(claim, { outcome: "failed", ...failure }));
+    } else {
+      void settle(claim, { outcome: "retrying" });
     }
-    options.onResult?.(job.data as ClaimSubmission, { error: error.message, final });
+    options.onResult?.(claim, { error: error.message, final });
   });
   worker.on("error", () => undefined);
   return worker;
