@@ -287,8 +287,8 @@ export function markdownTable(r: BenchResults, targets: Target[]): string {
       `| ${t.name} | ${num(t.measured, t.unit)} | ${num(t.reference, t.unit)} (${t.referenceName}) | ${t.ratio === undefined || t.absolute ? "-" : `${t.ratio.toFixed(2)}×`} | ${Number.isFinite(t.limit) ? limitText(t).replace(/x$/, "×") : "-"} | ${verdict(t)}${t.note ? ` — ${t.note}` : ""} |`,
   );
   const p = r.proxy;
-  const component = (name: string, rps: number | undefined, p50?: number, p99?: number) =>
-    `| ${name} | ${num(rps, "/s")} | ${num(p50, "ms")} | ${num(p99, "ms")} |`;
+  const component = (name: string, s: { rps?: number; p50Ms?: number; p99Ms?: number } | undefined) =>
+    `| ${name} | ${num(s?.rps, "/s")} | ${num(s?.p50Ms, "ms")} | ${num(s?.p99Ms, "ms")} |`;
   return [
     `Run of ${r.when} on ${m.cpus} CPUs (${m.model}), load average ${m.load1 ?? "?"} at the start, Node ${m.node}.`,
     "",
@@ -298,60 +298,23 @@ export function markdownTable(r: BenchResults, targets: Target[]): string {
     "",
     "| component (saturation) | throughput | p50 | p99 |",
     "| --- | ---: | ---: | ---: |",
-    component(
-      "bare node:http (verifier bench)",
-      r.verifier.bare.saturation.rps,
-      r.verifier.bare.saturation.p50Ms,
-      r.verifier.bare.saturation.p99Ms,
-    ),
-    component(
-      "floor: node:http + verify + SET NX",
-      r.verifier.floor.verifyAndNonce.saturation.rps,
-      r.verifier.floor.verifyAndNonce.saturation.p50Ms,
-      r.verifier.floor.verifyAndNonce.saturation.p99Ms,
-    ),
-    component(
-      "verifier",
-      r.verifier.verifier.saturation.rps,
-      r.verifier.verifier.saturation.p50Ms,
-      r.verifier.verifier.saturation.p99Ms,
-    ),
+    component("bare node:http (verifier bench)", r.verifier.bare.saturation),
+    component("floor: node:http + verify + SET NX", r.verifier.floor.verifyAndNonce.saturation),
+    component("verifier", r.verifier.verifier.saturation),
     ...(r.verifier.sdkReference
       ? [
           component(
             "reference Sigilum SDK (node:http + verifyHttpSignature)",
-            r.verifier.sdkReference.saturation.rps,
-            r.verifier.sdkReference.saturation.p50Ms,
-            r.verifier.sdkReference.saturation.p99Ms,
+            r.verifier.sdkReference.saturation,
           ),
         ]
       : []),
-    component(
-      "direct to upstream",
-      p.direct.saturation.rps,
-      p.direct.saturation.p50Ms,
-      p.direct.saturation.p99Ms,
-    ),
-    component(
-      "undici forwarder",
-      p.engines.undici.saturation.rps,
-      p.engines.undici.saturation.p50Ms,
-      p.engines.undici.saturation.p99Ms,
-    ),
-    component(
-      "http-proxy-middleware",
-      p.engines.httpProxyMiddleware.saturation.rps,
-      p.engines.httpProxyMiddleware.saturation.p50Ms,
-      p.engines.httpProxyMiddleware.saturation.p99Ms,
-    ),
-    component("proxy alone", p.proxy.saturation.rps, p.proxy.saturation.p50Ms, p.proxy.saturation.p99Ms),
-    component(
-      "whole gateway (inline)",
-      p.gateway?.saturation.rps,
-      p.gateway?.saturation.p50Ms,
-      p.gateway?.saturation.p99Ms,
-    ),
-    component("usage events delivered", r.usage.eventsPerSecond),
+    component("direct to upstream", p.direct.saturation),
+    component("undici forwarder", p.engines.undici.saturation),
+    component("http-proxy-middleware", p.engines.httpProxyMiddleware.saturation),
+    component("proxy alone", p.proxy.saturation),
+    component("whole gateway (inline)", p.gateway?.saturation),
+    component("usage events delivered", { rps: r.usage.eventsPerSecond }),
     "",
   ].join("\n");
 }

@@ -1,3 +1,4 @@
+import type { ControlPlaneCode } from "@sigilum-gw/shared/errors";
 import { hostNameOf } from "@sigilum-gw/shared/host-allowlist";
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import type { Request } from "express";
@@ -25,34 +26,31 @@ const b64url = z
   .max(16_384)
   .regex(/^[A-Za-z0-9_-]*={0,2}$/, "expected base64url");
 
-export const registrationResponseSchema = z.object({
-  id: b64url.min(1).max(1024),
-  rawId: b64url.min(1).max(1024),
-  type: z.literal("public-key"),
-  response: z.object({
-    clientDataJSON: b64url,
-    attestationObject: b64url,
-    transports: z.array(z.string().max(32)).max(8).optional(),
-    authenticatorData: b64url.optional(),
-    publicKey: b64url.optional(),
-    publicKeyAlgorithm: z.number().int().optional(),
-  }),
-  authenticatorAttachment: z.string().max(32).optional(),
-  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+/** A credential as the browser sends it: the ceremony's own `response` fields inside the common frame. */
+const credentialSchema = <R extends z.ZodRawShape>(response: R) =>
+  z.object({
+    id: b64url.min(1).max(1024),
+    rawId: b64url.min(1).max(1024),
+    type: z.literal("public-key"),
+    response: z.object(response),
+    authenticatorAttachment: z.string().max(32).optional(),
+    clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  });
+
+export const registrationResponseSchema = credentialSchema({
+  clientDataJSON: b64url,
+  attestationObject: b64url,
+  transports: z.array(z.string().max(32)).max(8).optional(),
+  authenticatorData: b64url.optional(),
+  publicKey: b64url.optional(),
+  publicKeyAlgorithm: z.number().int().optional(),
 });
 
-export const authenticationResponseSchema = z.object({
-  id: b64url.min(1).max(1024),
-  rawId: b64url.min(1).max(1024),
-  type: z.literal("public-key"),
-  response: z.object({
-    clientDataJSON: b64url,
-    authenticatorData: b64url,
-    signature: b64url,
-    userHandle: b64url.optional(),
-  }),
-  authenticatorAttachment: z.string().max(32).optional(),
-  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+export const authenticationResponseSchema = credentialSchema({
+  clientDataJSON: b64url,
+  authenticatorData: b64url,
+  signature: b64url,
+  userHandle: b64url.optional(),
 });
 
 /** The relying party is the dashboard's own origin: its host name is the RP id. */
@@ -133,30 +131,6 @@ export async function registrationOptions(
   return options;
 }
 
-/** Verifies a registration against its consumed challenge; 400 VERIFICATION_FAILED when it does not hold. */
-export async function verifyRegistration(
-  req: Request,
-  deps: AppDeps,
-  response: z.output<typeof registrationResponseSchema>,
-  challenge: string,
-) {
-  const { rpID, origin } = relyingParty(req, deps);
-  try {
-    const { verifyRegistrationResponse } = await webauthn();
-    const result = await verifyRegistrationResponse({
-      response: response as RegistrationResponseJSON,
-      expectedChallenge: challenge,
-      expectedOrigin: origin,
-      expectedRPID: rpID,
-      requireUserVerification: false,
-    });
-    if (result.verified) return result.registrationInfo;
-  } catch (err) {
-    deps.log.info({ err: (err as Error).message }, "passkey registration refused");
-  }
-  throw new ApiError("VERIFICATION_FAILED", "Passkey registration could not be verified");
-}
-
 export async function authenticationOptions(req: Request, deps: AppDeps) {
   const { rpID } = relyingParty(req, deps);
   const { generateAuthenticationOptions } = await webauthn();
@@ -165,33 +139,95 @@ export async function authenticationOptions(req: Request, deps: AppDeps) {
   return options;
 }
 
+/** What each verification expects of the ceremony: this challenge, from this dashboard. */
+interface Expected {
+  expectedChallenge: string;
+  expectedOrigin: string;
+  expectedRPID: string;
+  requireUserVerification: false;
+}
+
+/**
+ * Runs one verification of @simplewebauthn/server; undefined from `verify` (not verified) or a throw is logged as
+ * `refusal.log` and answered with the refusal's error.
+ */
+async function verifyOrRefuse<T>(
+  req: Request,
+  deps: AppDeps,
+  challenge: string,
+  refusal: { log: string; code: ControlPlaneCode; message: string },
+  verify: (library: typeof import("@simplewebauthn/server"), expected: Expected) => Promise<T | undefined>,
+): Promise<T> {
+  const { rpID, origin } = relyingParty(req, deps);
+  try {
+    const outcome = await verify(await webauthn(), {
+      expectedChallenge: challenge,
+      expectedOrigin: origin,
+      expectedRPID: rpID,
+      requireUserVerification: false,
+    });
+    if (outcome !== undefined) return outcome;
+  } catch (err) {
+    deps.log.info({ err: (err as Error).message }, refusal.log);
+  }
+  throw new ApiError(refusal.code, refusal.message);
+}
+
+/** Verifies a registration against its consumed challenge; 400 VERIFICATION_FAILED when it does not hold. */
+export function verifyRegistration(
+  req: Request,
+  deps: AppDeps,
+  response: z.output<typeof registrationResponseSchema>,
+  challenge: string,
+) {
+  return verifyOrRefuse(
+    req,
+    deps,
+    challenge,
+    {
+      log: "passkey registration refused",
+      code: "VERIFICATION_FAILED",
+      message: "Passkey registration could not be verified",
+    },
+    async ({ verifyRegistrationResponse }, expected) => {
+      const result = await verifyRegistrationResponse({
+        response: response as RegistrationResponseJSON,
+        ...expected,
+      });
+      return result.verified ? result.registrationInfo : undefined;
+    },
+  );
+}
+
 /** Verifies an assertion with the stored passkey; returns the new signature counter. */
-export async function verifyAuthentication(
+export function verifyAuthentication(
   req: Request,
   deps: AppDeps,
   response: z.output<typeof authenticationResponseSchema>,
   challenge: string,
   passkey: StoredPasskey,
 ): Promise<number> {
-  const { rpID, origin } = relyingParty(req, deps);
-  try {
-    const { verifyAuthenticationResponse } = await webauthn();
-    const result = await verifyAuthenticationResponse({
-      response: response as AuthenticationResponseJSON,
-      expectedChallenge: challenge,
-      expectedOrigin: origin,
-      expectedRPID: rpID,
-      credential: {
-        id: passkey.id,
-        publicKey: passkey.public_key as Uint8Array<ArrayBuffer>,
-        counter: passkey.counter,
-        transports: passkey.transports as never,
-      },
-      requireUserVerification: false,
-    });
-    if (result.verified) return result.authenticationInfo.newCounter;
-  } catch (err) {
-    deps.log.info({ err: (err as Error).message }, "passkey sign-in refused");
-  }
-  throw new ApiError("PASSKEY_SIGN_IN_FAILED", "Passkey sign-in could not be verified");
+  return verifyOrRefuse(
+    req,
+    deps,
+    challenge,
+    {
+      log: "passkey sign-in refused",
+      code: "PASSKEY_SIGN_IN_FAILED",
+      message: "Passkey sign-in could not be verified",
+    },
+    async ({ verifyAuthenticationResponse }, expected) => {
+      const result = await verifyAuthenticationResponse({
+        response: response as AuthenticationResponseJSON,
+        ...expected,
+        credential: {
+          id: passkey.id,
+          publicKey: passkey.public_key as Uint8Array<ArrayBuffer>,
+          counter: passkey.counter,
+          transports: passkey.transports as never,
+        },
+      });
+      return result.verified ? result.authenticationInfo.newCounter : undefined;
+    },
+  );
 }

@@ -46,15 +46,21 @@ export async function callTool(
 ): Promise<string> {
   const { deps, route, identity, resolved } = ex;
   const counter = deps.metrics.mcp.mcpToolCallTotal;
-  if (!exposedTools(tools, policy).some((t) => t.name === route.tool)) {
-    counter.inc({ result: "forbidden" });
+  const denied = (
+    result: "forbidden" | "rate_limited",
+    reasonCode: "MCP_TOOL_FORBIDDEN" | "MCP_TOOL_RATE_LIMITED",
+  ) => {
+    counter.inc({ result });
     ex.log("mcp_tool_call_denied", {
       connection: route.connectionId,
       subject: identity?.subject ?? "",
       tool: route.tool,
       decision: "deny",
-      reason_code: "MCP_TOOL_FORBIDDEN",
+      reason_code: reasonCode,
     });
+  };
+  if (!exposedTools(tools, policy).some((t) => t.name === route.tool)) {
+    denied("forbidden", "MCP_TOOL_FORBIDDEN");
     ex.fail("MCP_TOOL_FORBIDDEN", `tool ${JSON.stringify(route.tool)} is not allowed for subject`);
     return "forbidden";
   }
@@ -67,14 +73,7 @@ export async function callTool(
     return "error";
   }
   if (!rate.allowed) {
-    counter.inc({ result: "rate_limited" });
-    ex.log("mcp_tool_call_denied", {
-      connection: route.connectionId,
-      subject: identity?.subject ?? "",
-      tool: route.tool,
-      decision: "deny",
-      reason_code: "MCP_TOOL_RATE_LIMITED",
-    });
+    denied("rate_limited", "MCP_TOOL_RATE_LIMITED");
     ex.fail("MCP_TOOL_RATE_LIMITED", undefined, { "retry-after": String(rate.retryAfterSeconds) });
     return "rate_limited";
   }

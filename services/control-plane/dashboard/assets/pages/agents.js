@@ -1,5 +1,5 @@
-import { confirmButton, h, shortKey, table, when } from "../dom.js";
-import { agentLabel, claimsWithStatus } from "./claims.js";
+import { confirmButton, h, when } from "../dom.js";
+import { actOnClaim, claimsWithStatus, showClaims } from "./claims.js";
 
 export const title = "Approved agents";
 
@@ -15,40 +15,23 @@ export async function render(ctx) {
       const key = `${row.provider} ${row.public_key}`;
       if (!lastUse.has(key) || lastUse.get(key) < row.last_used_at) lastUse.set(key, row.last_used_at);
     }
-    if (claims.length === 0) {
-      list.replaceChildren(h("p", { class: "empty" }, "No approved agents yet."));
-      return;
-    }
-    list.replaceChildren(
-      table(
-        "Approved agents",
-        ["Agent", "Key", "Service", "Approved", "Last use", ""],
-        claims.map((c) =>
-          h(
-            "tr",
-            { "data-claim": c.claim_id },
-            h("td", {}, agentLabel(c)),
-            h("td", {}, shortKey(c.public_key)),
-            h("td", {}, c.service),
-            h("td", {}, when(c.approved_at)),
-            h("td", {}, when(lastUse.get(`${c.service} ${c.public_key}`))),
-            h(
-              "td",
-              { class: "actions" },
-              confirmButton("Revoke", "Confirm revoke", async () => {
-                try {
-                  await ctx.api.post(`/v1/claims/${encodeURIComponent(c.claim_id)}/revoke`);
-                  ctx.toast(`Revoked ${agentLabel(c)} for ${c.service}`);
-                } catch (error) {
-                  ctx.toast(error.message, "error");
-                }
-                await load();
-              }),
-            ),
-          ),
+    showClaims(list, claims, {
+      caption: "Approved agents",
+      headers: ["Approved", "Last use", ""],
+      empty: "No approved agents yet.",
+      cells: (c) => [
+        h("td", {}, when(c.approved_at)),
+        h("td", {}, when(lastUse.get(`${c.service} ${c.public_key}`))),
+        h(
+          "td",
+          { class: "actions" },
+          confirmButton("Revoke", "Confirm revoke", async () => {
+            await actOnClaim(ctx, c, "revoke", "Revoked");
+            await load();
+          }),
         ),
-      ),
-    );
+      ],
+    });
   };
   await load();
   ctx.onClaimsChange(() => void load().catch(() => undefined));

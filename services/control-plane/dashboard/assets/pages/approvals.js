@@ -1,5 +1,5 @@
-import { h, shortKey, table, when } from "../dom.js";
-import { agentLabel } from "./claims.js";
+import { h, when } from "../dom.js";
+import { actOnClaim, showClaims } from "./claims.js";
 
 export const title = "Pending requests";
 
@@ -9,44 +9,29 @@ export async function render(ctx) {
     const { claims } = await ctx.api.get(
       `/v1/namespaces/${ctx.session.namespace}/claims?status=pending&limit=200`,
     );
-    if (claims.length === 0) {
-      list.replaceChildren(
-        h("p", { class: "empty" }, "No pending requests. New ones appear here as agents ask."),
-      );
-      return;
-    }
-    const act = (claim, verb) => async () => {
-      try {
-        await ctx.api.post(`/v1/claims/${encodeURIComponent(claim.claim_id)}/${verb}`);
-        ctx.toast(`${verb === "approve" ? "Approved" : "Denied"} ${agentLabel(claim)} for ${claim.service}`);
-      } catch (error) {
-        ctx.toast(error.message, "error");
-      }
+    const act = (claim, verb, done) => async () => {
+      await actOnClaim(ctx, claim, verb, done);
       await load();
     };
-    list.replaceChildren(
-      table(
-        "Pending access requests",
-        ["Agent", "Key", "Service", "From", "Asked", ""],
-        claims.map((c) =>
+    showClaims(list, claims, {
+      caption: "Pending access requests",
+      headers: ["From", "Asked", ""],
+      empty: "No pending requests. New ones appear here as agents ask.",
+      cells: (c) => [
+        h("td", {}, c.agent_ip),
+        h("td", {}, when(c.created_at)),
+        h(
+          "td",
+          { class: "actions" },
           h(
-            "tr",
-            { "data-claim": c.claim_id },
-            h("td", {}, agentLabel(c)),
-            h("td", {}, shortKey(c.public_key)),
-            h("td", {}, c.service),
-            h("td", {}, c.agent_ip),
-            h("td", {}, when(c.created_at)),
-            h(
-              "td",
-              { class: "actions" },
-              h("button", { type: "button", class: "primary", onclick: act(c, "approve") }, "Approve"),
-              h("button", { type: "button", class: "danger", onclick: act(c, "reject") }, "Deny"),
-            ),
+            "button",
+            { type: "button", class: "primary", onclick: act(c, "approve", "Approved") },
+            "Approve",
           ),
+          h("button", { type: "button", class: "danger", onclick: act(c, "reject", "Denied") }, "Deny"),
         ),
-      ),
-    );
+      ],
+    });
   };
   await load();
   ctx.onClaimsChange(() => void load().catch(() => undefined));
