@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { startRecordingServer } from "@sigilum-gw/testkit/network";
+import { stdoutJson } from "@sigilum-gw/testkit/process";
 import { until } from "@sigilum-gw/testkit/until";
 import type { BrowserContext, Page } from "playwright-core";
 import {
@@ -13,7 +14,7 @@ import {
   visit as visitPage,
 } from "./browser.ts";
 import { type DashboardRun, startDashboardRun } from "./session.ts";
-import { type DashboardStack, json } from "./stack.ts";
+import type { DashboardStack } from "./stack.ts";
 
 /**
  * The dashboard in a real browser (Debian's Chromium, headless, driven by playwright-core) against the real local
@@ -38,7 +39,7 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
   let authenticator: VirtualAuthenticator;
 
   const agentRequest = async () =>
-    json<{ status: number; body: string }>(
+    stdoutJson<{ status: number; body: string }>(
       await stack.sigilum(["request", "GET", "/proxy/echo/v1/ping", "--json"]),
     );
 
@@ -90,7 +91,7 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
   test("sign in with the one-time link that `sigilum auth login --open` prints; the link works once", async () => {
     const run = await stack.sigilum(["auth", "login", "--open", "--json"]);
     assert.equal(run.code, 0, run.stderr);
-    const out = json<{ login_url: string; opened: boolean }>(run);
+    const out = stdoutJson<{ login_url: string; opened: boolean }>(run);
     assert.equal(out.opened, true, "handed to $BROWSER");
     assert.match(out.login_url, new RegExp(`^${stack.dashboardUrl}/login#link=[A-Za-z0-9_-]{43}$`));
     await page.goto(out.login_url);

@@ -4,13 +4,14 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type RecordingServer, startRecordingServer } from "@sigilum-gw/testkit/network";
+import { stdoutJson } from "@sigilum-gw/testkit/process";
 import { until } from "@sigilum-gw/testkit/until";
 import pg from "pg";
 import type { BrowserContext, Page } from "playwright-core";
 import { type FrameCapture, startFrameCapture } from "../pairing/capture.ts";
 import { checkPage, fromOtherOrigins, screenshot, visit } from "./browser.ts";
 import { type DashboardRun, startDashboardRun } from "./session.ts";
-import { type DashboardStack, json } from "./stack.ts";
+import type { DashboardStack } from "./stack.ts";
 
 /**
  * The webhooks and gateway pages in Chromium against the real local stack: a webhook to a loopback receiver gets
@@ -69,7 +70,7 @@ describe("webhooks and gateway pages in Chromium", { timeout: 300_000 }, () => {
     });
     const login = await stack.sigilum(["auth", "login", "--open", "--json"]);
     assert.equal(login.code, 0, login.stderr);
-    await page.goto(json<{ login_url: string }>(login).login_url);
+    await page.goto(stdoutJson<{ login_url: string }>(login).login_url);
     await page.getByRole("heading", { level: 1, name: "Pending requests" }).waitFor();
   });
 
@@ -179,7 +180,7 @@ describe("webhooks and gateway pages in Chromium", { timeout: 300_000 }, () => {
     try {
       const login = await stack.sigilum(["auth", "login", "--open", "--json"]);
       const second = await other.newPage();
-      await second.goto(json<{ login_url: string }>(login).login_url);
+      await second.goto(stdoutJson<{ login_url: string }>(login).login_url);
       await second.getByRole("heading", { level: 1, name: "Pending requests" }).waitFor();
       await second.goto(`${stack.dashboardUrl}/gateway`);
       await second.locator('[data-paired="connected"]').waitFor({ timeout: 15_000 });
@@ -195,7 +196,7 @@ describe("webhooks and gateway pages in Chromium", { timeout: 300_000 }, () => {
 
     // A real agent through the real gateway: claim, approval, then the upstream sees the injected secret.
     const agentRequest = async () =>
-      json<{ status: number; body: string }>(
+      stdoutJson<{ status: number; body: string }>(
         await stack.sigilum(["request", "GET", "/proxy/relayed/v1/data", "--json"]),
       );
     assert.equal((await agentRequest()).status, 403);

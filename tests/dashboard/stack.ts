@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RecordingServer, startRecordingServer } from "@sigilum-gw/testkit/network";
+import { isolatedStackEnv, type RecordingServer, startEchoServer } from "@sigilum-gw/testkit/network";
 import { createTestDatabase, type TestDatabase } from "@sigilum-gw/testkit/postgres";
-import { type RunResult, runScript, serviceMain } from "@sigilum-gw/testkit/process";
+import { type RunResult, runScript, serviceMain, stdoutJson } from "@sigilum-gw/testkit/process";
 import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
 
 /**
@@ -28,32 +28,16 @@ export interface DashboardStack {
   stop(): Promise<void>;
 }
 
-export function json<T = Record<string, unknown>>(run: RunResult): T {
-  try {
-    return JSON.parse(run.stdout) as T;
-  } catch {
-    throw new Error(
-      `expected JSON on stdout (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
-    );
-  }
-}
-
 /** `env` is added to the stack's environment (e.g. the control plane's webhook settings). */
 export async function startDashboardStack(env: Record<string, string> = {}): Promise<DashboardStack> {
   const dir = await mkdtemp(join(tmpdir(), "sigilum-dashboard-"));
-  const echo = await startRecordingServer((req, res) => {
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ echoed: true, url: req.url }));
-  });
+  const echo = await startEchoServer();
   const prefix = randomPrefix();
   const db: TestDatabase = await createTestDatabase("sigilum_dash_");
   const stackEnv: NodeJS.ProcessEnv = {
     ...env,
     PATH: process.env.PATH,
-    HOME: dir,
-    SIGILUM_DATA_DIR: join(dir, "data"),
-    SIGILUM_HOME: join(dir, "sigilum-home"),
-    OPENCLAW_HOME: join(dir, "openclaw"),
+    ...isolatedStackEnv(dir),
     REDIS_URL,
     REDIS_PREFIX: prefix,
     DATABASE_URL: db.url,
@@ -61,12 +45,6 @@ export async function startDashboardStack(env: Record<string, string> = {}): Pro
     // `auth login --open` must not start a real browser here: the test's Chromium opens the link.
     BROWSER: "true",
     VERIFIER_CLAIM_SUBMIT_DEDUPE_SECONDS: "2",
-    // Any free port: each service reports the port it got; `up --json` says where the control plane is.
-    GATEWAY_ADDR: "127.0.0.1:0",
-    VERIFIER_ADDR: "127.0.0.1:0",
-    PROXY_ADDR: "127.0.0.1:0",
-    USAGE_WORKER_ADDR: "127.0.0.1:0",
-    CONTROL_PLANE_ADDR: "127.0.0.1:0",
   };
   const sigilum = (args: string[], stdin = "") =>
     runScript(serviceMain("cli"), args, { env: stackEnv, stdin, timeoutMs: 120_000 });
@@ -80,7 +58,7 @@ export async function startDashboardStack(env: Record<string, string> = {}): Pro
   try {
     const up = await sigilum(["up", "--json"]);
     if (up.code !== 0) throw new Error(`sigilum up failed: ${up.stderr}`);
-    const started = json<{ gateway_namespace: string; urls: { control_plane: string } }>(up);
+    const started = stdoutJson<{ gateway_namespace: string; urls: { control_plane: string } }>(up);
     const namespace = started.gateway_namespace;
     const controlPlanePort = new URL(started.urls.control_plane).port;
     const init = await sigilum(["init", namespace, "--json"]);

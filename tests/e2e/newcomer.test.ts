@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createSigilumClient } from "@sigilum-gw/sdk";
-import { type RecordingServer, startRecordingServer } from "@sigilum-gw/testkit/network";
+import { isolatedStackEnv, type RecordingServer, startEchoServer } from "@sigilum-gw/testkit/network";
 import { createTestDatabase, type TestDatabase } from "@sigilum-gw/testkit/postgres";
-import { type RunResult, runScript, serviceMain } from "@sigilum-gw/testkit/process";
+import { type RunResult, runScript, serviceMain, stdoutJson } from "@sigilum-gw/testkit/process";
 import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
 import { until } from "@sigilum-gw/testkit/until";
 
@@ -21,24 +21,6 @@ import { until } from "@sigilum-gw/testkit/until";
 
 function sigilum(args: string[], env: NodeJS.ProcessEnv, stdin = ""): Promise<RunResult> {
   return runScript(serviceMain("cli"), args, { env, stdin, timeoutMs: 150_000 });
-}
-
-function json<T = Record<string, unknown>>(run: RunResult): T {
-  try {
-    return JSON.parse(run.stdout) as T;
-  } catch {
-    throw new Error(
-      `expected JSON on stdout (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
-    );
-  }
-}
-
-/** The upstream: answers every request with a small JSON echo. */
-function echoServer(): Promise<RecordingServer> {
-  return startRecordingServer((req, res) => {
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ echoed: true, url: req.url }));
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,26 +42,16 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), `sigilum-e2e-${database}-`));
-      echo = await echoServer();
+      echo = await startEchoServer();
       prefix = randomPrefix();
       env = {
         PATH: process.env.PATH,
-        HOME: dir,
-        SIGILUM_DATA_DIR: join(dir, "data"),
-        SIGILUM_HOME: join(dir, "sigilum-home"),
-        OPENCLAW_HOME: join(dir, "openclaw"),
+        ...isolatedStackEnv(dir),
         REDIS_URL,
         REDIS_PREFIX: prefix,
-        LOG_LEVEL: "warn",
         // The verifier registers one access request per agent key and service per window (default 60 s); a short
         // window lets the test re-request access right after a revocation.
         VERIFIER_CLAIM_SUBMIT_DEDUPE_SECONDS: "2",
-        // Any free port: each service reports the port it got and `up` prints them.
-        GATEWAY_ADDR: "127.0.0.1:0",
-        VERIFIER_ADDR: "127.0.0.1:0",
-        PROXY_ADDR: "127.0.0.1:0",
-        USAGE_WORKER_ADDR: "127.0.0.1:0",
-        CONTROL_PLANE_ADDR: "127.0.0.1:0",
       };
       if (database === "postgres") {
         db = await createTestDatabase("sigilum_e2e_");
@@ -100,7 +72,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
       t.diagnostic(`redis prefix ${prefix}${db ? `, database ${db.name}` : ""}`);
       const up = await sigilum(["up", "--json"], env);
       assert.equal(up.code, 0, up.stderr);
-      const state = json<{
+      const state = stdoutJson<{
         already_running: boolean;
         gateway_namespace: string;
         database: string;
@@ -125,7 +97,9 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
         "usage-worker",
       ]);
 
-      const status = json<{ running: boolean; healthy: boolean }>(await sigilum(["status", "--json"], env));
+      const status = stdoutJson<{ running: boolean; healthy: boolean }>(
+        await sigilum(["status", "--json"], env),
+      );
       assert.deepEqual([status.running, status.healthy], [true, true]);
       for (const name of ["gateway-master-key", "internal-secret", "admin-token"]) {
         assert.equal((await stat(join(env.SIGILUM_DATA_DIR as string, "secrets", name))).mode & 0o777, 0o600);
@@ -140,7 +114,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
     });
 
     test("init creates the agent identity in the namespace up printed", async () => {
-      const init = json<{ created: boolean; namespace: string }>(
+      const init = stdoutJson<{ created: boolean; namespace: string }>(
         await sigilum(["init", namespace, "--json"], env),
       );
       assert.deepEqual([init.created, init.namespace], [true, namespace]);
@@ -153,7 +127,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
         `${secret}\n`,
       );
       assert.equal(add.code, 0, add.stderr);
-      const out = json<{
+      const out = stdoutJson<{
         mode: string;
         api_key: { file: string; created: boolean };
         connection: { auth_mode: string };
@@ -167,7 +141,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
         new RegExp(secret),
         "the upstream secret is never printed",
       );
-      const list = json<{ services: { service_slug: string; mode: string }[] }>(
+      const list = stdoutJson<{ services: { service_slug: string; mode: string }[] }>(
         await sigilum(["service", "list", "--json"], env),
       );
       assert.deepEqual(
@@ -179,7 +153,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
     test("the first request is refused with AUTH_CLAIM_REQUIRED and a pending claim appears", async () => {
       const request = await sigilum(["request", "GET", "/proxy/echo/v1/ping", "--json"], env);
       assert.equal(request.code, 1);
-      const answer = json<{ status: number; headers: Record<string, string>; body: string }>(request);
+      const answer = stdoutJson<{ status: number; headers: Record<string, string>; body: string }>(request);
       assert.equal(answer.status, 403);
       assert.equal(answer.headers["x-sigilum-code"], "AUTH_CLAIM_REQUIRED");
       assert.match(answer.body, /Namespace owner approval is required now/);
@@ -187,7 +161,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
 
       const identity = await createSigilumClient({ namespace, homeDir: env.SIGILUM_HOME });
       const claim = await until("a pending claim", 15_000, async () => {
-        const list = json<{
+        const list = stdoutJson<{
           claims: {
             claim_id: string;
             service: string;
@@ -206,7 +180,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
     test("after approval the request reaches the upstream with the credential and without Sigilum headers", async () => {
       const approve = await sigilum(["approvals", "approve", claimId, "--json"], env);
       assert.equal(approve.code, 0, approve.stderr);
-      assert.equal(json<{ status: string }>(approve).status, "approved");
+      assert.equal(stdoutJson<{ status: string }>(approve).status, "approved");
 
       const answer = await until("an allowed request", 10_000, async () => {
         const run = await sigilum(
@@ -222,7 +196,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
           ],
           env,
         );
-        const out = json<{ status: number; body: string }>(run);
+        const out = stdoutJson<{ status: number; body: string }>(run);
         return out.status === 200 ? { run, out } : undefined;
       });
       assert.equal(answer.run.code, 0);
@@ -261,7 +235,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
         rotated,
       );
       assert.equal(set.code, 0, set.stderr);
-      assert.equal(json<{ secret_version: number }>(set).secret_version, 2);
+      assert.equal(stdoutJson<{ secret_version: number }>(set).secret_version, 2);
       assert.doesNotMatch(set.stdout + set.stderr, new RegExp(secret));
       const run = await sigilum(["request", "GET", "/proxy/echo/v1/rotated", "--json"], env);
       assert.equal(run.code, 0, run.stderr);
@@ -291,7 +265,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
       );
       assert.equal(forced.code, 0, forced.stderr);
       assert.equal(
-        json<{ api_key: { created: boolean } }>(forced).api_key.created,
+        stdoutJson<{ api_key: { created: boolean } }>(forced).api_key.created,
         false,
         "the key file is kept",
       );
@@ -323,7 +297,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
       const run = await sigilum(["request", "GET", "/proxy/echo/v1/after-revoke", "--json"], env);
       assert.equal(run.code, 1);
       assert.equal(
-        json<{ headers: Record<string, string> }>(run).headers["x-sigilum-code"],
+        stdoutJson<{ headers: Record<string, string> }>(run).headers["x-sigilum-code"],
         "AUTH_CLAIM_REQUIRED",
       );
       const allowedAfter = echo.requests.slice(reachedBefore).filter((r) => r.url === "/v1/after-revoke");
@@ -336,27 +310,27 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
     test("a new request after the revocation can be denied by the owner", async () => {
       const pending = await until("a new pending claim", 15_000, async () => {
         await sigilum(["request", "GET", "/proxy/echo/v1/again"], env);
-        const list = json<{ claims: { claim_id: string; status: string }[] }>(
+        const list = stdoutJson<{ claims: { claim_id: string; status: string }[] }>(
           await sigilum(["approvals", "list", "--json"], env),
         );
         return list.claims.find((c) => c.status === "pending");
       });
       const deny = await sigilum(["approvals", "deny", pending.claim_id, "--json"], env);
       assert.equal(deny.code, 0, deny.stderr);
-      assert.equal(json<{ status: string }>(deny).status, "rejected");
+      assert.equal(stdoutJson<{ status: string }>(deny).status, "rejected");
       const twice = await sigilum(["approvals", "approve", pending.claim_id], env);
       assert.equal(twice.code, 1);
       assert.match(twice.stderr, /Only pending requests can be approved/);
       const denied = await sigilum(["request", "GET", "/proxy/echo/v1/again", "--json"], env);
-      assert.equal(json<{ status: number }>(denied).status, 403);
+      assert.equal(stdoutJson<{ status: number }>(denied).status, 403);
     });
 
     test("the revoked claim stays in the history, listed by status", async () => {
-      const revoked = json<{ claims: { claim_id: string; status: string }[] }>(
+      const revoked = stdoutJson<{ claims: { claim_id: string; status: string }[] }>(
         await sigilum(["approvals", "list", "--status", "revoked", "--json"], env),
       );
       assert.ok(revoked.claims.some((c) => c.claim_id === claimId && c.status === "revoked"));
-      const all = json<{ claims: { claim_id: string; status: string }[] }>(
+      const all = stdoutJson<{ claims: { claim_id: string; status: string }[] }>(
         await sigilum(["approvals", "list", "--all", "--json"], env),
       );
       assert.equal(all.claims.find((c) => c.claim_id === claimId)?.status, "revoked");
@@ -364,7 +338,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
 
     test("usage counts the calls per service", async () => {
       const usage = await until("usage of echo", 15_000, async () => {
-        const run = json<{ services: { service: string; calls: number }[] }>(
+        const run = stdoutJson<{ services: { service: string; calls: number }[] }>(
           await sigilum(["usage", "--json"], env),
         );
         return run.services.find((s) => s.service === "echo" && s.calls >= 1);
@@ -375,19 +349,19 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
     test("service remove deletes the connection, the key file and the service; the id is then 404", async () => {
       const removed = await sigilum(["service", "remove", "echo", "--json"], env);
       assert.equal(removed.code, 0, removed.stderr);
-      assert.deepEqual(json<{ removed: Record<string, boolean> }>(removed).removed, {
+      assert.deepEqual(stdoutJson<{ removed: Record<string, boolean> }>(removed).removed, {
         gateway_connection: true,
         key_file: true,
         control_plane_service: true,
       });
-      const gone = json<{ status: number; body: string }>(
+      const gone = stdoutJson<{ status: number; body: string }>(
         await sigilum(["request", "GET", "/proxy/echo/v1/x", "--json"], env),
       );
       assert.equal(gone.status, 404);
       assert.match(gone.body, /CONNECTION_NOT_FOUND/);
       const again = await sigilum(["service", "remove", "echo", "--json"], env);
       assert.equal(again.code, 1);
-      assert.equal(json<{ code: string }>(again).code, "NOT_FOUND");
+      assert.equal(stdoutJson<{ code: string }>(again).code, "NOT_FOUND");
     });
 
     test("down stops every process and removes the pid files", async () => {
@@ -398,7 +372,7 @@ function newcomerPath(database: "postgres" | "embedded-postgres"): void {
       }
       const status = await sigilum(["status", "--json"], env);
       assert.equal(status.code, 1);
-      assert.equal(json<{ running: boolean }>(status).running, false);
+      assert.equal(stdoutJson<{ running: boolean }>(status).running, false);
     });
   });
 }

@@ -60,6 +60,14 @@ export async function startRecordingServer(answer: RequestHandler): Promise<Reco
   };
 }
 
+/** An upstream that answers every request 200 with `{"echoed":true,"url":<the request's url>}`. */
+export function startEchoServer(): Promise<RecordingServer> {
+  return startRecordingServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ echoed: true, url: req.url }));
+  });
+}
+
 /**
  * The environment of a local stack (`sigilum up`) that lives in `dir` and listens on free ports only (port 0: each
  * service reports the port it got, `up` and run/stack.json say where): its data directory, agent home, owner-token

@@ -122,6 +122,17 @@ export interface RunResult {
   stderr: string;
 }
 
+/** What a `--json` run printed on stdout, parsed; when it is not JSON, an error that shows both streams. */
+export function stdoutJson<T = Record<string, unknown>>(run: RunResult): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(
+      `expected JSON on stdout (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
+    );
+  }
+}
+
 /** Runs a Node script as its own process to the end, `stdin` written to it, and captures what it printed. */
 export function runScript(
   main: string,

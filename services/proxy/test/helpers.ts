@@ -67,6 +67,16 @@ export function testConfig(overrides: Partial<ProxyConfig> = {}): ProxyConfig {
   };
 }
 
+/** An inline-mode gateway (listening as GATEWAY_ADDR) authorized by the verifier on `verifierPort`. */
+export function inlineGatewayConfig(redisPrefix: string, verifierPort: number): ProxyConfig {
+  return testConfig({
+    authzMode: "inline",
+    listenVariable: "GATEWAY_ADDR",
+    redisPrefix,
+    verifierUrl: `http://127.0.0.1:${verifierPort}`,
+  });
+}
+
 /** A pino logger writing JSON lines into an array (to scan logs for secrets). */
 export function captureLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];

@@ -8,10 +8,10 @@ import {
   adminJson,
   captureLogger,
   dumpPrefix,
+  inlineGatewayConfig,
   type RawResponse,
   randomPrefix,
   rawRequest,
-  testConfig,
   useProxy,
   useUpstream,
 } from "./helpers.ts";
@@ -57,16 +57,7 @@ describe("inline mode with the verifier running", () => {
   const upstream = useUpstream();
   const captured = captureLogger();
   const logs = captured.lines;
-  const gw = useProxy(
-    () =>
-      testConfig({
-        authzMode: "inline",
-        listenVariable: "GATEWAY_ADDR",
-        redisPrefix: prefix,
-        verifierUrl: `http://127.0.0.1:${verifier.port}`,
-      }),
-    { logger: captured.logger },
-  );
+  const gw = useProxy(() => inlineGatewayConfig(prefix, verifier.port), { logger: captured.logger });
 
   before(async () => {
     for (const body of [

@@ -5,8 +5,8 @@ import { clientForIdentity, type SigilumFetchInit } from "@sigilum-gw/sdk";
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
-import { type ServiceProcess, spawnGatewayVerifier } from "./fixtures/processes.ts";
-import { adminJson, eventually, randomPrefix, testConfig, useProxy } from "./helpers.ts";
+import { type ServiceProcess, spawnWarmGatewayVerifier } from "./fixtures/processes.ts";
+import { adminJson, inlineGatewayConfig, randomPrefix, useProxy } from "./helpers.ts";
 
 /**
  * MCP end to end, inline mode with the real verifier and a control-plane claims feed: agent requests signed with
@@ -32,33 +32,20 @@ describe("MCP end to end with the verifier", () => {
       controlPlane.approve(id, agent.namespace, agent.publicKey);
       servers[id] = await startMcpTestServer({ era });
     }
-    verifier = await spawnGatewayVerifier({
+    verifier = await spawnWarmGatewayVerifier({
       namespace: "gateway-mcp-e2e",
       prefix,
       registryUrl: controlPlane.url,
       serviceApiKey: SERVICE_KEY,
-      env: {
-        GATEWAY_TRUSTED_PROXY_CIDRS: "127.0.0.1/32",
-        // Claims loaded before the first request (ready = warm), so a loaded machine cannot turn it into a 503.
-        VERIFIER_CLAIMS_PRELOAD_SERVICES: "legacy-mcp,modern-mcp",
-        VERIFIER_CLAIMS_COLD_START: "false",
-      },
+      services: Object.keys(CONNECTIONS),
     });
-    await eventually(async () => (await fetch(`http://127.0.0.1:${verifier.port}/health/ready`)).ok, 30_000);
   });
   after(async () => {
     await verifier?.stop();
     await controlPlane?.close();
     for (const server of Object.values(servers)) await server.close();
   });
-  const gw = useProxy(() =>
-    testConfig({
-      authzMode: "inline",
-      listenVariable: "GATEWAY_ADDR",
-      redisPrefix: prefix,
-      verifierUrl: `http://127.0.0.1:${verifier.port}`,
-    }),
-  );
+  const gw = useProxy(() => inlineGatewayConfig(prefix, verifier.port));
 
   before(async () => {
     for (const id of Object.keys(CONNECTIONS)) {

@@ -240,19 +240,16 @@ describe("MCP runtime routes, both protocol eras", () => {
   });
 
   test("the protocol era can be pinned per connection (mcp_protocol_version)", async () => {
-    const bad = await adminJson(gw.url, "POST", "/api/admin/connections", {
-      id: "pinned-bad",
-      protocol: "mcp",
-      base_url: legacy.url,
-      mcp_protocol_version: "2024-01-01",
-    });
+    const pinned = (id: string, version: string) =>
+      adminJson(gw.url, "POST", "/api/admin/connections", {
+        id,
+        protocol: "mcp",
+        base_url: legacy.url,
+        mcp_protocol_version: version,
+      });
+    const bad = await pinned("pinned-bad", "2024-01-01");
     assert.equal(bad.status, 400, bad.text);
-    const pinnedLegacy = await adminJson(gw.url, "POST", "/api/admin/connections", {
-      id: "pinned-legacy",
-      protocol: "mcp",
-      base_url: legacy.url,
-      mcp_protocol_version: "2025-11-25",
-    });
+    const pinnedLegacy = await pinned("pinned-legacy", "2025-11-25");
     assert.equal(pinnedLegacy.status, 201, pinnedLegacy.text);
     assert.equal(pinnedLegacy.json.mcp_protocol_version, "2025-11-25");
     const probes = legacy.count("server/discover");
@@ -261,12 +258,7 @@ describe("MCP runtime routes, both protocol eras", () => {
     assert.equal(found.json.server.protocol_version, "2025-11-25");
     assert.equal(legacy.count("server/discover"), probes, "a pinned 2025 version skips the probe");
 
-    const pinnedModern = await adminJson(gw.url, "POST", "/api/admin/connections", {
-      id: "pinned-modern",
-      protocol: "mcp",
-      base_url: legacy.url,
-      mcp_protocol_version: "2026-07-28",
-    });
+    const pinnedModern = await pinned("pinned-modern", "2026-07-28");
     assert.equal(pinnedModern.status, 201, pinnedModern.text);
     const refused = await adminJson(gw.url, "POST", "/api/admin/connections/pinned-modern/discover");
     assert.equal(refused.status, 502, refused.text);

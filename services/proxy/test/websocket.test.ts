@@ -9,14 +9,14 @@ import { encodeEvent } from "@sigilum-gw/shared/redis-keys";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { Redis } from "ioredis";
 import { WebSocket, WebSocketServer } from "ws";
-import { type ServiceProcess, spawnGatewayVerifier } from "./fixtures/processes.ts";
+import { type ServiceProcess, spawnWarmGatewayVerifier } from "./fixtures/processes.ts";
 import {
   adminJson,
   eventually,
   INTERNAL_SECRET,
+  inlineGatewayConfig,
   REDIS_URL,
   randomPrefix,
-  testConfig,
   useProxy,
 } from "./helpers.ts";
 
@@ -48,19 +48,13 @@ describe("WebSocket pass-through", () => {
     });
     controlPlane = await startControlPlane({ apiKey: SERVICE_KEY });
     controlPlane.approve("ws-conn", agent.namespace, agent.publicKey);
-    verifier = await spawnGatewayVerifier({
+    verifier = await spawnWarmGatewayVerifier({
       namespace: "gateway-ws",
       prefix,
       registryUrl: controlPlane.url,
       serviceApiKey: SERVICE_KEY,
-      env: {
-        GATEWAY_TRUSTED_PROXY_CIDRS: "127.0.0.1/32",
-        // Claims loaded before the first request (ready = warm), so a loaded machine cannot turn it into a 503.
-        VERIFIER_CLAIMS_PRELOAD_SERVICES: "ws-conn",
-        VERIFIER_CLAIMS_COLD_START: "false",
-      },
+      services: ["ws-conn"],
     });
-    await eventually(async () => (await fetch(`http://127.0.0.1:${verifier.port}/health/ready`)).ok, 30_000);
   });
   after(async () => {
     await verifier?.stop();
@@ -68,14 +62,7 @@ describe("WebSocket pass-through", () => {
     for (const client of upstream?.clients ?? []) client.terminate();
     upstream?.close();
   });
-  const gw = useProxy(() =>
-    testConfig({
-      authzMode: "inline",
-      listenVariable: "GATEWAY_ADDR",
-      redisPrefix: prefix,
-      verifierUrl: `http://127.0.0.1:${verifier.port}`,
-    }),
-  );
+  const gw = useProxy(() => inlineGatewayConfig(prefix, verifier.port));
 
   before(async () => {
     const res = await adminJson(gw.url, "POST", "/api/admin/connections", {
