@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { deletePrefix } from "@sigilum-gw/testkit/redis";
+import { abBurst, abSettings, abSide, runAb } from "./ab.ts";
 import * as load from "./load.ts";
 import { type BenchAgent, startBenchControlPlane, startProxy, startVerifier } from "./proxy-bench.ts";
 
@@ -22,39 +22,25 @@ import { type BenchAgent, startBenchControlPlane, startProxy, startVerifier } fr
 
 const BENCH = fileURLToPath(new URL("./proxy-bench.ts", import.meta.url));
 const THIS_PROXY = fileURLToPath(new URL("../../services/proxy/src/main.ts", import.meta.url));
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-const rounds = Number(process.env.ROUNDS ?? 8);
-const seconds = Number(process.env.SECONDS ?? 3);
-const cpu = process.env.PIN || undefined;
-const secret = randomBytes(32).toString("hex");
+const settings = abSettings("bench-ab", { GATEWAY_MASTER_KEY: randomBytes(24).toString("hex") });
+const { cpu, env, secret } = settings;
 
 const inline = process.env.MODE === "inline";
 const upstream = await load.spawnListening([BENCH, "--role=upstream"], { cpu });
-const prefix = `bench-ab:${randomBytes(4).toString("hex")}:`;
-const env = {
-  PATH: process.env.PATH ?? "",
-  HOME: process.env.HOME ?? "",
-  REDIS_URL,
-  REDIS_PREFIX: prefix,
-  GATEWAY_INTERNAL_SECRET: secret,
-  GATEWAY_MASTER_KEY: randomBytes(24).toString("hex"),
-  LOG_LEVEL: "info",
-};
 const home = await mkdtemp(join(tmpdir(), "proxy-ab-"));
 const controlPlane = inline ? await startBenchControlPlane() : undefined;
 const verifierStack = controlPlane ? await startVerifier({ env, controlPlane, home, cpu }) : undefined;
-const start = (main: string, extraEnv: string | undefined, createConnection: boolean) =>
+const start = (side: "A" | "B", createConnection: boolean) =>
   startProxy({
-    main,
-    env: { ...env, ...(JSON.parse(extraEnv ?? "{}") as Record<string, string>) },
+    ...abSide(settings, side, THIS_PROXY),
     upstreamPort: upstream.port,
     ...(verifierStack ? { verifierUrl: `http://127.0.0.1:${verifierStack.verifier.port}` } : {}),
     createConnection,
     cpu,
   });
-const a = await start(process.env.A_MAIN ?? THIS_PROXY, process.env.A_ENV, true);
-const b = await start(process.env.B_MAIN ?? THIS_PROXY, process.env.B_ENV, false);
+const a = await start("A", true);
+const b = await start("B", false);
 const verifierPid = verifierStack?.verifier.child.pid;
 
 const burst = async (p: load.Listening, s: number): Promise<load.Burst> => {
@@ -64,28 +50,18 @@ const burst = async (p: load.Listening, s: number): Promise<load.Burst> => {
     : { port: p.port, kind: "envoy", host, concurrency: 32, secret };
   // Signed requests carry a nonce each: built up front, enough for the burst.
   const budget = inline ? Math.ceil(20_000 * s) : 10_000_000;
-  const { saturation, cpuUs } = await load.saturate(
-    BENCH,
-    { ...spec, seconds: s, budget },
-    [p.child.pid, verifierPid],
-    cpu,
-  );
-  if (saturation.errors) console.log(`  !! ${saturation.errors} non-200 answers`);
+  const { rps, cpuUs } = await abBurst({ ...spec, seconds: s, budget }, [p.child.pid, verifierPid], cpu);
   const verifierUs = cpuUs[1];
   return {
-    rps: saturation.rps,
+    rps,
     cpuUs: cpuUs[0] ?? Number.NaN,
     ...(verifierUs === undefined ? {} : { note: `, verifier ${verifierUs.toFixed(1)} us` }),
   };
 };
 
-try {
-  await load.pairedRounds(a, b, burst, { rounds, seconds, unit: "request" });
-} finally {
+await runAb(settings, [a, b], burst, "request", async () => {
   for (const p of [a, b, upstream, ...(verifierStack ? [verifierStack.verifier] : [])])
     await load.stopChild(p.child);
   await controlPlane?.close();
-  await deletePrefix(prefix, REDIS_URL);
   await rm(home, { recursive: true, force: true });
-}
-process.exit(0);
+});

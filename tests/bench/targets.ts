@@ -54,29 +54,24 @@ const ERA_NAMES: Record<McpEraFigures["era"], string> = {
 
 /** The issue's MCP targets, per era: cached `tools` listing p50 ≤ 2 ms; added tool-call p50 ≤ 2 ms vs direct. */
 export function mcpTargets(figures: readonly McpEraFigures[]): Target[] {
+  const withinTwoMs = (
+    t: Pick<Target, "id" | "name" | "measured" | "reference" | "referenceName" | "note">,
+  ) => target({ ...t, unit: "ms", comparison: "<=", limit: 2, absolute: true });
   return figures.flatMap((f) => [
-    target({
+    withinTwoMs({
       id: `mcp-list-${f.era}`,
       name: `MCP cached tools listing p50 (${ERA_NAMES[f.era]})`,
       measured: f.gatewayCachedListP50Ms,
       reference: f.directListP50Ms,
-      unit: "ms",
       referenceName: "tools/list at the server directly",
-      comparison: "<=",
-      limit: 2,
-      absolute: true,
       note: `p99 ${f.gatewayCachedListP99Ms.toFixed(2)} ms, ${Math.round(f.gatewayCachedListCpuUs)} us CPU`,
     }),
-    target({
+    withinTwoMs({
       id: `mcp-call-${f.era}`,
       name: `MCP tool call added p50 (${ERA_NAMES[f.era]})`,
       measured: f.addedCallP50Ms,
       reference: f.directCallP50Ms,
-      unit: "ms",
       referenceName: "the same call at the server directly",
-      comparison: "<=",
-      limit: 2,
-      absolute: true,
       note: `gateway ${f.gatewayCallP50Ms.toFixed(2)} ms p50, ${Math.round(f.addedCallCpuUs)} us CPU added`,
     }),
   ]);
