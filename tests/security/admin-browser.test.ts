@@ -9,10 +9,10 @@ import {
   startTestControlPlane,
   type TestControlPlane,
 } from "../../services/control-plane/test/helpers.ts";
-import { approvedAgent, createConnection, sign } from "./support/agent.ts";
+import { type approvedAgent, createConnection, sign, startGateway } from "./support/agent.ts";
 import { send, sendSigned } from "./support/http.ts";
 import { scanForSecrets } from "./support/secrets.ts";
-import { INTERNAL_SECRET, MASTER_KEY, type Stack, startStack } from "./support/stack.ts";
+import { INTERNAL_SECRET, MASTER_KEY, type Stack } from "./support/stack.ts";
 
 /**
  * Finding 1 (HIGH): a web page in the operator's browser drove the loopback admin API with `text/plain` bodies
@@ -30,9 +30,7 @@ describe("admin API against browser attacks", () => {
   let agent: ReturnType<typeof approvedAgent>;
 
   before(async () => {
-    stack = await startStack();
-    agent = approvedAgent(stack, ["svc2"]);
-    gw = stack.replicas[0]!.url;
+    ({ stack, gw, agent } = await startGateway(["svc2"]));
     port = new URL(gw).port;
     await createConnection(gw, "svc2", stack.upstream.url, REAL_KEY);
   });

@@ -9,10 +9,11 @@ import {
   issueCertificate,
   type SigilumIdentity,
 } from "@sigilum-gw/shared/identity";
-import { approvedAgent, createConnection, sign } from "./support/agent.ts";
+import { createConnection, sign, startGateway } from "./support/agent.ts";
 import { type Reply, send, sendRaw, sendSigned } from "./support/http.ts";
+import { refusedUnforwarded } from "./support/refused.ts";
 import { scanForSecrets } from "./support/secrets.ts";
-import { ADMIN_TOKEN, INTERNAL_SECRET, MASTER_KEY, type Stack, startStack } from "./support/stack.ts";
+import { ADMIN_TOKEN, INTERNAL_SECRET, MASTER_KEY, type Stack } from "./support/stack.ts";
 
 /**
  * The named attacks against one running gateway (verifier + proxy processes, inline mode): each asserts the exact
@@ -29,9 +30,7 @@ describe("attacks on the runtime path", () => {
   let agent: SigilumIdentity;
 
   before(async () => {
-    stack = await startStack();
-    gw = stack.replicas[0]!.url;
-    agent = approvedAgent(stack, ["api", "qkey"]);
+    ({ stack, gw, agent } = await startGateway(["api", "qkey"]));
     await createConnection(gw, "api", stack.upstream.url, UPSTREAM_SECRET);
     await createConnection(gw, "qkey", stack.upstream.url, QUERY_SECRET, {
       auth_mode: "query_param",
@@ -41,18 +40,8 @@ describe("attacks on the runtime path", () => {
   after(() => stack?.stop());
 
   /** Runs `attack`, then checks the answer and that the upstream saw nothing. */
-  async function refused(
-    attack: () => Promise<Reply>,
-    status: number,
-    code: string,
-    what = "",
-  ): Promise<void> {
-    const before = stack.upstream.requests.length;
-    const reply = await attack();
-    assert.equal(reply.status, status, `${what} ${reply.text}`);
-    assert.equal(reply.code, code, what);
-    assert.equal(stack.upstream.requests.length, before, `${what}: the upstream received the request`);
-  }
+  const refused = (attack: () => Promise<Reply>, status: number, code: string, what = "") =>
+    refusedUnforwarded(stack, attack, status, code, what);
 
   test("tampering: every signed component changed after signing → 403, never forwarded", async () => {
     const base = () => sign(agent, gw, "/proxy/api/orders?limit=1", { method: "POST", body: '{"qty":1}' });

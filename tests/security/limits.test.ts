@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
-import { approvedAgent, createConnection, sign } from "./support/agent.ts";
-import { type Reply, sendSigned } from "./support/http.ts";
-import { type Stack, startStack } from "./support/stack.ts";
+import { createConnection, sign, startGateway } from "./support/agent.ts";
+import { sendSigned } from "./support/http.ts";
+import { refusedUnforwarded } from "./support/refused.ts";
+import type { Stack } from "./support/stack.ts";
 
 /**
  * Findings 3 and 4: one set of limits (packages/shared/src/limits.ts) checked by the verifier before the nonce
@@ -17,18 +18,10 @@ describe("request limits and repeated digests", () => {
   let agent: SigilumIdentity;
 
   before(async () => {
-    stack = await startStack();
-    gw = stack.replicas[0]!.url;
-    agent = approvedAgent(stack, ["lim"]);
+    ({ stack, gw, agent } = await startGateway(["lim"]));
     await createConnection(gw, "lim", stack.upstream.url, "limits-key");
   });
   after(() => stack?.stop());
-
-  async function refusedUnforwarded(reply: Reply, status: number, code: string, before: number) {
-    assert.equal(reply.status, status, reply.text);
-    assert.equal(reply.code, code);
-    assert.equal(stack.upstream.requests.length, before, "the upstream received the request");
-  }
 
   /** The nonce of a refused request was not spent: a valid request signed with it passes. */
   async function nonceUnspent(nonce: string) {
@@ -46,9 +39,12 @@ describe("request limits and repeated digests", () => {
   test("a path over 8192 bytes → 414 REQUEST_TARGET_TOO_LONG before the nonce is spent", async () => {
     for (const size of [8200, 12 * 1024, 16 * 1024]) {
       const nonce = randomUUID();
-      const before = stack.upstream.requests.length;
-      const reply = await sendSigned(gw, sign(agent, gw, `/proxy/lim/${"b".repeat(size)}`, { nonce }));
-      await refusedUnforwarded(reply, 414, "REQUEST_TARGET_TOO_LONG", before);
+      await refusedUnforwarded(
+        stack,
+        () => sendSigned(gw, sign(agent, gw, `/proxy/lim/${"b".repeat(size)}`, { nonce })),
+        414,
+        "REQUEST_TARGET_TOO_LONG",
+      );
       await nonceUnspent(nonce);
     }
   });
@@ -57,12 +53,12 @@ describe("request limits and repeated digests", () => {
     const ok = await sendSigned(gw, sign(agent, gw, "/proxy/lim/sub", { subject: "s".repeat(1024) }));
     assert.equal(ok.status, 200, ok.text);
     const nonce = randomUUID();
-    const before = stack.upstream.requests.length;
-    const reply = await sendSigned(
-      gw,
-      sign(agent, gw, "/proxy/lim/sub", { subject: "s".repeat(1025), nonce }),
+    await refusedUnforwarded(
+      stack,
+      () => sendSigned(gw, sign(agent, gw, "/proxy/lim/sub", { subject: "s".repeat(1025), nonce })),
+      431,
+      "REQUEST_HEADER_TOO_LARGE",
     );
-    await refusedUnforwarded(reply, 431, "REQUEST_HEADER_TOO_LARGE", before);
     await nonceUnspent(nonce);
   });
 
@@ -87,28 +83,27 @@ describe("request limits and repeated digests", () => {
   test("an oversized certificate header → 431 REQUEST_HEADER_TOO_LARGE", async () => {
     const signed = sign(agent, gw, "/proxy/lim/cert");
     signed.headers["sigilum-agent-cert"] = `${signed.headers["sigilum-agent-cert"]}${"A".repeat(5000)}`;
-    const before = stack.upstream.requests.length;
-    await refusedUnforwarded(await sendSigned(gw, signed), 431, "REQUEST_HEADER_TOO_LARGE", before);
+    await refusedUnforwarded(stack, () => sendSigned(gw, signed), 431, "REQUEST_HEADER_TOO_LARGE");
   });
 
   test("a duplicated Host → 400 REQUEST_HOST_INVALID (it was a 503)", async () => {
     const signed = sign(agent, gw, "/proxy/lim/host");
-    const before = stack.upstream.requests.length;
-    const reply = await sendSigned(gw, signed, {
-      headers: [
-        ["host", new URL(gw).host],
-        ["host", "evil.example"],
-      ],
-    });
-    await refusedUnforwarded(reply, 400, "REQUEST_HOST_INVALID", before);
+    const reply = () =>
+      sendSigned(gw, signed, {
+        headers: [
+          ["host", new URL(gw).host],
+          ["host", "evil.example"],
+        ],
+      });
+    await refusedUnforwarded(stack, reply, 400, "REQUEST_HOST_INVALID");
   });
 
   test("a second content-digest line → 403 AUTH_HEADERS_INVALID (the first one used to win)", async () => {
     const signed = sign(agent, gw, "/proxy/lim/digest", { method: "POST", body: '{"a":1}' });
-    const before = stack.upstream.requests.length;
-    const reply = await sendSigned(gw, signed, {
-      headers: [["content-digest", "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"]],
-    });
-    await refusedUnforwarded(reply, 403, "AUTH_HEADERS_INVALID", before);
+    const reply = () =>
+      sendSigned(gw, signed, {
+        headers: [["content-digest", "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"]],
+      });
+    await refusedUnforwarded(stack, reply, 403, "AUTH_HEADERS_INVALID");
   });
 });

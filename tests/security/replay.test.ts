@@ -12,10 +12,10 @@ import {
   startTestControlPlane,
   type TestControlPlane,
 } from "../../services/control-plane/test/helpers.ts";
-import { approvedAgent, createConnection, sign } from "./support/agent.ts";
+import { createConnection, sign, startGateway } from "./support/agent.ts";
 import { sendSigned } from "./support/http.ts";
 import { type OwnRedis, startOwnRedis } from "./support/own-redis.ts";
-import { type Stack, startStack } from "./support/stack.ts";
+import type { Stack } from "./support/stack.ts";
 
 /**
  * Replay: the exact bytes of an accepted request, sent again to the same replica, to the other replica, as
@@ -30,8 +30,7 @@ describe("replay across replicas", () => {
   let stack: Stack;
   let agent: SigilumIdentity;
   before(async () => {
-    stack = await startStack({ replicas: 2 });
-    agent = approvedAgent(stack, ["rep"]);
+    ({ stack, agent } = await startGateway(["rep"], { replicas: 2 }));
     await createConnection(stack.replicas[0]!.url, "rep", stack.upstream.url, "replay-key");
   });
   after(() => stack?.stop());
@@ -72,9 +71,7 @@ describe("replay after a Redis restart or rollback (finding 2)", () => {
   let agent: SigilumIdentity;
   before(async () => {
     redis = await startOwnRedis();
-    stack = await startStack({ redisUrl: redis.url });
-    gw = stack.replicas[0]!.url;
-    agent = approvedAgent(stack, ["roll"]);
+    ({ stack, gw, agent } = await startGateway(["roll"], { redisUrl: redis.url }));
     await createConnection(gw, "roll", stack.upstream.url, "rollback-key");
   });
   after(async () => {

@@ -4,41 +4,61 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
-import { createIdentity, initIdentity } from "@sigilum-gw/shared/identity";
-import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
+import { createIdentity, initIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type AgentRequest, envelopeCode, envoyCheck, rawCheck } from "./helpers/envoy-check.ts";
 import { deletePrefix, randomPrefix, SERVICE_API_KEY, testEnv } from "./helpers/harness.ts";
 import { spawnVerifier, type VerifierProcess } from "./helpers/process.ts";
 
+interface Gateway {
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * What the verifiers of a suite share: a control plane that approved `agent` for crm, Redis keys under a prefix of
+ * their own, and gateway identity `namespace` in a home of its own; `close()` removes all of it.
+ */
+async function startGateway(
+  agent: SigilumIdentity,
+  namespace: string,
+  overrides: Record<string, string>,
+): Promise<Gateway> {
+  const prefix = randomPrefix();
+  const feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
+  feed.approve("crm", agent.namespace, agent.publicKey);
+  const home = await mkdtemp(join(tmpdir(), "verifier-home-"));
+  await initIdentity({ namespace, homeDir: home });
+  return {
+    env: testEnv(feed.url, prefix, {
+      GATEWAY_SIGILUM_HOME: home,
+      GATEWAY_SIGILUM_NAMESPACE: namespace,
+      LOG_LEVEL: "info",
+      ...overrides,
+    }),
+    async close() {
+      await feed.close();
+      await deletePrefix(prefix);
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Two verifier processes on one Redis: the replay window and the claims snapshot are shared. */
 describe("two verifier processes on one Redis", () => {
-  let feed: ControlPlane;
-  let home: string;
+  let gateway: Gateway;
   let a: VerifierProcess;
   let b: VerifierProcess;
-  const prefix = randomPrefix();
   const agent = createIdentity("replica-agent");
 
   before(async () => {
-    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
-    feed.approve("crm", agent.namespace, agent.publicKey);
-    home = await mkdtemp(join(tmpdir(), "verifier-home-"));
-    await initIdentity({ namespace: "gateway-replicas", homeDir: home });
-    const env = testEnv(feed.url, prefix, {
-      GATEWAY_SIGILUM_HOME: home,
-      GATEWAY_SIGILUM_NAMESPACE: "gateway-replicas",
-      VERIFIER_ADDR: "127.0.0.1:0",
-      LOG_LEVEL: "info",
-      GATEWAY_LOG_PROXY_REQUESTS: "true",
-    });
-    [a, b] = await Promise.all([spawnVerifier(env), spawnVerifier(env)]);
+    gateway = await startGateway(agent, "gateway-replicas", { GATEWAY_LOG_PROXY_REQUESTS: "true" });
+    [a, b] = await Promise.all([spawnVerifier(gateway.env), spawnVerifier(gateway.env)]);
   });
   after(async () => {
     await a?.stop();
     await b?.stop();
-    await feed?.close();
-    await deletePrefix(prefix);
-    await rm(home, { recursive: true, force: true });
+    await gateway?.close();
   });
 
   const signed = (): AgentRequest => {
@@ -86,30 +106,17 @@ describe("two verifier processes on one Redis", () => {
 });
 
 describe("VERIFIER_WORKERS=2 (cluster mode)", () => {
-  let feed: ControlPlane;
-  let home: string;
+  let gateway: Gateway;
   let verifier: VerifierProcess;
-  const prefix = randomPrefix();
   const agent = createIdentity("cluster-agent");
 
   before(async () => {
-    feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
-    feed.approve("crm", agent.namespace, agent.publicKey);
-    home = await mkdtemp(join(tmpdir(), "verifier-home-"));
-    await initIdentity({ namespace: "gateway-cluster", homeDir: home });
-    const env = testEnv(feed.url, prefix, {
-      GATEWAY_SIGILUM_HOME: home,
-      GATEWAY_SIGILUM_NAMESPACE: "gateway-cluster",
-      VERIFIER_WORKERS: "2",
-      LOG_LEVEL: "info",
-    });
-    verifier = await spawnVerifier(env, 20000, 2);
+    gateway = await startGateway(agent, "gateway-cluster", { VERIFIER_WORKERS: "2" });
+    verifier = await spawnVerifier(gateway.env, 20000, 2);
   });
   after(async () => {
     await verifier?.stop();
-    await feed?.close();
-    await deletePrefix(prefix);
-    await rm(home, { recursive: true, force: true });
+    await gateway?.close();
   });
 
   test("workers share the port, the replay window, and /metrics sums every worker", async () => {

@@ -1,6 +1,6 @@
 import { type SignedRequest, type SignRequestOptions, signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
-import type { Stack } from "./stack.ts";
+import { type Stack, type StackOptions, startStack } from "./stack.ts";
 
 /** An agent approved for the suite's connections, and the admin calls that set those connections up. */
 
@@ -12,6 +12,15 @@ export function approvedAgent(
   const agent = createIdentity(namespace);
   for (const service of services) stack.controlPlane.approve(service, agent.namespace, agent.publicKey);
   return agent;
+}
+
+/** A suite's usual start: the stack, its first replica's URL, and an agent approved there for `services`. */
+export async function startGateway(
+  services: string[],
+  options: StackOptions = {},
+): Promise<{ stack: Stack; gw: string; agent: SigilumIdentity }> {
+  const stack = await startStack(options);
+  return { stack, gw: stack.replicas[0]!.url, agent: approvedAgent(stack, services) };
 }
 
 /** Signs for `base + path` exactly as the SDK does. */
