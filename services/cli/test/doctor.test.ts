@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { initIdentity } from "@sigilum-gw/shared/identity";
+import { isolatedStackEnv } from "@sigilum-gw/testkit/network";
 import { perService } from "../src/commands/usage.ts";
 import { runInProcess, tempDir } from "./support/run.ts";
 
@@ -14,16 +15,7 @@ describe("sigilum doctor", () => {
   let env: NodeJS.ProcessEnv;
   before(async () => {
     dir = await tempDir("sigilum-cli-doctor-");
-    env = {
-      PATH: process.env.PATH,
-      HOME: dir.path,
-      SIGILUM_HOME: `${dir.path}/agent`,
-      SIGILUM_DATA_DIR: `${dir.path}/data`,
-      GATEWAY_ADDR: "127.0.0.1:0",
-      VERIFIER_ADDR: "127.0.0.1:0",
-      USAGE_WORKER_ADDR: "127.0.0.1:0",
-      CONTROL_PLANE_ADDR: "127.0.0.1:0",
-    };
+    env = { PATH: process.env.PATH, ...isolatedStackEnv(dir.path) };
   });
   after(() => dir.cleanup());
 
