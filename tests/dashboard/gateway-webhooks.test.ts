@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type RecordingServer, startRecordingServer } from "@sigilum-gw/testkit/network";
 import { stdoutJson } from "@sigilum-gw/testkit/process";
 import { until } from "@sigilum-gw/testkit/until";
@@ -329,7 +330,7 @@ describe("webhooks and gateway pages in Chromium", { timeout: 300_000 }, () => {
     servers.push(attacker);
     await fromOtherOrigins(context, attacker.url);
     // The no-cors requests reached the server: each was refused before acting.
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     assert.equal(await deliveries(), before, "no test event was queued");
     const sessions = new pg.Client({ connectionString: stack.databaseUrl });
     await sessions.connect();

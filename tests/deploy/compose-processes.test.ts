@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { mintOwnerToken } from "@sigilum-gw/shared/owner-token";
 import { type RecordingServer, startRecordingServer, unusedPort } from "@sigilum-gw/testkit/network";
@@ -141,7 +142,7 @@ async function healthy(service: string, port: number, image = service): Promise<
       throw new Error(
         `${service} is not healthy at ${url}:\n${running.find((r) => r.name === service)?.output()}`,
       );
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 
@@ -287,7 +288,7 @@ describe("docker-compose.yml as local processes", { timeout: 240_000 }, () => {
         await cli(["approvals", "list", "--json"]),
       ).claims;
       claimId = claims.find((c) => c.service === "echo" && c.status === "pending")?.claim_id;
-      if (!claimId) await new Promise((r) => setTimeout(r, 250));
+      if (!claimId) await sleep(250);
     }
     assert.ok(claimId, "the verifier filed the access request with the control plane");
     const approve = await cli(["approvals", "approve", claimId, "--json"]);
@@ -298,7 +299,7 @@ describe("docker-compose.yml as local processes", { timeout: 240_000 }, () => {
       status = json<{ status: number }>(
         await cli(["request", "GET", "/proxy/echo/v1/ping", "--json"]),
       ).status;
-      if (status !== 200) await new Promise((r) => setTimeout(r, 250));
+      if (status !== 200) await sleep(250);
     }
     assert.equal(status, 200);
     const upstream = echo.requests.at(-1);
@@ -329,7 +330,7 @@ describe("docker-compose.yml as local processes", { timeout: 240_000 }, () => {
         (r) => r.status,
         () => 0,
       );
-      if (ready !== 200) await new Promise((r) => setTimeout(r, 250));
+      if (ready !== 200) await sleep(250);
     }
     assert.equal(ready, 200, running.find((r) => r.name === "pairing-bridge")?.output());
 

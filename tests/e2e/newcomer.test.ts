@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createSigilumClient } from "@sigilum-gw/sdk";
 import { isolatedStackEnv, type RecordingServer, startEchoServer } from "@sigilum-gw/testkit/network";
 import { createTestDatabase, type TestDatabase } from "@sigilum-gw/testkit/postgres";
@@ -22,8 +23,6 @@ import { until } from "@sigilum-gw/testkit/until";
 function sigilum(args: string[], env: NodeJS.ProcessEnv, stdin = ""): Promise<RunResult> {
   return runScript(serviceMain("cli"), args, { env, stdin, timeoutMs: 150_000 });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const SIGILUM_HEADER_RE = /^(sigilum-|x-sigilum-|signature$|signature-input$|content-digest$)/;
 

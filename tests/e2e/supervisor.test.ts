@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { isolatedStackEnv } from "@sigilum-gw/testkit/network";
 import { type RunResult, runScript, serviceMain } from "@sigilum-gw/testkit/process";
 
@@ -23,8 +24,6 @@ interface Status {
     last_exit_code: number | null;
   }[];
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("supervisor: a crashed service is restarted", { timeout: 300_000 }, () => {
   let dir: string;

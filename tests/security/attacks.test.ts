@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { defaultEd25519Backend } from "@sigilum-gw/shared/ed25519";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import {
@@ -220,7 +221,7 @@ describe("attacks on the runtime path", () => {
         }),
       ),
     ];
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const started = Date.now();
     const served = await sendSigned(gw, sign(agent, gw, "/proxy/api/meanwhile"));
     assert.equal(served.status, 200, served.text);

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { runScript, serviceMain } from "@sigilum-gw/testkit/process";
@@ -23,8 +24,6 @@ import type { Stack } from "./support/stack.ts";
  * be refused with its code, and the upstream must have received the request once. The control plane checks
  * signed requests against its own nonce window in the same Redis: the same restart must not reopen it either.
  */
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("replay across replicas", () => {
   let stack: Stack;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   authMetrics,
   createMetricsRegistry,
@@ -88,7 +89,7 @@ describe("/metrics handler over real HTTP", () => {
       i < 50 && (await inFlight()) !== 'sigilum_gateway_requests_in_flight{service="proxy"} 0';
       i++
     ) {
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     assert.equal(await inFlight(), 'sigilum_gateway_requests_in_flight{service="proxy"} 0');
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { sdkVectors, vectorBody } from "@sigilum-gw/testkit/vectors";
 import type { Redis } from "ioredis";
 import { createSigilumVerifier } from "../src/http-signatures.ts";
@@ -20,7 +21,7 @@ test("Redis nonce window: first use accepted, replay refused, scoped by namespac
   assert.equal(await ctx.redis.exists(`${ctx.prefix}nonce:{alice}:n1`), 1);
   const ttl = await ctx.redis.ttl(`${ctx.prefix}nonce:{alice}:n1`);
   assert.ok(ttl > 0 && ttl <= 1);
-  await new Promise((r) => setTimeout(r, 1100));
+  await sleep(1100);
   assert.equal(await store.checkAndRecord("alice", "n1", 1), true);
 });
 

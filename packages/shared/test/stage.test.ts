@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { deny, ok, type Result, type Stage, stages } from "../src/stage.ts";
 
 type Ctx = { calls: string[] };
@@ -74,7 +75,7 @@ describe("stage pipeline", () => {
         },
         fail: (error) => failures.push(error),
       });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     assert.equal(failures.length, 1);
     assert.match(String(failures[0]), /answer failed/);
   });

@@ -1,6 +1,7 @@
 import { EventEmitter, once } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createSigilumVerifier } from "@sigilum-gw/shared/http-signatures";
 
 /**
@@ -112,7 +113,7 @@ export async function startControlPlane(options: { apiKey: string }): Promise<Co
       state.maxUsageInFlight = Math.max(state.maxUsageInFlight, state.usageInFlight);
       res.once("close", () => state.usageInFlight--);
     }
-    if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+    if (state.delayMs > 0) await sleep(state.delayMs);
     if (state.mode === "destroy") return void req.socket.destroy();
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 /** Polls `probe` every `intervalMs` until it returns something other than undefined; fails after `timeoutMs`. */
 export async function until<T>(
   what: string,
@@ -10,6 +11,6 @@ export async function until<T>(
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { withTimeout } from "@sigilum-gw/shared/timeout";
 import { DASHBOARD_PAGES } from "../src/routes/dashboard-pages.ts";
 import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
 import { type Json, rand, setupService, useTestControlPlane } from "./helpers.ts";
@@ -397,7 +399,7 @@ describe("dashboard server side (PostgreSQL)", () => {
         if (text.includes("event: claims")) return true;
       }
     })();
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     const slug = `live-${rand(3)}`;
     const { apiKey } = await setupService(t, ns, slug);
     const agent = await makeIdentity(ns);
@@ -406,9 +408,9 @@ describe("dashboard server side (PostgreSQL)", () => {
       headers: { authorization: `Bearer ${apiKey}` },
     });
     assert.equal(submit.status, 201);
-    const got = await Promise.race([received, new Promise((r) => setTimeout(() => r(false), 5000))]);
+    const got = await withTimeout(received, 5000);
     controller.abort();
-    assert.equal(got, true, `stream so far: ${text}`);
+    assert.deepEqual(got, { settled: "resolved", value: true }, `stream so far: ${text}`);
     const anonymous = await fetch(`${t.url}/v1/dashboard/events`);
     assert.equal(anonymous.status, 401);
   });

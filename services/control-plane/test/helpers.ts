@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger } from "@sigilum-gw/shared/logger";
 import { mintOwnerToken } from "@sigilum-gw/shared/owner-token";
 import { createTestDatabase as createDatabase } from "@sigilum-gw/testkit/postgres";
@@ -143,7 +144,7 @@ export async function waitFor<T>(fn: () => T | undefined, timeoutMs = 2000): Pro
     const v = fn();
     if (v !== undefined) return v;
     if (Date.now() - start > timeoutMs) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 }
 

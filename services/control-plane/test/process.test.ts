@@ -5,6 +5,7 @@ import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { unusedPort } from "@sigilum-gw/testkit/network";
 import { makeIdentity, signedFetch } from "./agents.ts";
 import { createTestDatabase, rand, setupService, startTestControlPlane } from "./helpers.ts";
@@ -36,7 +37,7 @@ async function waitForLine(lines: string[], re: RegExp, timeoutMs = 120_000): Pr
     const hit = lines.find((l) => re.test(l));
     if (hit) return hit;
     if (Date.now() - start > timeoutMs) throw new Error(`no line matching ${re}: ${lines.join("\n")}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

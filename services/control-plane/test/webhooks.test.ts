@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type RecordingServer, startRecordingServer } from "@sigilum-gw/testkit/network";
 import pg from "pg";
 import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
@@ -386,7 +387,7 @@ async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number): 
     const v = await probe();
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type AuthzClaims, createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
 import { type RecordingServer, type RequestHandler, startRecordingServer } from "@sigilum-gw/testkit/network";
 import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
@@ -273,7 +274,7 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   throw new Error("condition not met in time");
 }

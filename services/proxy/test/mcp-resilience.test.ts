@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
 import {
   adminJson,
@@ -77,7 +78,7 @@ describe("MCP upstream failures", () => {
     assert.equal(open.json().code, "MCP_CIRCUIT_OPEN");
     assert.equal(server.seen.length, seen, "an open circuit makes no upstream request");
     server.recover();
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const closed = await call(gw.url, "breaker-mcp");
     assert.equal(closed.status, 200, closed.text);
   });

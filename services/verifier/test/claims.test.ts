@@ -4,6 +4,7 @@ import { after, afterEach, before, describe, test } from "node:test";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { createRedisKeys, encodeEvent } from "@sigilum-gw/shared/redis-keys";
+import { withTimeout } from "@sigilum-gw/shared/timeout";
 import { ManualClock } from "@sigilum-gw/testkit/clock";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { Queue } from "bullmq";
@@ -34,15 +35,10 @@ function check(v: RunningVerifier, agent: SigilumIdentity, service: string): Pro
 
 /** Resolves with `promise`, or fails the test when it has not settled within `ms` of real time. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const outcome = await withTimeout(promise, ms);
+  if (outcome.settled === "timeout") throw new Error(`${what}: not within ${ms} ms`);
+  if (outcome.settled === "rejected") throw outcome.error;
+  return outcome.value;
 }
 
 describe("claims", () => {

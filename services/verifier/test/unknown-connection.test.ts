@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity } from "@sigilum-gw/shared/identity";
 import { createRedisKeys } from "@sigilum-gw/shared/redis-keys";
@@ -11,7 +12,6 @@ import {
   REDIS_URL,
   randomPrefix,
   SERVICE_API_KEY,
-  sleep,
   startVerifier,
   waitFor,
 } from "./helpers/harness.ts";

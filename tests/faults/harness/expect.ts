@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ERROR_CATALOGUE } from "@sigilum-gw/shared/errors";
 import type { FaultStack } from "./stack.ts";
 import { type Outcome, tally } from "./traffic.ts";
@@ -65,11 +66,11 @@ export async function assertUsageCounted(
   let now = await stack.usageByStatus();
   const short = () => Object.entries(want).some(([s, n]) => delta(now, before, Number(s)) < n);
   while (short() && performance.now() - started < (opts.timeoutMs ?? 60_000)) {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     now = await stack.usageByStatus();
   }
   const ms = performance.now() - started;
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   now = await stack.usageByStatus();
   const summary = Object.entries(want)
     .map(([s, n]) => `${s}: ${delta(now, before, Number(s))} events / ${n} answers`)
@@ -90,7 +91,7 @@ export async function settledCounts(stack: FaultStack): Promise<UsageCounts> {
   const deadline = Date.now() + 15_000;
   let last = JSON.stringify(await stack.usageByStatus());
   for (;;) {
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     const now = await stack.usageByStatus();
     if (JSON.stringify(now) === last || Date.now() > deadline) return now;
     last = JSON.stringify(now);

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { unusedPort } from "@sigilum-gw/testkit/network";
 import { Redis } from "ioredis";
 
@@ -62,7 +63,7 @@ export async function startRedisServer(): Promise<RedisServer> {
             if ((await probe.ping()) === "PONG") return;
           } catch {
             if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
-            await new Promise((r) => setTimeout(r, 50));
+            await sleep(50);
           }
         }
       } finally {

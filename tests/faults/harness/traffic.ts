@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { SigilumClient } from "@sigilum-gw/sdk";
 import type { CallResult, FaultStack } from "./stack.ts";
 
@@ -50,7 +51,7 @@ export function startTraffic(
       const at = now();
       const result = await send(who, i);
       outcomes.push({ ...result, at, end: now(), who: stranger ? "stranger" : "agent" });
-      if (result.status === 0 || result.status >= 500) await new Promise((r) => setTimeout(r, 20));
+      if (result.status === 0 || result.status >= 500) await sleep(20);
     }
   };
   const lanes = Array.from({ length: opts.lanes ?? 4 }, lane);

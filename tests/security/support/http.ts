@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { connect } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Requests whose bytes the test controls: node:http with the path as given, or a raw socket. */
 
@@ -122,7 +123,7 @@ export function sendRaw(
     socket.on("connect", async () => {
       socket.write(bytes);
       for (const chunk of opts.chunks ?? []) {
-        await new Promise((r) => setTimeout(r, chunk.delayMs));
+        await sleep(chunk.delayMs);
         if (!socket.destroyed) socket.write(chunk.data);
       }
       arm();

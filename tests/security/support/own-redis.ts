@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { unusedPort } from "@sigilum-gw/testkit/network";
 import { Redis } from "ioredis";
 
@@ -43,7 +44,7 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       } catch {
         probe.disconnect();
         if (Date.now() > deadline) throw new Error("own redis-server did not start");
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     }
   }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { initIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type RecordingServer, startRecordingServer } from "@sigilum-gw/testkit/network";
@@ -101,7 +102,7 @@ async function untilReady(url: string, timeoutMs = 30_000): Promise<void> {
     );
     if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`${url} not ready (last status ${status})`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

@@ -1,5 +1,6 @@
 import { write as fsWrite } from "node:fs";
 import { pino } from "pino";
+import { withTimeout } from "../timeout.ts";
 
 /** What a service's log destination offers besides `write`: a bounded flush before exit. */
 export interface LogDestination {
@@ -132,17 +133,6 @@ export class BatchedDestination implements LogDestination {
  * synchronous write forever when the error is not EAGAIN, so a service whose stdout reader has exited (EPIPE)
  * would hang in its exit path and ignore every further signal.
  */
-export function flushLogs(destination: LogDestination, timeoutMs = 1000): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    try {
-      destination.flush(done);
-    } catch {
-      done();
-    }
-  });
+export async function flushLogs(destination: LogDestination, timeoutMs = 1000): Promise<void> {
+  await withTimeout(new Promise<void>((resolve) => destination.flush(() => resolve())), timeoutMs);
 }

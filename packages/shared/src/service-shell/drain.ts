@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import { type DrainOutcome, type lifecycleMetrics, recordShutdownDrain } from "../metrics.ts";
+import { withTimeout } from "../timeout.ts";
 
 /**
  * Stops accepting, lets in-flight work finish for up to `timeoutMs`, then force-closes what is left; the outcome
@@ -62,11 +63,5 @@ export function trackSockets(server: Server): () => number {
 
 /** Waits for `work` (its failure ignored) for at most `ms`: a shutdown step must finish even when Redis is gone. */
 export async function settleWithin(work: Promise<unknown> | undefined, ms: number): Promise<void> {
-  if (!work) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    work.catch(() => {}),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
-  clearTimeout(timer);
+  if (work) await withTimeout(work, ms);
 }

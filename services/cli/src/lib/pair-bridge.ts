@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { CliContext } from "../context.ts";
 import { ensurePrivateDir } from "../core/files.ts";
 import { REPO_ROOT } from "../core/paths.ts";
@@ -100,7 +101,7 @@ export async function startDaemon(
     if ((await readFile(files.logFile, "utf8").catch(() => "")).includes("websocket connected")) {
       return { pid, connected: true };
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   if (exitCode === undefined) return { pid, connected: false };
   await removePidFile(files.pidFile);

@@ -1,9 +1,8 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { checkPostgres } from "./embedded-postgres.ts";
 import { checkRedis } from "./redis-check.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * One health check with a short timeout: a `redis://` URL answers PING, a `postgres://` one a query, an `http://`

@@ -1,5 +1,6 @@
 import { readFile, readlink, realpath, rm } from "node:fs/promises";
 import { resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { writeSecretFile } from "../core/files.ts";
 
 export function isAlive(pid: number): boolean {
@@ -55,8 +56,6 @@ export async function writePidFile(path: string, pid: number): Promise<void> {
 export async function removePidFile(path: string): Promise<void> {
   await rm(path, { force: true });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until `pid` is gone or the time is up; true when it is gone. */
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { ensurePrivateDir } from "../core/files.ts";
 import { probeHealth } from "./health.ts";
@@ -64,7 +65,6 @@ interface Running {
 }
 
 const STABLE_MS = 60_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Supervisor {
   readonly #options: SupervisorOptions;

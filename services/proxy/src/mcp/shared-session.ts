@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Client, DiscoverResult, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import type { Redis } from "ioredis";
 import { z } from "zod";
@@ -153,7 +154,7 @@ export class SharedSessions {
       if (state && ready(state)) return state;
       const held = await this.#opts.redis.exists(this.#opts.lockKey(connectionId)).catch(() => 0);
       if (held === 0) return this.read(connectionId, key).then((s) => (s && ready(s) ? s : undefined));
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await sleep(POLL_MS);
     }
     return undefined;
   }

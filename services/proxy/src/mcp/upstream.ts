@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Client, Tool } from "@modelcontextprotocol/client";
 import CircuitBreaker from "opossum";
 import { fetch as undiciFetch } from "undici";
@@ -251,7 +252,7 @@ export class McpUpstreams {
           continue;
         }
         if (attempt >= this.#opts.attempts || retryClass(err) === undefined) throw err;
-        await new Promise((resolve) => setTimeout(resolve, jitteredDelay(this.#opts.backoffMs)));
+        await sleep(jitteredDelay(this.#opts.backoffMs));
       }
     }
   }

@@ -1,5 +1,6 @@
 import { type IdentityError, loadIdentity } from "@sigilum-gw/shared/identity";
 import { decisionLog, type Logger } from "@sigilum-gw/shared/logger";
+import { withTimeout } from "@sigilum-gw/shared/timeout";
 import type { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Counter } from "prom-client";
@@ -79,15 +80,9 @@ export function startUsageDelivery(opts: UsageDeliveryOptions): UsageDelivery {
       closed = true;
       await started;
       if (worker) {
-        let timer: NodeJS.Timeout | undefined;
-        const finished = await Promise.race([
-          worker.close().then(() => true),
-          new Promise<false>((resolve) => {
-            timer = setTimeout(() => resolve(false), timeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
-        if (!finished) await worker.close(true);
+        const finished = await withTimeout(worker.close(), timeoutMs);
+        if (finished.settled === "rejected") throw finished.error;
+        if (finished.settled === "timeout") await worker.close(true);
       }
       opts.connection.disconnect();
     },

@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { DELIVERY_ATTEMPTS } from "@sigilum-gw/shared/errors/retryable";
 import { QUEUES } from "@sigilum-gw/shared/redis-keys";
+import { withTimeout } from "@sigilum-gw/shared/timeout";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 
@@ -204,10 +206,15 @@ export class UsageRecorder implements UsageSink {
       const added = this.#queue.add("usage-batch", {
         events: group.map((w) => w.event),
       } satisfies UsageBatch);
-      const outcome = await settleWithin(added, this.#durableTimeoutMs);
-      if (outcome === true) for (const w of group) w.resolve();
+      const outcome = await withTimeout(added, this.#durableTimeoutMs);
+      if (outcome.settled === "resolved") for (const w of group) w.resolve();
       else {
-        const error = outcome === false ? new Error("usage event not stored in time") : outcome;
+        const error =
+          outcome.settled === "timeout"
+            ? new Error("usage event not stored in time")
+            : outcome.error instanceof Error
+              ? outcome.error
+              : new Error(String(outcome.error));
         this.#onError(error);
         for (const w of group) w.reject(error);
       }
@@ -247,35 +254,7 @@ export class UsageRecorder implements UsageSink {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#buffer.length > 0) this.#onDropped(this.#buffer.splice(0).length, "shutdown");
-    while (this.#durableWriting) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (this.#durableWriting) await sleep(10);
     await withTimeout(this.#queue.close(), timeoutMs);
   }
-}
-
-/** Resolves when `work` settles or after `ms`, whichever comes first; never rejects. */
-async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    work.catch(() => {}),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  clearTimeout(timer);
-}
-
-/** true when `work` resolved within `ms`, false on timeout, the error when it rejected. */
-async function settleWithin(work: Promise<unknown>, ms: number): Promise<true | false | Error> {
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    work.then(
-      () => true as const,
-      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-    ),
-    new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    }),
-  ]);
-  clearTimeout(timer);
-  return outcome;
 }

@@ -7,6 +7,7 @@ import {
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { QUEUES, type RedisKeys } from "@sigilum-gw/shared/redis-keys";
+import { withTimeout } from "@sigilum-gw/shared/timeout";
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
@@ -68,14 +69,6 @@ export function rateLimitKey(service: string, namespace: string): string {
   return `${part(service)}|${part(namespace)}`;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timed out")), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 export class ClaimSubmitter {
   readonly #o: ClaimSubmitterOptions;
   readonly #limiter: RateLimiterRedis | undefined;
@@ -105,20 +98,17 @@ export class ClaimSubmitter {
   async submit(claim: ClaimSubmission): Promise<SubmitOutcome> {
     if (!this.#queue) return { kind: "disabled" };
     if (this.#limiter) {
-      try {
-        await withTimeout(
-          this.#limiter.consume(rateLimitKey(claim.service, claim.namespace)),
-          this.#o.timeoutMs,
-        );
-      } catch (error) {
-        if (error instanceof RateLimiterRes) {
-          return {
-            kind: "rate_limited",
-            retryAfterSeconds: Math.max(1, Math.ceil(error.msBeforeNext / 1000)),
-          };
-        }
-        return { kind: "unavailable" };
+      const consumed = await withTimeout(
+        this.#limiter.consume(rateLimitKey(claim.service, claim.namespace)),
+        this.#o.timeoutMs,
+      );
+      if (consumed.settled === "rejected" && consumed.error instanceof RateLimiterRes) {
+        return {
+          kind: "rate_limited",
+          retryAfterSeconds: Math.max(1, Math.ceil(consumed.error.msBeforeNext / 1000)),
+        };
       }
+      if (consumed.settled !== "resolved") return { kind: "unavailable" };
     }
     const dedupeId = submissionId(claim);
     const settleMs = this.#o.settleMs ?? 0;
@@ -127,7 +117,7 @@ export class ClaimSubmitter {
     try {
       const failed = await readClaimFailure(this.#o.redis, this.#o.keys, claim.service, dedupeId);
       if (failed) return failed;
-      const job = await withTimeout(
+      const added = await withTimeout(
         this.#queue.add("submit", claim, {
           attempts: DELIVERY_ATTEMPTS,
           backoff: { type: "custom" },
@@ -139,6 +129,8 @@ export class ClaimSubmitter {
         }),
         this.#o.timeoutMs,
       );
+      if (added.settled !== "resolved") return { kind: "unavailable" };
+      const job = added.value;
       const refused = expected && (await this.#refused(job, claim.service, dedupeId, expected, settleMs));
       return refused ?? { kind: "queued", jobId: job.id ?? dedupeId };
     } catch {

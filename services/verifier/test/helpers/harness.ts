@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { deletePrefix, REDIS_URL, randomPrefix } from "@sigilum-gw/testkit/redis";
 import { loadVerifierConfig } from "../../src/config.ts";
@@ -62,8 +63,6 @@ export async function startVerifier(
     },
   };
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function waitFor(
   predicate: () => boolean | Promise<boolean>,

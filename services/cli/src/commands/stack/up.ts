@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { loadIdentity } from "@sigilum-gw/shared/identity";
 import type { CliContext } from "../../context.ts";
 import {
@@ -38,8 +39,6 @@ import { checkRedis, redactUrl } from "../../stack/redis-check.ts";
 import { readStackState, type StackState, writeStackState } from "../../stack/state.ts";
 import { Supervisor } from "../../stack/supervisor.ts";
 import { inspect, seconds, summary, tail } from "./common.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `sigilum up` (background or foreground) and the detached supervisor it starts. */
 
