@@ -1,5 +1,6 @@
 import { type SignedRequest, signRequest } from "@sigilum-gw/shared/http-signatures";
-import { loadIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
+import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
+import { loadIdentity } from "./environment.ts";
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 

@@ -6,10 +6,6 @@ export {
 export {
   IdentityError,
   type InitIdentityResult,
-  initIdentity,
-  listNamespaces,
-  loadIdentity,
-  resolveSigilumHome,
   type SigilumIdentity,
 } from "@sigilum-gw/shared/identity";
 export {
@@ -21,3 +17,4 @@ export {
   type SignableBody,
   type SignInput,
 } from "./client.ts";
+export { initIdentity, listNamespaces, loadIdentity, resolveSigilumHome } from "./environment.ts";

@@ -22,7 +22,8 @@ export interface Ed25519Backend {
   publicKeyFromSeed(seed: Uint8Array): Uint8Array;
 }
 
-export type Ed25519BackendName = "sodium-native" | "node-crypto" | "noble";
+export const ED25519_BACKEND_NAMES = ["sodium-native", "node-crypto", "noble"] as const;
+export type Ed25519BackendName = (typeof ED25519_BACKEND_NAMES)[number];
 
 /** Opaque prepared key; `raw` is always the 32 public key bytes. */
 export interface Ed25519PublicKey {
@@ -172,10 +173,11 @@ export function getEd25519Backend(name: Ed25519BackendName): Ed25519Backend | nu
 
 /**
  * The server-side default: sodium-native when it loads (about twice node:crypto's verify rate), else node:crypto.
- * Pure-JS noble is an order of magnitude slower and is never chosen implicitly.
+ * Pure-JS noble is an order of magnitude slower and is never chosen implicitly. `preferred` is a service's
+ * SIGILUM_ED25519_BACKEND (ed25519Env); it wins when it loads on this machine.
  */
-export function defaultEd25519Backend(preferred = process.env.SIGILUM_ED25519_BACKEND): Ed25519Backend {
-  if (preferred === "sodium-native" || preferred === "node-crypto" || preferred === "noble") {
+export function defaultEd25519Backend(preferred?: Ed25519BackendName): Ed25519Backend {
+  if (preferred) {
     const chosen = getEd25519Backend(preferred);
     if (chosen) return chosen;
   }
@@ -183,6 +185,7 @@ export function defaultEd25519Backend(preferred = process.env.SIGILUM_ED25519_BA
 }
 
 export function availableEd25519Backends(): Ed25519Backend[] {
-  const names: Ed25519BackendName[] = ["sodium-native", "node-crypto", "noble"];
-  return names.map((name) => getEd25519Backend(name)).filter((b): b is Ed25519Backend => b !== null);
+  return ED25519_BACKEND_NAMES.map((name) => getEd25519Backend(name)).filter(
+    (b): b is Ed25519Backend => b !== null,
+  );
 }

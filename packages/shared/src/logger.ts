@@ -10,8 +10,6 @@ export {
 } from "./logger/destination.ts";
 export { fingerprint, maskIp, sanitizeObject, sanitizeValue } from "./logger/sanitize.ts";
 
-const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
-
 /** Header paths pino redacts itself: a second line of defence behind the key-based sanitizer. */
 const SECRET_HEADERS = [
   "authorization",
@@ -52,7 +50,7 @@ const decisionWriters = new WeakMap<Logger, { destination: DestinationStream; bi
 const REDACT_BASES = ["headers", "req", "res", "request", "response"];
 
 export interface CreateLoggerOptions {
-  /** Default: LOG_LEVEL when valid, else "info". */
+  /** A service passes its parsed LOG_LEVEL; default "info" (a logger made before the configuration is read). */
   level?: string;
   /** Default: stdout. */
   destination?: DestinationStream;
@@ -64,11 +62,9 @@ export interface CreateLoggerOptions {
  * sanitized: put values in fields, never in the message.
  */
 export function createLogger(name: string, opts: CreateLoggerOptions = {}): Logger {
-  const fromEnv = process.env.LOG_LEVEL?.trim().toLowerCase();
-  const level = opts.level ?? (fromEnv && LEVELS.has(fromEnv) ? fromEnv : "info");
   const options: LoggerOptions = {
     name,
-    level,
+    level: opts.level ?? "info",
     base: { pid: process.pid },
     timestamp: isoTimestamp,
     formatters: {

@@ -2,6 +2,7 @@ import {
   controlPlaneAddrEnv,
   databaseEnv,
   type Env,
+  ed25519Env,
   envBool,
   envCsv,
   envEnum,
@@ -14,10 +15,12 @@ import {
   envUrl,
   type ListenAddress,
   LOG_LEVELS,
+  listenReportEnv,
   normalizeOrigin,
   parseConfig,
   redisEnv,
 } from "@sigilum-gw/shared/config";
+import type { Ed25519BackendName } from "@sigilum-gw/shared/ed25519";
 import { normalizeAllowedHost } from "@sigilum-gw/shared/host-allowlist";
 import { z } from "zod";
 
@@ -82,7 +85,9 @@ const controlPlaneEnv = envGroup({
 // Spread from the groups' shapes: composeEnv's merged type widens every field to unknown.
 const configSchema = z.object({
   ...controlPlaneAddrEnv.shape,
+  ...listenReportEnv.shape,
   ...databaseEnv.shape,
+  ...ed25519Env.shape,
   ...controlPlaneEnv.shape,
 });
 
@@ -90,6 +95,7 @@ const configSchema = z.object({
 export interface Config {
   /** CONTROL_PLANE_ADDR */
   listen: ListenAddress;
+  listenAddressFile: string | undefined;
   publicUrl: string | undefined;
   dataDir: string;
   trustProxy: boolean;
@@ -115,6 +121,8 @@ export interface Config {
   pendingAuthorizationExpiryHours: number;
   signatureMaxAgeSeconds: number;
   signatureNonceTtlSeconds: number;
+  /** Unset = sodium-native when it loads, else node:crypto. */
+  ed25519Backend: Ed25519BackendName | undefined;
   pairingLeaseMs: number;
   webhooks: {
     secretEncryptionKey: string | undefined;
@@ -131,6 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
   const e = parseConfig(configSchema, env);
   return {
     listen: e.CONTROL_PLANE_ADDR,
+    listenAddressFile: e.LISTEN_ADDRESS_FILE,
     publicUrl: e.CONTROL_PLANE_PUBLIC_URL,
     dataDir: e.CONTROL_PLANE_DATA_DIR,
     trustProxy: e.CONTROL_PLANE_TRUST_PROXY,
@@ -159,6 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
     pendingAuthorizationExpiryHours: e.PENDING_AUTHORIZATION_EXPIRY_HOURS,
     signatureMaxAgeSeconds: e.SIGNATURE_MAX_AGE_SECONDS,
     signatureNonceTtlSeconds: e.SIGNATURE_NONCE_TTL_SECONDS,
+    ed25519Backend: e.SIGILUM_ED25519_BACKEND,
     pairingLeaseMs: e.PAIRING_LEASE_SECONDS * 1000,
     webhooks: {
       secretEncryptionKey: e.WEBHOOK_SECRET_ENCRYPTION_KEY,

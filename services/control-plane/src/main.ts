@@ -8,5 +8,6 @@ await runService({
   configExitCode: 2,
   loadConfig: () => loadConfig(),
   logLevel: (config) => config.logLevel,
+  listenAddressFile: (config) => config.listenAddressFile,
   create: controlPlaneService,
 });

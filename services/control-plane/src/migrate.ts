@@ -11,7 +11,9 @@ const log = createLogger("control-plane-migrate");
 async function main(): Promise<number> {
   let url: string | undefined;
   try {
-    url = loadConfig().databaseUrl;
+    const config = loadConfig();
+    log.level = config.logLevel;
+    url = config.databaseUrl;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const issue of err.issues) log.fatal({ variable: issue.variable }, issue.message);

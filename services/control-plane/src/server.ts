@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import type { BrowserGuardPolicy } from "@sigilum-gw/shared/browser-guard";
+import { defaultEd25519Backend } from "@sigilum-gw/shared/ed25519";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { createSigilumVerifier, DEFAULT_FUTURE_SKEW_SECONDS } from "@sigilum-gw/shared/http-signatures";
 import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
@@ -181,6 +182,7 @@ export async function startControlPlane(
         verifier: createSigilumVerifier({
           maxAgeSeconds: config.signatureMaxAgeSeconds,
           allowAgentIdComponent: false,
+          backend: defaultEd25519Backend(config.ed25519Backend),
         }),
         nonces,
         nonceTtlSeconds: config.signatureNonceTtlSeconds,

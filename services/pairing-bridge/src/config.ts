@@ -9,6 +9,7 @@ import {
   envSecret,
   envString,
   envUrl,
+  listenReportEnv,
   logEnv,
   parseConfig,
   shutdownEnv,
@@ -37,7 +38,7 @@ const pairingEnv = envGroup({
   BRIDGE_OUTPUT: envEnum(BRIDGE_OUTPUTS, { default: "json" }),
 });
 
-const schema = composeEnv(bridgeAddrEnv, logEnv, shutdownEnv, pairingEnv);
+const schema = composeEnv(bridgeAddrEnv, listenReportEnv, logEnv, shutdownEnv, pairingEnv);
 
 export interface PairingSettings {
   apiUrl: string;
@@ -55,6 +56,7 @@ export interface PairingSettings {
 
 export interface BridgeConfig {
   listen: { host: string | undefined; port: number };
+  listenAddressFile: string | undefined;
   logLevel: string;
   shutdownTimeoutMs: number;
   output: (typeof BRIDGE_OUTPUTS)[number];
@@ -74,6 +76,7 @@ export function loadBridgeConfig(env: Env = process.env): BridgeConfig {
   }
   return {
     listen: parsed.BRIDGE_ADDR,
+    listenAddressFile: parsed.LISTEN_ADDRESS_FILE,
     logLevel: parsed.LOG_LEVEL,
     shutdownTimeoutMs: parsed.GATEWAY_SHUTDOWN_TIMEOUT_SECONDS * 1000,
     output: parsed.BRIDGE_OUTPUT,

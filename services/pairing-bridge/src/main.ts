@@ -66,6 +66,7 @@ await runService({
   label: "pairing bridge",
   loadConfig: () => loadBridgeConfig(env),
   logLevel: (config) => config.logLevel,
+  listenAddressFile: (config) => config.listenAddressFile,
   // Run from the CLI (flags): the reference bridge's `[sigilum] Error:` lines, not JSON.
   ...(env.BRIDGE_OUTPUT === "text"
     ? { reportFatal: (message: string) => void process.stderr.write(`[sigilum] Error: ${message}\n`) }

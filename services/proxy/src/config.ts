@@ -14,6 +14,7 @@ import {
   gatewayIdentityEnv,
   internalAuthEnv,
   type ListenAddress,
+  listenReportEnv,
   logEnv,
   mcpEnv,
   parseConfig,
@@ -56,6 +57,7 @@ const proxyOwnEnv = envGroup({
 export const proxyEnvSchema = composeEnv(
   gatewayAddrEnv,
   proxyAddrEnv,
+  listenReportEnv,
   logEnv,
   redisEnv,
   shutdownEnv,
@@ -75,6 +77,7 @@ export interface ProxyConfig {
   /** GATEWAY_ADDR in inline mode (the proxy is what agents call), PROXY_ADDR behind Envoy. */
   listen: ListenAddress;
   listenVariable: "GATEWAY_ADDR" | "PROXY_ADDR";
+  listenAddressFile: string | undefined;
   logLevel: string;
   logDecisions: boolean;
   redisUrl: string;
@@ -129,6 +132,7 @@ export function loadProxyConfig(env: Env = process.env): ProxyConfig {
     authzMode: c.AUTHZ_MODE,
     listen: inline ? c.GATEWAY_ADDR : c.PROXY_ADDR,
     listenVariable: inline ? "GATEWAY_ADDR" : "PROXY_ADDR",
+    listenAddressFile: c.LISTEN_ADDRESS_FILE,
     logLevel: c.LOG_LEVEL,
     logDecisions: c.GATEWAY_LOG_PROXY_REQUESTS,
     redisUrl: c.REDIS_URL,

@@ -16,5 +16,6 @@ await runService({
   destination,
   loadConfig: () => loadProxyConfig(),
   logLevel: (config) => config.logLevel,
+  listenAddressFile: (config) => config.listenAddressFile,
   create: (config, logger) => createProxy(config, { logger }),
 });

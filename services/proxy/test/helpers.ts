@@ -25,6 +25,7 @@ export function testConfig(overrides: Partial<ProxyConfig> = {}): ProxyConfig {
     authzMode: "envoy",
     listen: { host: "127.0.0.1", port: 0 },
     listenVariable: "PROXY_ADDR",
+    listenAddressFile: undefined,
     logLevel: "silent",
     logDecisions: true,
     redisUrl: REDIS_URL,

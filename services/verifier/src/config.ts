@@ -4,6 +4,7 @@ import {
   adminEnv,
   claimsEnv,
   composeEnv,
+  ed25519Env,
   envBool,
   envCsv,
   envGroup,
@@ -13,6 +14,7 @@ import {
   gatewayIdentityEnv,
   internalAuthEnv,
   type ListenAddress,
+  listenReportEnv,
   logEnv,
   parseConfig,
   proxyRuntimeEnv,
@@ -21,6 +23,7 @@ import {
   signatureEnv,
   verifierAddrEnv,
 } from "@sigilum-gw/shared/config";
+import type { Ed25519BackendName } from "@sigilum-gw/shared/ed25519";
 
 /** Variables only the verifier reads; the shared groups carry the gateway-wide ones (spec/gateway.md §11). */
 const verifierEnv = envGroup({
@@ -44,6 +47,7 @@ const verifierEnv = envGroup({
 
 const schema = composeEnv(
   verifierAddrEnv,
+  listenReportEnv,
   logEnv,
   redisEnv,
   shutdownEnv,
@@ -54,11 +58,13 @@ const schema = composeEnv(
   internalAuthEnv,
   adminEnv,
   proxyRuntimeEnv,
+  ed25519Env,
   verifierEnv,
 );
 
 export interface VerifierConfig {
   listen: ListenAddress;
+  listenAddressFile: string | undefined;
   redisUrl: string;
   redisPrefix: string;
   registryUrl: string;
@@ -93,6 +99,8 @@ export interface VerifierConfig {
   admin: AdminAccessPolicy;
   redisCommandTimeoutMs: number;
   logLevel: string;
+  /** Unset = sodium-native when it loads, else node:crypto. */
+  ed25519Backend: Ed25519BackendName | undefined;
   workers: number;
   serviceApiKeyEnv: NodeJS.ProcessEnv;
 }
@@ -102,6 +110,7 @@ export function loadVerifierConfig(env: NodeJS.ProcessEnv = process.env): Verifi
   const refreshSeconds = Math.min(e.GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS, e.GATEWAY_CLAIMS_CACHE_TTL_SECONDS);
   return {
     listen: e.VERIFIER_ADDR,
+    listenAddressFile: e.LISTEN_ADDRESS_FILE,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     registryUrl: e.SIGILUM_REGISTRY_URL,
@@ -141,6 +150,7 @@ export function loadVerifierConfig(env: NodeJS.ProcessEnv = process.env): Verifi
     },
     redisCommandTimeoutMs: e.VERIFIER_REDIS_COMMAND_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    ed25519Backend: e.SIGILUM_ED25519_BACKEND,
     workers: e.VERIFIER_WORKERS === 0 ? availableParallelism() : e.VERIFIER_WORKERS,
     // Service API keys are read per call (rotation without restart), from this environment.
     serviceApiKeyEnv: env,

@@ -9,6 +9,7 @@ await runService({
   label: "verifier",
   loadConfig: () => loadVerifierConfig(process.env),
   logLevel: (config) => config.logLevel,
+  listenAddressFile: (config) => config.listenAddressFile,
   // With VERIFIER_WORKERS > 1 this process only forks, restarts and stops the workers (cluster.ts).
   supervise(config, logger) {
     if (!cluster.isPrimary || config.workers <= 1) return false;

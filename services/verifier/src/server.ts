@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createTrustedProxies } from "@sigilum-gw/shared/client-ip";
 import type { Clock } from "@sigilum-gw/shared/clock";
 import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
-import type { Ed25519Backend } from "@sigilum-gw/shared/ed25519";
+import { defaultEd25519Backend, type Ed25519Backend } from "@sigilum-gw/shared/ed25519";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { DEFAULT_FUTURE_SKEW_SECONDS } from "@sigilum-gw/shared/http-signatures";
 import { loadIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
@@ -109,7 +109,7 @@ export async function createVerifierService(
   const verifier = createSignatureVerifier({
     maxAgeSeconds: config.signatureMaxAgeSeconds,
     now: options.now,
-    backend: options.backend,
+    backend: options.backend ?? defaultEd25519Backend(config.ed25519Backend),
   });
   const log = config.logDecisions
     ? (event: string, fields: Record<string, unknown>) => decisionLog(logger, event as DecisionEvent, fields)

@@ -175,7 +175,7 @@ export function composeEnv<const G extends readonly z.ZodObject[]>(...groups: G)
  * Parses and validates the environment once, at start-up. Aliases (ENV_ALIASES) and derived defaults are applied
  * first, cross-variable rules last. Throws ConfigError listing every bad variable.
  */
-export function parseConfig<S extends z.ZodType>(schema: S, env: Env = process.env): z.output<S> {
+export function parseConfig<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
   const names = Object.keys((schema as { shape?: Record<string, unknown> }).shape ?? {});
   const { values, source, fileIssues } = resolveSources(names, env);
   if (fileIssues.length > 0) throw new ConfigError(fileIssues);

@@ -1,3 +1,4 @@
+import { ED25519_BACKEND_NAMES } from "../ed25519.ts";
 import { normalizeAllowedHost } from "../host-allowlist.ts";
 import {
   envBool,
@@ -40,6 +41,16 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 export const logEnv = envGroup({
   LOG_LEVEL: envEnum(LOG_LEVELS, { default: "info" }),
   GATEWAY_LOG_PROXY_REQUESTS: envBool({ default: true }),
+});
+
+/** Set by a supervisor that starts the service on port 0: where the chosen address is written (listen-report.ts). */
+export const listenReportEnv = envGroup({
+  LISTEN_ADDRESS_FILE: envString(),
+});
+
+/** Forces one Ed25519 implementation for signature checks; unset = sodium-native when it loads, else node:crypto. */
+export const ed25519Env = envGroup({
+  SIGILUM_ED25519_BACKEND: envEnum(ED25519_BACKEND_NAMES),
 });
 
 export const redisEnv = envGroup({

@@ -44,8 +44,9 @@ export class IdentityError extends Error {
   }
 }
 
+/** The given home (callers pass their SIGILUM_HOME or GATEWAY_SIGILUM_HOME), else ~/.sigilum. */
 export function resolveSigilumHome(homeDir?: string): string {
-  return homeDir ?? process.env.SIGILUM_HOME ?? join(homedir(), ".sigilum");
+  return homeDir ?? join(homedir(), ".sigilum");
 }
 
 export function identityPath(home: string, namespace: string): string {
@@ -159,7 +160,6 @@ export async function listNamespaces(homeDir?: string): Promise<string[]> {
 
 async function resolveNamespace(explicit: string | undefined, home: string): Promise<string> {
   if (explicit) return normalizeNamespace(explicit);
-  if (process.env.SIGILUM_NAMESPACE) return normalizeNamespace(process.env.SIGILUM_NAMESPACE);
   const namespaces = await listNamespaces(home);
   if (namespaces.length === 0)
     throw new IdentityError("No Sigilum identity found. Run `sigilum init <namespace>` first.");

@@ -33,6 +33,8 @@ export interface ServiceDefinition<C> {
   /** Exit code of a bad configuration; default 1. */
   configExitCode?: number;
   logLevel?(config: C): string | undefined;
+  /** The parsed LISTEN_ADDRESS_FILE (listenReportEnv): where the listening address is written for a supervisor. */
+  listenAddressFile?(config: C): string | undefined;
   /** Default: asynchronous stdout. */
   destination?: LogDestination;
   /** Instead of the JSON fatal lines, for a process run by a person (the bridge's `[sigilum] Error:` lines). */
@@ -73,7 +75,7 @@ export async function runService<C>(definition: ServiceDefinition<C>): Promise<v
   try {
     service = await definition.create(config, logger);
     const address = await service.start();
-    reportListening(address);
+    reportListening(address, definition.listenAddressFile?.(config));
     logger.info(
       { address: address.address, port: address.port, ...service.listening },
       `${definition.label} listening`,

@@ -4,6 +4,7 @@ import {
   type Env,
   gatewayIdentityEnv,
   type ListenAddress,
+  listenReportEnv,
   logEnv,
   parseConfig,
   redisEnv,
@@ -14,6 +15,7 @@ import {
 /** The usage worker's configuration: the proxy's Redis, log and identity settings, and the registry it posts to. */
 export const usageWorkerEnvSchema = composeEnv(
   usageWorkerAddrEnv,
+  listenReportEnv,
   logEnv,
   redisEnv,
   shutdownEnv,
@@ -23,6 +25,7 @@ export const usageWorkerEnvSchema = composeEnv(
 
 export interface UsageWorkerConfig {
   listen: ListenAddress;
+  listenAddressFile: string | undefined;
   logLevel: string;
   logDecisions: boolean;
   redisUrl: string;
@@ -38,6 +41,7 @@ export function loadUsageWorkerConfig(env: Env = process.env): UsageWorkerConfig
   const c = parseConfig(usageWorkerEnvSchema, env);
   return {
     listen: c.USAGE_WORKER_ADDR,
+    listenAddressFile: c.LISTEN_ADDRESS_FILE,
     logLevel: c.LOG_LEVEL,
     logDecisions: c.GATEWAY_LOG_PROXY_REQUESTS,
     redisUrl: c.REDIS_URL,

@@ -8,5 +8,6 @@ await runService({
   label: "usage worker",
   loadConfig: () => loadUsageWorkerConfig(),
   logLevel: (config) => config.logLevel,
+  listenAddressFile: (config) => config.listenAddressFile,
   create: (config, logger) => createUsageWorker(config, { logger }),
 });
