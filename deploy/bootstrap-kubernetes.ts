@@ -5,21 +5,19 @@
 import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
+import { ConfigError } from "../packages/shared/src/config.ts";
+import { type KubernetesBootstrapConfig, loadKubernetesBootstrapConfig } from "./bootstrap/config.ts";
 import { secretManifest } from "./bootstrap/secret-manifest.ts";
 import { BootstrapError, bootstrap, GENERATED_SECRETS } from "./bootstrap/secrets.ts";
 
-// Where Kubernetes mounts the pod's ServiceAccount credentials (tests point SERVICE_ACCOUNT_DIR at their own).
-const SERVICE_ACCOUNT = process.env.SERVICE_ACCOUNT_DIR ?? "/var/run/secrets/kubernetes.io/serviceaccount";
-const scratch = process.env.BOOTSTRAP_DIR ?? "/tmp/bootstrap";
-const required = (name: string): string => {
-  const value = process.env[name]?.trim();
-  if (!value) throw new BootstrapError(`${name} is required`);
-  return value;
-};
-
-function createSecret(body: object, ca: string, token: string, namespace: string): Promise<number> {
-  const host = required("KUBERNETES_SERVICE_HOST");
-  const port = process.env.KUBERNETES_SERVICE_PORT ?? "443";
+function createSecret(
+  api: KubernetesBootstrapConfig["api"],
+  body: object,
+  ca: string,
+  token: string,
+  namespace: string,
+): Promise<number> {
+  const { host, port } = api;
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -46,26 +44,28 @@ function createSecret(body: object, ca: string, token: string, namespace: string
 }
 
 try {
+  const config = loadKubernetesBootstrapConfig();
+  const { scratch, serviceAccountDir } = config;
   const { namespace } = await bootstrap({
     secretsDir: join(scratch, "secrets"),
     sigilumHome: join(scratch, "sigilum"),
-    namespace: required("GATEWAY_SIGILUM_NAMESPACE"),
+    namespace: config.namespace,
     postgresHost: undefined,
     log: (line) => console.log(line.replace(scratch, "(scratch)")),
   });
   const [ca, token, podNamespace] = await Promise.all(
     ["ca.crt", "token", "namespace"].map((f) =>
-      readFile(join(SERVICE_ACCOUNT, f), "utf8").catch(() => {
+      readFile(join(serviceAccountDir, f), "utf8").catch(() => {
         throw new BootstrapError(
-          `no ${join(SERVICE_ACCOUNT, f)}: run as the chart's bootstrap ServiceAccount`,
+          `no ${join(serviceAccountDir, f)}: run as the chart's bootstrap ServiceAccount`,
         );
       }),
     ),
   );
-  const labels = JSON.parse(process.env.OBJECT_LABELS ?? "{}") as Record<string, string>;
+  const { labels } = config;
   const secrets = [
     secretManifest(
-      required("GENERATED_OBJECT"),
+      config.generatedObject,
       labels,
       Object.fromEntries(
         await Promise.all(
@@ -73,12 +73,13 @@ try {
         ),
       ),
     ),
-    secretManifest(required("IDENTITY_OBJECT"), labels, {
+    secretManifest(config.identityObject, labels, {
       "identity.json": await readFile(join(scratch, "sigilum", "identities", namespace, "identity.json")),
     }),
   ];
   for (const secret of secrets) {
     const status = await createSecret(
+      config.api,
       secret,
       ca as string,
       (token as string).trim(),
@@ -92,7 +93,7 @@ try {
       );
   }
 } catch (err) {
-  if (!(err instanceof BootstrapError)) throw err;
+  if (!(err instanceof BootstrapError) && !(err instanceof ConfigError)) throw err;
   console.error(`bootstrap: ${err.message}`);
   process.exit(1);
 }

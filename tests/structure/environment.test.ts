@@ -4,17 +4,18 @@ import { join, relative, resolve } from "node:path";
 import { test } from "node:test";
 
 /**
- * The environment is read once, where a process starts: a service's config.ts (parsed with zod) or main.ts, the
- * CLI's context, and the SDK's defaults for agents. Libraries take what they need as parameters, so a test can
+ * The environment is read once, where a process starts: a service's (or the bootstrap scripts') config.ts, parsed
+ * with zod, or main.ts, the CLI's context, and the SDK's defaults for agents. Libraries take what they need as parameters, so a test can
  * give them anything without touching process.env, and a variable is validated in one place.
  */
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const SCANNED = ["packages/shared/src", "packages/sdk/src", "services"];
+const SCANNED = ["packages/shared/src", "packages/sdk/src", "services", "deploy"];
 const ENTRY_POINTS = [
   /^services\/[^/]+\/src\/(?:.+\/)?(?:config|main)\.ts$/,
   /^services\/cli\/src\/context\.ts$/,
   /^packages\/sdk\/src\/environment\.ts$/,
+  /^deploy\/bootstrap\/config\.ts$/,
 ];
 const READS_ENV = /\bprocess\s*\.\s*env\b|\bprocess\s*\[\s*["'`]env["'`]\s*\]/;
 

@@ -163,6 +163,21 @@ export function envSecret<O extends StringOptions & { minLength?: number }>(opts
   return schema;
 }
 
+/** A JSON document validated by `schema`; unset → `fallback`. */
+export function envJson<T>(schema: z.ZodType<T>, fallback: T, expected: string) {
+  return envField<T, { default: T }>(
+    (raw) => {
+      try {
+        const parsed = schema.safeParse(JSON.parse(raw));
+        return parsed.success ? ok(parsed.data) : bad(`expected ${expected}`);
+      } catch {
+        return bad(`expected ${expected}`);
+      }
+    },
+    { default: fallback },
+  );
+}
+
 export interface CsvOptions {
   default?: readonly string[];
   /** Validates and normalizes one item; return undefined to reject it. */

@@ -96,14 +96,17 @@ export const signatureEnv = envGroup({
 
 export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$/;
 
+/** envString options for a Sigilum namespace (lower-cased, then checked). */
+export const NAMESPACE_FIELD = {
+  lowerCase: true,
+  pattern: NAMESPACE_PATTERN,
+  expected: "3-64 characters from a-z 0-9 -, not starting or ending with -",
+} as const;
+
 /** The gateway's own Sigilum identity (signs the claims feed and claim submissions). */
 export const gatewayIdentityEnv = envGroup({
   /** Alias: SIGILUM_NAMESPACE. Unset = the only identity in the home, if exactly one exists. */
-  GATEWAY_SIGILUM_NAMESPACE: envString({
-    lowerCase: true,
-    pattern: NAMESPACE_PATTERN,
-    expected: "3-64 characters from a-z 0-9 -, not starting or ending with -",
-  }),
+  GATEWAY_SIGILUM_NAMESPACE: envString(NAMESPACE_FIELD),
   /** Alias: SIGILUM_HOME; default $HOME/.sigilum. */
   GATEWAY_SIGILUM_HOME: envString(),
 });
