@@ -1,10 +1,17 @@
-import { composeEnv, parseConfig, shutdownEnv, usageWorkerAddrEnv } from "../../src/config.ts";
+import {
+  composeEnv,
+  listenReportEnv,
+  parseConfig,
+  shutdownEnv,
+  usageWorkerAddrEnv,
+} from "../../src/config.ts";
 import { createMetricsRegistry } from "../../src/metrics.ts";
 import { createOpsServer, runService } from "../../src/service-shell.ts";
 
 /**
  * A service run by the shell for its tests: the ops server alone, whose /metrics answers after SHELL_TEST_SLOW_MS
- * (a request still in flight at the signal), configured by USAGE_WORKER_ADDR and GATEWAY_SHUTDOWN_TIMEOUT_SECONDS.
+ * (a request still in flight at the signal), configured by USAGE_WORKER_ADDR, LISTEN_ADDRESS_FILE and
+ * GATEWAY_SHUTDOWN_TIMEOUT_SECONDS.
  */
 const slowMs = Number(process.env.SHELL_TEST_SLOW_MS ?? 0);
 
@@ -12,7 +19,8 @@ await runService({
   name: "shell-test",
   label: "shell test",
   configExitCode: Number(process.env.SHELL_TEST_CONFIG_EXIT ?? 1),
-  loadConfig: () => parseConfig(composeEnv(usageWorkerAddrEnv, shutdownEnv), process.env),
+  loadConfig: () => parseConfig(composeEnv(usageWorkerAddrEnv, listenReportEnv, shutdownEnv), process.env),
+  listenAddressFile: (config) => config.LISTEN_ADDRESS_FILE,
   create(config, logger) {
     const registry = createMetricsRegistry({ service: "shell-test" });
     const ops = createOpsServer({
