@@ -7,6 +7,7 @@ import { CliError } from "../errors.ts";
 import { resolveEndpoints } from "../lib/endpoints.ts";
 import { GatewayAdmin } from "../lib/gateway-admin.ts";
 import { emit, success } from "../output.ts";
+import { gatewayCommand } from "./gateway.ts";
 
 /**
  * `sigilum gateway backup | restore`: the gateway's connections and shared credential variables, exported with
@@ -79,10 +80,7 @@ async function restore(ctx: CliContext, file: string, opts: Options & { replace?
 }
 
 export function registerGatewayBackupCommands(program: Command, ctx: CliContext): void {
-  // Another command group may have created `gateway` already: add to it rather than register it twice.
-  const gateway =
-    program.commands.find((c) => c.name() === "gateway") ??
-    program.command("gateway").description("the gateway itself: backup and restore");
+  const gateway = gatewayCommand(program);
   gateway
     .command("backup")
     .description("export connections and credential variables (secrets stay sealed under the master key)")

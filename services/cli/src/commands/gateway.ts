@@ -190,11 +190,16 @@ async function add(ctx: CliContext, opts: AddFlags): Promise<void> {
   emit(ctx, opts.json, created, () => [`Created gateway connection ${created.id}.`]);
 }
 
-export function registerGatewayCommands(program: Command, ctx: CliContext): void {
-  // Another command group (backup/restore) may add to `gateway` too: one command, never registered twice.
-  const gateway =
+/** The `gateway` command: this file and backup/restore both add to it, so it is registered once, by whichever comes first. */
+export function gatewayCommand(program: Command): Command {
+  return (
     program.commands.find((c) => c.name() === "gateway") ??
-    program.command("gateway").description("the gateway host: pairing bridge, status, connections, backup");
+    program.command("gateway").description("the gateway host: pairing bridge, status, connections, backup")
+  );
+}
+
+export function registerGatewayCommands(program: Command, ctx: CliContext): void {
+  const gateway = gatewayCommand(program);
   gateway
     .command("pair")
     .description("run the pairing bridge: relay the owner's admin commands to this gateway")

@@ -75,15 +75,19 @@ export async function getPairingKey(deps: AdminDeps, call: AdminCall): Promise<v
   sendJson(call.res, 200, await deps.pairingKey.publicJson(), call.requestId);
 }
 
-export async function listConnections(deps: AdminDeps, call: AdminCall): Promise<void> {
-  let records: Awaited<ReturnType<ConnectionStore["list"]>>;
+/** A store's listing; a Redis outage is the store's error, anything else a 500 naming `what`. */
+async function listed<T>(list: () => Promise<T[]>, what: string): Promise<T[]> {
   try {
-    records = await deps.connections.list();
+    return await list();
   } catch (err) {
     throw isRedisUnavailable(err)
       ? asStoreError(err)
-      : new GatewayError("INTERNAL_ERROR", "failed to list connections");
+      : new GatewayError("INTERNAL_ERROR", `failed to list ${what}`);
   }
+}
+
+export async function listConnections(deps: AdminDeps, call: AdminCall): Promise<void> {
+  const records = await listed(() => deps.connections.list(), "connections");
   sendJson(call.res, 200, { connections: records.map(toConnectionJson) }, call.requestId);
 }
 
@@ -195,14 +199,7 @@ export async function testConnection(deps: AdminDeps, call: AdminCall, id: strin
 }
 
 export async function listVariables(deps: AdminDeps, call: AdminCall): Promise<void> {
-  let records: Awaited<ReturnType<VariableStore["list"]>>;
-  try {
-    records = await deps.variables.list();
-  } catch (err) {
-    throw isRedisUnavailable(err)
-      ? asStoreError(err)
-      : new GatewayError("INTERNAL_ERROR", "failed to list credential variables");
-  }
+  const records = await listed(() => deps.variables.list(), "credential variables");
   sendJson(call.res, 200, { variables: records.map(toVariableJson) }, call.requestId);
 }
 
