@@ -68,6 +68,21 @@ export function claimBody(agent: SigilumIdentity, service: string, extra: Record
   };
 }
 
+/** The gateway's claim for `agent` to `service`, bound by namespace only, sent with the service's API key. */
+export function submitClaim(
+  baseUrl: string,
+  gateway: SigilumIdentity,
+  agent: SigilumIdentity,
+  service: string,
+  apiKey: string,
+  extra: Record<string, unknown> = {},
+) {
+  return signedFetch(gateway, `${baseUrl}/v1/claims`, {
+    body: claimBody(agent, service, extra),
+    headers: { authorization: `Bearer ${apiKey}`, "x-sigilum-claim-binding": "namespace-only" },
+  });
+}
+
 /** A usage event of `agent` for the owner's service, as the gateway posts it (unique event id). */
 export function usageEventBody(
   owner: { namespace: string; service: string },

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { eventsChannel, parseEvent } from "@sigilum-gw/shared/redis-keys";
-import { claimBody, makeIdentity, signedFetch } from "./agents.ts";
+import { claimBody, makeIdentity, signedFetch, submitClaim } from "./agents.ts";
 import {
   rand,
   setupService,
@@ -22,9 +22,9 @@ describe("claims lifecycle on PostgreSQL + Redis", () => {
     const agent = await makeIdentity(ns);
     const events = await subscribe(eventsChannel(t.prefix));
     try {
-      const submit = await signedFetch(gateway, `${t.url}/v1/claims`, {
-        body: claimBody(agent, slug, { subject: "customer-1", agent_id: "main" }),
-        headers: { authorization: `Bearer ${apiKey}`, "x-sigilum-claim-binding": "namespace-only" },
+      const submit = await submitClaim(t.url, gateway, agent, slug, apiKey, {
+        subject: "customer-1",
+        agent_id: "main",
       });
       assert.equal(submit.status, 201, JSON.stringify(submit.body));
       assert.equal(submit.body.status, "pending");
@@ -33,10 +33,7 @@ describe("claims lifecycle on PostgreSQL + Redis", () => {
       const claimId = submit.body.claim_id;
 
       // Idempotent: the same key again → 200 with the same claim.
-      const again = await signedFetch(gateway, `${t.url}/v1/claims`, {
-        body: claimBody(agent, slug),
-        headers: { authorization: `Bearer ${apiKey}`, "x-sigilum-claim-binding": "namespace-only" },
-      });
+      const again = await submitClaim(t.url, gateway, agent, slug, apiKey);
       assert.equal(again.status, 200);
       assert.deepEqual([again.body.claim_id, again.body.status], [claimId, "pending"]);
 
@@ -81,10 +78,7 @@ describe("claims lifecycle on PostgreSQL + Redis", () => {
       assert.deepEqual(feed.body.pagination, { limit: 500, offset: 0, total: 1, has_more: false });
 
       // Already approved → 200 approved, nothing new.
-      const resubmit = await signedFetch(gateway, `${t.url}/v1/claims`, {
-        body: claimBody(agent, slug),
-        headers: { authorization: `Bearer ${apiKey}`, "x-sigilum-claim-binding": "namespace-only" },
-      });
+      const resubmit = await submitClaim(t.url, gateway, agent, slug, apiKey);
       assert.deepEqual([resubmit.status, resubmit.body.status], [200, "approved"]);
 
       const revoke = await t.owner(token, "POST", `/v1/claims/${claimId}/revoke`);
@@ -105,10 +99,7 @@ describe("claims lifecycle on PostgreSQL + Redis", () => {
       assert.ok(detail.body.revoked_at);
 
       // A revoked key asks again: new claim id, pending.
-      const reRequest = await signedFetch(gateway, `${t.url}/v1/claims`, {
-        body: claimBody(agent, slug),
-        headers: { authorization: `Bearer ${apiKey}`, "x-sigilum-claim-binding": "namespace-only" },
-      });
+      const reRequest = await submitClaim(t.url, gateway, agent, slug, apiKey);
       assert.equal(reRequest.status, 201);
       assert.equal(reRequest.body.status, "pending");
       assert.notEqual(reRequest.body.claim_id, claimId);
@@ -207,10 +198,7 @@ describe("claims lifecycle on PostgreSQL + Redis", () => {
     const gwA = await makeIdentity(nsA);
     const gwB = await makeIdentity(nsB);
     const agentA = await makeIdentity(nsA);
-    const sub = await signedFetch(gwA, `${t.url}/v1/claims`, {
-      body: claimBody(agentA, slug),
-      headers: { authorization: `Bearer ${a.apiKey}`, "x-sigilum-claim-binding": "namespace-only" },
-    });
+    const sub = await submitClaim(t.url, gwA, agentA, slug, a.apiKey);
     assert.equal(sub.status, 201);
     assert.equal((await t.owner(a.token, "POST", `/v1/claims/${sub.body.claim_id}/approve`)).status, 200);
 
@@ -225,10 +213,7 @@ describe("claims lifecycle on PostgreSQL + Redis", () => {
       assert.equal(feedB.body.pagination.total, 0);
     }
     // B's key submitting the same agent creates B's own claim, not a view of A's approval.
-    const viaB = await signedFetch(gwA, `${t.url}/v1/claims`, {
-      body: claimBody(agentA, slug),
-      headers: { authorization: `Bearer ${b.apiKey}`, "x-sigilum-claim-binding": "namespace-only" },
-    });
+    const viaB = await submitClaim(t.url, gwA, agentA, slug, b.apiKey);
     assert.equal(viaB.status, 201);
     assert.equal(viaB.body.status, "pending");
     assert.notEqual(viaB.body.claim_id, sub.body.claim_id);
@@ -245,10 +230,7 @@ describe("claims lifecycle on PostgreSQL + Redis", () => {
     const { apiKey, serviceId } = await setupService(t, ns, slug);
     const gateway = await makeIdentity(ns);
     const agent = await makeIdentity(ns);
-    const sub = await signedFetch(gateway, `${t.url}/v1/claims`, {
-      body: claimBody(agent, slug),
-      headers: { authorization: `Bearer ${apiKey}`, "x-sigilum-claim-binding": "namespace-only" },
-    });
+    const sub = await submitClaim(t.url, gateway, agent, slug, apiKey);
     const claimId = sub.body.claim_id;
     const intruder = await t.token(`intruder-${rand(3)}`);
     assert.equal((await t.owner(intruder, "GET", `/v1/claims/${claimId}`)).status, 403);
@@ -291,10 +273,7 @@ describe("claims lifecycle on PostgreSQL + Redis", () => {
     ] as const) {
       const gw = await makeIdentity(target);
       const agent = await makeIdentity(target);
-      const sub = await signedFetch(gw, `${t.url}/v1/claims`, {
-        body: claimBody(agent, slug),
-        headers: { authorization: `Bearer ${owner.apiKey}`, "x-sigilum-claim-binding": "namespace-only" },
-      });
+      const sub = await submitClaim(t.url, gw, agent, slug, owner.apiKey);
       assert.equal(sub.status, 201);
       ids.push(sub.body.claim_id);
     }

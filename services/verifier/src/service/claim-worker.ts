@@ -1,23 +1,11 @@
-import type { SigilumIdentity } from "@sigilum-gw/shared/identity";
-import type { Logger } from "@sigilum-gw/shared/logger";
-import type { RedisKeys } from "@sigilum-gw/shared/redis-keys";
 import type { Worker } from "bullmq";
 import { startClaimWorker } from "../claims/submissions.ts";
-import type { VerifierConfig } from "../config.ts";
-import type { VerifierMetrics } from "../metrics.ts";
-import type { VerifierRedis } from "../store/clients.ts";
+import type { ClaimsDeps } from "./claims.ts";
 
 /** The claim-submission worker of this process, its results counted and logged. */
-export function startSubmissionWorker(deps: {
-  config: VerifierConfig;
-  clients: VerifierRedis;
-  keys: RedisKeys;
-  identity: SigilumIdentity;
-  apiKeyFor: (service: string) => string;
-  metrics: VerifierMetrics;
-  logger: Logger;
-  log: ((event: string, fields: Record<string, unknown>) => void) | undefined;
-}): Worker {
+export function startSubmissionWorker(
+  deps: ClaimsDeps & { log: ((event: string, fields: Record<string, unknown>) => void) | undefined },
+): Worker {
   const { config, metrics, logger, log } = deps;
   return startClaimWorker({
     connection: deps.clients.worker,

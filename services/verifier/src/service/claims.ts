@@ -21,7 +21,8 @@ export interface VerifierClaims {
   stop(): void;
 }
 
-export function createVerifierClaims(deps: {
+/** What the claims side of a verifier (the snapshot and the submission worker) is built from. */
+export interface ClaimsDeps {
   config: VerifierConfig;
   clients: VerifierRedis;
   keys: RedisKeys;
@@ -29,8 +30,9 @@ export function createVerifierClaims(deps: {
   apiKeyFor: (service: string) => string;
   metrics: VerifierMetrics;
   logger: Logger;
-  clock?: Clock;
-}): VerifierClaims {
+}
+
+export function createVerifierClaims(deps: ClaimsDeps & { clock?: Clock }): VerifierClaims {
   const { config, keys, logger } = deps;
   const copies = new ClaimCopyStore(deps.clients.redis, keys);
   const cache = new ClaimsCache({
