@@ -141,6 +141,26 @@ describe("createSigilumClient", () => {
     }
   });
 
+  test("SIGILUM_HOME and SIGILUM_NAMESPACE are the agent's defaults (the SDK reads them, not the shared store)", async (t) => {
+    const saved = { home: process.env.SIGILUM_HOME, namespace: process.env.SIGILUM_NAMESPACE };
+    t.after(() => {
+      for (const [name, value] of [
+        ["SIGILUM_HOME", saved.home],
+        ["SIGILUM_NAMESPACE", saved.namespace],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
+    process.env.SIGILUM_HOME = home;
+    process.env.SIGILUM_NAMESPACE = "alice";
+    assert.equal((await createSigilumClient()).namespace, "alice");
+    assert.deepEqual(await listNamespaces(), ["alice"]);
+    process.env.SIGILUM_NAMESPACE = "bob";
+    await assert.rejects(createSigilumClient(), /namespace "bob"/);
+    assert.equal((await createSigilumClient({ namespace: "alice" })).namespace, "alice", "explicit wins");
+  });
+
   test("identity helpers are re-exported and agree with each other", async () => {
     assert.deepEqual(await listNamespaces(home), ["alice"]);
     const identity = await loadIdentity({ namespace: "alice", homeDir: home });

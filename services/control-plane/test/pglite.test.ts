@@ -89,3 +89,21 @@ describe("embedded PGlite, no Redis", () => {
     }
   });
 });
+
+describe("SIGILUM_ED25519_BACKEND", () => {
+  const t = useTestControlPlane({ env: { SIGILUM_ED25519_BACKEND: "noble" } });
+
+  test("the configured implementation checks the signatures (a signed claim is accepted through it)", async () => {
+    assert.equal(t.cp.deps.signed.verifier.backend.name, "noble");
+    const ns = `noble-${rand(3)}`;
+    const slug = `svc-${rand(3)}`;
+    const { apiKey } = await setupService(t, ns, slug);
+    const gw = await makeIdentity(ns);
+    const res = await signedFetch(gw, `${t.url}/v1/claims`, {
+      body: claimBody(await makeIdentity(ns), slug),
+      headers: { authorization: `Bearer ${apiKey}`, "x-sigilum-claim-binding": "namespace-only" },
+      nonce: crypto.randomUUID(),
+    });
+    assert.equal(res.status, 201);
+  });
+});

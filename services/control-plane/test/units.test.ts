@@ -251,7 +251,11 @@ describe("config", () => {
       WEBHOOK_RETRY_DELAYS_SECONDS: "1, 20",
       WEBHOOK_TIMEOUT_SECONDS: "4",
       WEBHOOK_ALLOW_PRIVATE_TARGETS: "true",
+      SIGILUM_ED25519_BACKEND: "Node-Crypto",
+      LISTEN_ADDRESS_FILE: "/run/cp.address.json",
     });
+    assert.equal(c.ed25519Backend, "node-crypto");
+    assert.equal(c.listenAddressFile, "/run/cp.address.json");
     assert.deepEqual(c.listen, { host: "127.0.0.1", port: 9000 });
     assert.equal(c.publicUrl, "https://cp.example.com");
     assert.equal(c.trustProxy, true);
@@ -289,6 +293,7 @@ describe("config", () => {
     bad({ DATABASE_URL: "mysql://x" }, "DATABASE_URL");
     bad({ MAX_API_KEYS_PER_SERVICE: "0" }, "MAX_API_KEYS_PER_SERVICE");
     bad({ ALLOWED_ORIGINS: "not an origin" }, "ALLOWED_ORIGINS");
+    bad({ SIGILUM_ED25519_BACKEND: "openssl" }, "SIGILUM_ED25519_BACKEND");
     const msg = bad({ JWT_SECRET: "short-secret-value" }, "JWT_SECRET");
     assert.ok(!msg.includes("short-secret-value"));
   });

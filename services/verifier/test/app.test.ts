@@ -75,3 +75,25 @@ describe("readiness without a reachable control plane", () => {
     }
   });
 });
+
+describe("SIGILUM_ED25519_BACKEND", () => {
+  test("the configured implementation checks the signatures; unset, never the slow pure-JS one", async () => {
+    const feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
+    try {
+      for (const [backend, expected] of [
+        ["noble", ["noble"]],
+        ["node-crypto", ["node-crypto"]],
+        ["", ["sodium-native", "node-crypto"]],
+      ] as const) {
+        const verifier = await startVerifier(feed.url, backend ? { SIGILUM_ED25519_BACKEND: backend } : {});
+        try {
+          assert.ok(expected.includes(verifier.service.listening.ed25519 as never), backend);
+        } finally {
+          await verifier.stop();
+        }
+      }
+    } finally {
+      await feed.close();
+    }
+  });
+});

@@ -28,6 +28,25 @@ describe("verifier config", () => {
     assert.equal(c.signatureMaxAgeSeconds, 900);
     assert.equal(c.nonceTtlSeconds, 960);
   });
+  test("LOG_LEVEL, LISTEN_ADDRESS_FILE and SIGILUM_ED25519_BACKEND reach their fields; unset, the defaults", () => {
+    const c = loadVerifierConfig({
+      ...base,
+      LOG_LEVEL: "Debug",
+      LISTEN_ADDRESS_FILE: "/run/verifier.json",
+      SIGILUM_ED25519_BACKEND: "noble",
+    });
+    assert.equal(c.logLevel, "debug");
+    assert.equal(c.listenAddressFile, "/run/verifier.json");
+    assert.equal(c.ed25519Backend, "noble");
+    const d = loadVerifierConfig(base);
+    assert.equal(d.logLevel, "info");
+    assert.equal(d.listenAddressFile, undefined);
+    assert.equal(d.ed25519Backend, undefined);
+    assert.throws(
+      () => loadVerifierConfig({ ...base, SIGILUM_ED25519_BACKEND: "openssl" }),
+      /invalid SIGILUM_ED25519_BACKEND value "openssl": expected sodium-native\|node-crypto\|noble/,
+    );
+  });
   test("GATEWAY_PUBLIC_URL keeps scheme and host only", () => {
     assert.equal(
       loadVerifierConfig({ ...base, GATEWAY_PUBLIC_URL: "https://gw.example:8443/base" }).publicOrigin,
