@@ -314,6 +314,14 @@ describe("runtime route parsing and path joining (never escapes the base path)",
     assert.equal(routed.denial.status, 400);
     return routed.denial;
   };
+  /** Each of `targets` is refused with `code` and a message matching `message`. */
+  const refusedAll = (targets: string[], code: string, message: RegExp) => {
+    for (const target of targets) {
+      const denial = refusal(target);
+      assert.equal(denial.code, code, target);
+      assert.match(denial.message ?? "", message, target);
+    }
+  };
 
   test("proxy, slack and mcp routes", () => {
     assert.deepEqual(parse("/proxy/my-conn/v1/users?x=1"), {
@@ -340,47 +348,38 @@ describe("runtime route parsing and path joining (never escapes the base path)",
   });
 
   test("invalid ids and traversal attempts are refused, never thrown", () => {
-    for (const target of ["/proxy/", "/proxy", "/proxy/bad%20id/x"]) {
-      const denial = refusal(target);
-      assert.equal(denial.code, "INVALID_REQUEST", target);
-      assert.match(denial.message ?? "", /invalid proxy path/, target);
-    }
-    for (const target of ["/mcp", "/mcp/mcp-1/nope", "/mcp/mcp-1/tools/%20/call", "/mcp/x/tools"]) {
-      const denial = refusal(target);
-      assert.equal(denial.code, "INVALID_REQUEST", target);
-      assert.match(denial.message ?? "", /invalid mcp path/, target);
-    }
-    for (const target of [
-      "/proxy/..%2Fother/x",
-      "/proxy/c-1/../admin",
-      "/proxy/c-1/a/%2e%2e/b",
-      "/proxy/c-1/%2E%2E",
-      "/proxy/c-1/a%2F..%2Fb",
-      "/proxy/c-1/./x",
-      "/proxy/c-1/..%5Cx",
-      "/proxy/c-1/a\\b",
-      "/proxy/c-1/%00",
-      "/slack/..",
-      "/mcp/linear//tools",
-    ]) {
-      const denial = refusal(target);
-      assert.equal(denial.code, "PATH_TRAVERSAL", target);
-      assert.match(denial.message ?? "", /invalid proxy path/, target);
-    }
+    refusedAll(["/proxy/", "/proxy", "/proxy/bad%20id/x"], "INVALID_REQUEST", /invalid proxy path/);
+    refusedAll(
+      ["/mcp", "/mcp/mcp-1/nope", "/mcp/mcp-1/tools/%20/call", "/mcp/x/tools"],
+      "INVALID_REQUEST",
+      /invalid mcp path/,
+    );
+    refusedAll(
+      [
+        "/proxy/..%2Fother/x",
+        "/proxy/c-1/../admin",
+        "/proxy/c-1/a/%2e%2e/b",
+        "/proxy/c-1/%2E%2E",
+        "/proxy/c-1/a%2F..%2Fb",
+        "/proxy/c-1/./x",
+        "/proxy/c-1/..%5Cx",
+        "/proxy/c-1/a\\b",
+        "/proxy/c-1/%00",
+        "/slack/..",
+        "/mcp/linear//tools",
+      ],
+      "PATH_TRAVERSAL",
+      /invalid proxy path/,
+    );
     assert.match(refusal("/proxy/c-1/%zz").message ?? "", /malformed percent-encoding/);
   });
 
   test("double slashes are refused like the verifier refuses them; absolute URLs stay path text", () => {
-    for (const target of [
-      "/proxy/c-1//http://evil.example//x/",
-      "/proxy//c-1/x",
-      "/slack//x",
-      "/proxy/c-1/a//",
-    ]) {
-      const denial = refusal(target);
-      assert.equal(denial.code, "PATH_TRAVERSAL", target);
-      assert.match(denial.message ?? "", /empty segments \(double slashes\)/, target);
-    }
+    refusedAll(
+      ["/proxy/c-1//http://evil.example//x/", "/proxy//c-1/x", "/slack//x", "/proxy/c-1/a//"],
+      "PATH_TRAVERSAL",
+      /empty segments \(double slashes\)/,
+    );
     const route = parse("/proxy/c-1/http:/evil.example/x/");
     assert.equal(joinUpstreamPath("/v1", "/pre", route), "/v1/pre/http:/evil.example/x/");
     assert.equal(joinUpstreamPath("/", "", parse("/proxy/c-1")), "/");
