@@ -179,6 +179,20 @@ export function authorizedGet(base: string, path: string): Promise<RawResponse> 
   return rawRequest(base, path, { headers: { "x-sigilum-authz": mintToken("GET", path) } });
 }
 
+/** `body` as a JSON POST with its minted authorization token, `headers` added. */
+export function authorizedPost(
+  base: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  return rawRequest(base, path, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-sigilum-authz": mintToken("POST", path), ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: test assertions index freely into response JSON
 export type AnyJson = any;
 

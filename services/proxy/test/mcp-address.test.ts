@@ -2,15 +2,7 @@ import assert from "node:assert/strict";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { after, before, describe, test } from "node:test";
 import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
-import {
-  adminJson,
-  authorizedGet,
-  eventually,
-  mintToken,
-  rawRequest,
-  testConfig,
-  useProxy,
-} from "./helpers.ts";
+import { adminJson, authorizedGet, authorizedPost, eventually, testConfig, useProxy } from "./helpers.ts";
 
 /**
  * SSRF on the MCP side: an MCP connection whose endpoint is a link-local / cloud metadata address is refused at
@@ -73,24 +65,15 @@ describe("MCP upstream address guard", () => {
     refused(list.status, list.text, "list");
 
     // The tools cached from the real server are still listed; a call must not go out.
-    const callPath = "/mcp/meta-mcp/tools/echo/call";
-    const call = await rawRequest(gw.url, callPath, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-sigilum-authz": mintToken("POST", callPath) },
-      body: JSON.stringify({ text: "hi" }),
-    });
+    const call = await authorizedPost(gw.url, "/mcp/meta-mcp/tools/echo/call", { text: "hi" });
     refused(call.status, call.text, "call");
 
-    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
-    const pass = await rawRequest(gw.url, "/mcp/meta-mcp", {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "x-sigilum-authz": mintToken("POST", "/mcp/meta-mcp"),
-      },
-      body,
-    });
+    const pass = await authorizedPost(
+      gw.url,
+      "/mcp/meta-mcp",
+      { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} },
+      { accept: "application/json, text/event-stream" },
+    );
     refused(pass.status, pass.text, "pass-through");
 
     assert.deepEqual(

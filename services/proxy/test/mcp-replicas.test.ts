@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
 import {
   adminJson,
+  authorizedPost,
   deletePrefix,
   dumpPrefix,
   eventually,
@@ -22,12 +23,7 @@ import {
  */
 
 function call(base: string, connection: string, text: string) {
-  const path = `/mcp/${connection}/tools/echo/call`;
-  return rawRequest(base, path, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-sigilum-authz": mintToken("POST", path) },
-    body: JSON.stringify({ arguments: { text } }),
-  });
+  return authorizedPost(base, `/mcp/${connection}/tools/echo/call`, { arguments: { text } });
 }
 
 describe("MCP upstream sessions shared by two proxy replicas", () => {

@@ -4,6 +4,7 @@ import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-
 import {
   adminJson,
   authorizedGet,
+  authorizedPost,
   dumpPrefix,
   eventually,
   mintToken,
@@ -18,15 +19,6 @@ import {
  */
 
 const SECRET = "mcp-upstream-SECRET-42";
-
-function authorizedPost(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
-  const text = JSON.stringify(body);
-  return rawRequest(base, path, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-sigilum-authz": mintToken("POST", path), ...headers },
-    body: text,
-  });
-}
 
 describe("MCP runtime routes, both protocol eras", () => {
   let legacy: McpTestServer;
@@ -204,16 +196,7 @@ describe("MCP runtime routes, both protocol eras", () => {
   test("pass-through refuses what it cannot read or what lies: batches, Mcp-Method/Mcp-Name not matching the body", async () => {
     const path = "/mcp/modern-mcp";
     const post = (body: unknown, headers: Record<string, string> = {}) =>
-      rawRequest(gw.url, path, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          "x-sigilum-authz": mintToken("POST", path),
-          ...headers,
-        },
-        body: JSON.stringify(body),
-      });
+      authorizedPost(gw.url, path, body, { accept: "application/json, text/event-stream", ...headers });
     const batch = await post([{ jsonrpc: "2.0", id: 1, method: "tools/list" }]);
     assert.equal(batch.status, 400, batch.text);
     const call = { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "delete", arguments: {} } };

@@ -21,13 +21,13 @@ import {
   AGENT,
   adminJson,
   authorizedGet,
+  authorizedPost,
   deletePrefix,
   eventually,
   mintToken,
   REDIS_URL,
   type RunningProxy,
   randomPrefix,
-  rawRequest,
   startProxy,
   testConfig,
   useProxy,
@@ -41,14 +41,6 @@ import {
  */
 
 const SERVICE_KEY = "svc-key-usage-forwarded";
-
-function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
-  return rawRequest(base, path, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-sigilum-authz": mintToken("POST", path), ...headers },
-    body: JSON.stringify(body),
-  });
-}
 
 describe("usage events of MCP calls and WebSocket sessions (durable mode)", () => {
   let mcp: McpTestServer;
@@ -89,7 +81,7 @@ describe("usage events of MCP calls and WebSocket sessions (durable mode)", () =
     assert.equal(list.status, 200, list.text);
     assert.equal(await waitingEvents(prefix), 1);
 
-    const call = await post(gw.url, "/mcp/metered-mcp/tools/echo/call", { text: "hi" });
+    const call = await authorizedPost(gw.url, "/mcp/metered-mcp/tools/echo/call", { text: "hi" });
     assert.equal(call.status, 200, call.text);
     assert.equal(await waitingEvents(prefix), 2);
 
@@ -107,7 +99,7 @@ describe("usage events of MCP calls and WebSocket sessions (durable mode)", () =
         },
       },
     };
-    const pass = await post(gw.url, "/mcp/metered-mcp", rpc, {
+    const pass = await authorizedPost(gw.url, "/mcp/metered-mcp", rpc, {
       accept: "application/json, text/event-stream",
       "mcp-protocol-version": "2026-07-28",
       "mcp-method": "tools/call",
@@ -181,7 +173,7 @@ describe("usage events of MCP calls and WebSocket sessions (durable mode)", () =
     connection.disconnect();
     await eventually(async () => {
       try {
-        await post(gw.url, "/mcp/metered-mcp/tools/echo/call", { text: "late" });
+        await authorizedPost(gw.url, "/mcp/metered-mcp/tools/echo/call", { text: "late" });
         return false;
       } catch {
         return true; // the socket was destroyed: no complete answer
@@ -228,10 +220,13 @@ describe("durable MCP usage over a slow link to Redis", () => {
   });
 
   test("the agent never holds a whole MCP answer (runtime call, pass-through JSON) whose event is not in Redis yet", async () => {
-    assert.equal((await post(gw.url, "/mcp/slow-mcp/tools/echo/call", { text: "warm" })).status, 200);
+    assert.equal(
+      (await authorizedPost(gw.url, "/mcp/slow-mcp/tools/echo/call", { text: "warm" })).status,
+      200,
+    );
     assert.equal(await waitingEvents(prefix), 1);
     relay.delayMs = 300;
-    const call = await post(gw.url, "/mcp/slow-mcp/tools/echo/call", { text: "slow" });
+    const call = await authorizedPost(gw.url, "/mcp/slow-mcp/tools/echo/call", { text: "slow" });
     assert.equal(call.status, 200, call.text);
     assert.equal(await waitingEvents(prefix), 2, "the runtime answer was whole before its event was stored");
     const initialize = {
@@ -244,7 +239,7 @@ describe("durable MCP usage over a slow link to Redis", () => {
         clientInfo: { name: "agent", version: "1" },
       },
     };
-    const pass = await post(gw.url, "/mcp/slow-mcp", initialize, {
+    const pass = await authorizedPost(gw.url, "/mcp/slow-mcp", initialize, {
       accept: "application/json, text/event-stream",
     });
     assert.equal(pass.status, 200, pass.text);
