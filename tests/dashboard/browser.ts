@@ -113,6 +113,25 @@ export async function visit(page: Page, url: string, heading: string, shot: stri
   await checkPage(page, shot);
 }
 
+/**
+ * Each of `pages` ([path, heading]) at phone width in the dark scheme: visited (axe-clean, screenshot
+ * `phone-dark-<page><shotSuffix>`) and never scrolling sideways.
+ */
+export async function phoneDarkTour(
+  page: Page,
+  base: string,
+  pages: readonly (readonly [path: string, heading: string])[],
+  shotSuffix = "",
+): Promise<void> {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  for (const [path, heading] of pages) {
+    await visit(page, `${base}${path}`, heading, `phone-dark${path.replace("/", "-")}${shotSuffix}`);
+    const overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth");
+    assert.ok(Number(overflow) <= 0, `${path}: page does not scroll sideways (${overflow}px)`);
+  }
+}
+
 /** axe-core (no serious violations) on what the page shows now, and a screenshot of it. */
 export async function checkPage(page: Page, shot: string): Promise<void> {
   const violations = await seriousViolations(page);

@@ -8,6 +8,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import {
   addVirtualAuthenticator,
   fromOtherOrigins,
+  phoneDarkTour,
   screenshot,
   type TestBrowser,
   type VirtualAuthenticator,
@@ -276,9 +277,7 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
   });
 
   test("dark theme, phone width and keyboard: readable, no sideways scroll, no axe violations", async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.emulateMedia({ colorScheme: "dark" });
-    for (const [path, heading] of [
+    await phoneDarkTour(page, stack.dashboardUrl, [
       ["/approvals", "Pending requests"],
       ["/agents", "Approved agents"],
       ["/history", "History"],
@@ -287,11 +286,7 @@ describe("dashboard in Chromium", { timeout: 240_000 }, () => {
       ["/webhooks", "Webhooks"],
       ["/gateway", "Gateway"],
       ["/passkeys", "Passkeys"],
-    ] as const) {
-      await visit(path, heading, `phone-dark${path.replace("/", "-")}`);
-      const overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth");
-      assert.ok(Number(overflow) <= 0, `${path}: page does not scroll sideways (${overflow}px)`);
-    }
+    ]);
     // Keyboard: a page change puts the focus on the content; Shift+Tab goes back to the navigation, Enter follows it.
     await page.goto(`${stack.dashboardUrl}/approvals`);
     await page.getByRole("heading", { level: 1, name: "Pending requests" }).waitFor();

@@ -10,7 +10,7 @@ import { until } from "@sigilum-gw/testkit/until";
 import pg from "pg";
 import type { BrowserContext, Page } from "playwright-core";
 import { type FrameCapture, startFrameCapture } from "../pairing/capture.ts";
-import { checkPage, fromOtherOrigins, screenshot, visit } from "./browser.ts";
+import { checkPage, fromOtherOrigins, phoneDarkTour, screenshot, visit } from "./browser.ts";
 import { type DashboardRun, startDashboardRun } from "./session.ts";
 import type { DashboardStack } from "./stack.ts";
 
@@ -265,21 +265,15 @@ describe("webhooks and gateway pages in Chromium", { timeout: 300_000 }, () => {
   });
 
   test("dark theme and phone width on the new pages: no axe violations, no sideways scroll", async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.emulateMedia({ colorScheme: "dark" });
-    for (const [path, heading] of [
-      ["/webhooks", "Webhooks"],
-      ["/gateway", "Gateway"],
-    ] as const) {
-      await visit(
-        page,
-        `${stack.dashboardUrl}${path}`,
-        heading,
-        `phone-dark${path.replace("/", "-")}-filled`,
-      );
-      const overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth");
-      assert.ok(Number(overflow) <= 0, `${path}: page does not scroll sideways (${overflow}px)`);
-    }
+    await phoneDarkTour(
+      page,
+      stack.dashboardUrl,
+      [
+        ["/webhooks", "Webhooks"],
+        ["/gateway", "Gateway"],
+      ],
+      "-filled",
+    );
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.emulateMedia({ colorScheme: "light" });
     assert.deepEqual(

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
+import { settle } from "@sigilum-gw/testkit/stage";
 import { authorize, createEnvoyAuthorizer } from "../../src/pipeline/authorize.ts";
 import type { ProxyContext } from "../../src/pipeline/exchange.ts";
-import { gatewayRequest, settle } from "./stage-request.ts";
+import { gatewayRequest } from "./stage-request.ts";
 
 const codec = createAuthzTokenCodec("stage-test-internal-secret-0123456789abcdef");
 // The authorize stage reads only the authorizer from its context.

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { settle } from "@sigilum-gw/testkit/stage";
 import { readRequestBody } from "../../src/pipeline/body.ts";
 import type { ProxyContext } from "../../src/pipeline/exchange.ts";
-import { gatewayRequest, settle } from "./stage-request.ts";
+import { gatewayRequest } from "./stage-request.ts";
 
 // The body stage reads nothing else from its context.
 const ctx = { maxBodyBytes: 16 } as ProxyContext;

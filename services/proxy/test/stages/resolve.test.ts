@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
+import { settle } from "@sigilum-gw/testkit/stage";
 import { Redis } from "ioredis";
 import { buildNewConnection } from "../../src/model/connection/create.ts";
 import { createEnvoyAuthorizer } from "../../src/pipeline/authorize.ts";
@@ -13,7 +14,7 @@ import { RedisEventPublisher } from "../../src/store/events.ts";
 import { createProxyKeys } from "../../src/store/keys.ts";
 import { VariableStore } from "../../src/store/variables.ts";
 import { deletePrefix, REDIS_URL, randomPrefix } from "../helpers.ts";
-import { gatewayRequest, settle } from "./stage-request.ts";
+import { gatewayRequest } from "./stage-request.ts";
 
 describe("proxy resolve stage (real Redis)", () => {
   const prefix = randomPrefix();

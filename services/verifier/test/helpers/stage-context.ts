@@ -1,5 +1,3 @@
-import { IncomingMessage } from "node:http";
-import { Socket } from "node:net";
 import { createTrustedProxies } from "@sigilum-gw/shared/client-ip";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
 import { signRequest } from "@sigilum-gw/shared/http-signatures";
@@ -7,13 +5,14 @@ import { createIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identit
 import { createRedisKeys } from "@sigilum-gw/shared/redis-keys";
 import { RedisNonceStore } from "@sigilum-gw/shared/replay";
 import { trackReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
-import type { Result } from "@sigilum-gw/shared/stage";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
+import { requestStream } from "@sigilum-gw/testkit/stage";
+import { suiteFixture } from "@sigilum-gw/testkit/suite";
 import { Redis } from "ioredis";
 import { ClaimsCache } from "../../src/claims/cache.ts";
 import { createFeedClient } from "../../src/claims/feed-client.ts";
 import { ClaimSubmitter } from "../../src/claims/submissions.ts";
-import type { CheckContext, CheckDetail, CheckRequest, Routed } from "../../src/pipeline/check.ts";
+import type { CheckContext, CheckRequest, Routed } from "../../src/pipeline/check.ts";
 import { createSignatureVerifier } from "../../src/pipeline/signature.ts";
 import { ClaimCopyStore } from "../../src/store/claim-copies.ts";
 import { deletePrefix, REDIS_URL, randomPrefix, SERVICE_API_KEY } from "./harness.ts";
@@ -33,7 +32,12 @@ export interface StageBench {
   close(): Promise<void>;
 }
 
-export async function startStageBench(): Promise<StageBench> {
+/** A stage bench for the calling suite: started before its tests, closed after them. */
+export function useStageBench(): StageBench {
+  return suiteFixture(startStageBench, (bench) => bench.close());
+}
+
+async function startStageBench(): Promise<StageBench> {
   const prefix = randomPrefix();
   const keys = createRedisKeys(prefix);
   const feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
@@ -116,16 +120,9 @@ export function checkRequest(
   target: string,
   options: { host?: string; headers?: Record<string, string>; method?: string; body?: Buffer[] } = {},
 ): CheckRequest {
-  const stream = new IncomingMessage(new Socket());
   const headers = { host: options.host ?? "gateway.test", ...options.headers };
-  stream.headers = headers;
-  stream.rawHeaders = Object.entries(headers).flat();
-  if (options.body) {
-    for (const chunk of options.body) stream.push(chunk);
-    stream.push(null);
-  }
   return {
-    stream,
+    stream: requestStream(headers, options.body),
     method: options.method ?? "GET",
     target,
     host: headers.host,
@@ -134,11 +131,4 @@ export function checkRequest(
     peerTrusted: false,
     clientIp: "203.0.113.7",
   };
-}
-
-/** The settled result of a stage, and whether it answered synchronously. */
-export async function settle<T>(
-  result: Result<T, CheckDetail> | Promise<Result<T, CheckDetail>>,
-): Promise<{ sync: boolean; result: Result<T, CheckDetail> }> {
-  return { sync: !(result instanceof Promise), result: await result };
 }

@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { MAX_REQUEST_TARGET_BYTES } from "@sigilum-gw/shared/limits";
+import { settle } from "@sigilum-gw/testkit/stage";
 import { admit } from "../../src/pipeline/admit.ts";
-import { checkRequest, type StageBench, settle, startStageBench } from "../helpers/stage-context.ts";
+import { checkRequest, useStageBench } from "../helpers/stage-context.ts";
 
 describe("admission stage", () => {
-  let bench: StageBench;
-  before(async () => {
-    bench = await startStageBench();
-  });
-  after(() => bench.close());
+  const bench = useStageBench();
 
   test("a bodyless check passes synchronously, body null", async () => {
     const request = checkRequest("/proxy/svc/v1");

@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
+import { settle } from "@sigilum-gw/testkit/stage";
 import { claims } from "../../src/pipeline/claims.ts";
 import { signature } from "../../src/pipeline/signature.ts";
-import { type StageBench, settle, startStageBench } from "../helpers/stage-context.ts";
+import { useStageBench } from "../helpers/stage-context.ts";
 
 describe("claims stage", () => {
-  let bench: StageBench;
-  before(async () => {
-    bench = await startStageBench();
-  });
-  after(() => bench.close());
+  const bench = useStageBench();
 
   async function signedFor(service: string) {
     const verified = await settle(signature(bench.signed(`/proxy/${service}/v1`), bench.ctx));

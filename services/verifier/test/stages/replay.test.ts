@@ -1,18 +1,15 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
+import { settle } from "@sigilum-gw/testkit/stage";
 import { Redis } from "ioredis";
 import { replay } from "../../src/pipeline/replay.ts";
 import { signature } from "../../src/pipeline/signature.ts";
 import { REDIS_URL } from "../helpers/harness.ts";
-import { type StageBench, settle, startStageBench } from "../helpers/stage-context.ts";
+import { useStageBench } from "../helpers/stage-context.ts";
 
 describe("replay stage", () => {
-  let bench: StageBench;
-  before(async () => {
-    bench = await startStageBench();
-    await bench.ctx.epoch.sync();
-  });
-  after(() => bench.close());
+  const bench = useStageBench();
+  before(() => bench.ctx.epoch.sync());
 
   async function signedNow(target: string) {
     const verified = await settle(signature(bench.signed(target), bench.ctx));

@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
+import { settle } from "@sigilum-gw/testkit/stage";
 import { route } from "../../src/pipeline/route.ts";
-import { checkRequest, type StageBench, settle, startStageBench } from "../helpers/stage-context.ts";
+import { checkRequest, useStageBench } from "../helpers/stage-context.ts";
 
 describe("route stage", () => {
-  let bench: StageBench;
-  before(async () => {
-    bench = await startStageBench();
-  });
-  after(() => bench.close());
+  const bench = useStageBench();
 
   const run = (target: string, method = "GET") =>
     settle(route({ request: checkRequest(target, { method }), body: null }, bench.ctx));

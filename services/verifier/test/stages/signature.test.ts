@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
+import { settle } from "@sigilum-gw/testkit/stage";
 import { signature } from "../../src/pipeline/signature.ts";
-import { type StageBench, settle, startStageBench } from "../helpers/stage-context.ts";
+import { useStageBench } from "../helpers/stage-context.ts";
 
 describe("signature stage", () => {
-  let bench: StageBench;
-  before(async () => {
-    bench = await startStageBench();
-  });
-  after(() => bench.close());
+  const bench = useStageBench();
 
   test("a valid signature yields the agent's identity, synchronously", async () => {
     const routed = bench.signed("/proxy/github/repos?per_page=1");
