@@ -3,6 +3,7 @@ import { GatewayError } from "@sigilum-gw/shared/errors";
 import { catalogInput, normalizeCatalog } from "../catalog/schema.ts";
 import type { CatalogStore } from "../catalog/store.ts";
 import { readJson, sendJson } from "../http/json.ts";
+import { isForbiddenUpstreamUrl } from "../http/upstream-address.ts";
 import { buildNewConnection } from "../model/connection/create.ts";
 import { toConnectionJson } from "../model/connection/json.ts";
 import { applyRotation } from "../model/connection/rotate.ts";
@@ -22,7 +23,6 @@ import {
   validateVariableValue,
 } from "../model/variable.ts";
 import { loadConnection } from "../pipeline/resolve.ts";
-import { isForbiddenUpstreamUrl } from "../pipeline/upstream-address.ts";
 import type { BackupStore } from "../store/backup.ts";
 import type { ConnectionCache } from "../store/cache.ts";
 import type { ConnectionStore } from "../store/connections.ts";

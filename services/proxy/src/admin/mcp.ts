@@ -1,12 +1,12 @@
 import { ERROR_CATALOGUE, GatewayError } from "@sigilum-gw/shared/errors";
 import { sendJson } from "../http/json.ts";
+import { isForbiddenAddressError } from "../http/upstream-address.ts";
 import { type DiscoveryService, discoveryJson, parseRefreshMode } from "../mcp/discovery.ts";
 import { describeUpstreamError } from "../mcp/errors.ts";
 import type { McpUpstreams } from "../mcp/upstream.ts";
 import type { ConnectionRecord, SecretMap } from "../model/connection/types.ts";
 import { formatTime } from "../model/time.ts";
 import { credentialOf, loadConnection } from "../pipeline/resolve.ts";
-import { isForbiddenAddressError } from "../pipeline/upstream-address.ts";
 import type { AdminCall, AdminDeps } from "./handlers.ts";
 import type { TestResult } from "./test-connection.ts";
 

@@ -1,5 +1,5 @@
 import { recordUpstream } from "@sigilum-gw/shared/metrics";
-import { isForbiddenAddressError } from "../pipeline/upstream-address.ts";
+import { isForbiddenAddressError } from "../http/upstream-address.ts";
 import type { DiscoverySource } from "./discovery.ts";
 import { describeUpstreamError } from "./errors.ts";
 import { type EffectivePolicy, exposedTools } from "./policy.ts";

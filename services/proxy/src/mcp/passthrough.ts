@@ -2,7 +2,7 @@ import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GatewayError } from "@sigilum-gw/shared/errors";
 import { type Dispatcher, request } from "undici";
-import { isForbiddenAddressError, type UpstreamAddressGuard } from "../pipeline/upstream-address.ts";
+import { isForbiddenAddressError, type UpstreamAddressGuard } from "../http/upstream-address.ts";
 import { asStoreError } from "../store/redis-errors.ts";
 import type { DiscoveryService } from "./discovery.ts";
 import { mcpEndpointUrl } from "./endpoint.ts";

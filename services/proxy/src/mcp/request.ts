@@ -8,6 +8,7 @@ import type { ProxyMetrics } from "../metrics.ts";
 import type { AuthorizedIdentity } from "../pipeline/authorize.ts";
 import { writeDenial, writeError } from "../pipeline/errors.ts";
 import type { GatewayRequest, ProxyContext } from "../pipeline/exchange.ts";
+import type { McpRoute } from "../pipeline/mcp-route.ts";
 import type { ResolvedConnection } from "../pipeline/resolve.ts";
 import { admission, resolutionStages } from "../pipeline/run.ts";
 import { asStoreError } from "../store/redis-errors.ts";
@@ -17,7 +18,6 @@ import { type DiscoveryService, parseRefreshMode } from "./discovery.ts";
 import { type PassthroughDeps, passthrough } from "./passthrough.ts";
 import { effectivePolicy, explainTool, exposedTools } from "./policy.ts";
 import type { ToolCallRateLimiter } from "./rate-limit.ts";
-import type { McpRoute } from "./route.ts";
 import type { McpUpstreams } from "./upstream.ts";
 
 /**

@@ -3,8 +3,8 @@ import type { ErrorCode } from "@sigilum-gw/shared/errors";
 import { deny, ok, type Result } from "@sigilum-gw/shared/stage";
 import { Agent, type Dispatcher } from "undici";
 import { filterResponseHeaders } from "../http/response-headers.ts";
+import { FORBIDDEN_ADDRESS_CODE, forbiddenLiteral, guardedLookup } from "../http/upstream-address.ts";
 import type { ForwardFailure, ProxyDetail } from "./exchange.ts";
-import { FORBIDDEN_ADDRESS_CODE, forbiddenLiteral, guardedLookup } from "./upstream-address.ts";
 
 /**
  * Forwards one request with undici's dispatcher API and streams the response straight into the client's

@@ -1,8 +1,8 @@
 import { parseRoutePath, type RoutePath, type UnsafePath } from "@sigilum-gw/shared/gateway-route";
 import { deny, ok, type Result } from "@sigilum-gw/shared/stage";
-import { INVALID_MCP_PATH, type McpRoute, mcpRoute } from "../mcp/route.ts";
 import { isSafeConnectionId } from "../model/connection/rules.ts";
 import type { ProxyDetail } from "./exchange.ts";
+import { INVALID_MCP_PATH, type McpRoute, mcpRoute } from "./mcp-route.ts";
 
 /**
  * The route stage: which runtime route a request-target calls, by the gateway's one URL grammar (shared with the

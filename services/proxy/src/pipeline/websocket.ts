@@ -5,6 +5,7 @@ import type { ErrorCode } from "@sigilum-gw/shared/errors";
 import { checkRequestLimits } from "@sigilum-gw/shared/limits";
 import type { Logger } from "@sigilum-gw/shared/logger";
 import { WebSocket, WebSocketServer } from "ws";
+import { FORBIDDEN_ADDRESS_CODE, forbiddenLiteral, guardedLookup } from "../http/upstream-address.ts";
 import { recordUsage, type UsageRecording, usageEvent } from "../usage/event.ts";
 import type { AuthorizedIdentity } from "./authorize.ts";
 import { writeDenial, writeError } from "./errors.ts";
@@ -12,7 +13,6 @@ import type { GatewayRequest, ProxyContext } from "./exchange.ts";
 import { buildUpstreamHeaders, buildUpstreamTarget } from "./inject.ts";
 import { routeOf } from "./route.ts";
 import { upgradeStages } from "./run.ts";
-import { FORBIDDEN_ADDRESS_CODE, forbiddenLiteral, guardedLookup } from "./upstream-address.ts";
 
 /**
  * WebSocket upgrades on `/proxy/{id}/...`: the upgrade request is authorized exactly like any runtime request
