@@ -309,8 +309,11 @@ export class McpUpstreams {
     const sessionless = state?.era === "legacy" && state.session === undefined;
     if (shared && !(state && adoptable(state)) && !sessionless) {
       release = await shared.lock(connectionId, this.#opts.timeoutMs + 1000);
-      if (!release)
-        state = await shared.waitFor(connectionId, how.key, adoptable, this.#opts.timeoutMs + 1000);
+      // With the lock taken, read again: another replica may have finished its handshake (and released the lock)
+      // between our read and our lock, and a second initialize would replace the session it stored.
+      state = release
+        ? await shared.read(connectionId, how.key)
+        : await shared.waitFor(connectionId, how.key, adoptable, this.#opts.timeoutMs + 1000);
     }
     try {
       if (state && adoptable(state)) {
