@@ -53,6 +53,14 @@ describe("claims", () => {
     for (const v of verifiers) await within(v.service.claims.settled(), 10_000, "claims refresh");
   }
 
+  /** A verifier with `env` on the test clock; the agent approved for crm, its first check allowed. */
+  async function startAllowed(env: Record<string, string>): Promise<RunningVerifier> {
+    feed.approve("crm", agent.namespace, agent.publicKey);
+    verifier = await startVerifier(feed.url, env, { clock });
+    assert.equal((await check(verifier, agent, "crm")).status, 200);
+    return verifier;
+  }
+
   before(async () => {
     feed = await startControlPlane({ apiKey: SERVICE_API_KEY });
   });
@@ -166,13 +174,10 @@ describe("claims", () => {
   });
 
   test("revoked in the feed → denied within one refresh interval", async () => {
-    feed.approve("crm", agent.namespace, agent.publicKey);
-    verifier = await startVerifier(
-      feed.url,
-      { GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "5", GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1" },
-      { clock },
-    );
-    assert.equal((await check(verifier, agent, "crm")).status, 200);
+    verifier = await startAllowed({
+      GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "5",
+      GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
+    });
     feed.revoke("crm", agent.namespace, agent.publicKey);
     const revokedAt = clock.now();
     let deniedAt = 0;
@@ -247,13 +252,10 @@ describe("claims", () => {
   });
 
   test("feed down: the last good set answers until its TTL, then AUTH_CLAIMS_UNAVAILABLE (503), never an allow", async () => {
-    feed.approve("crm", agent.namespace, agent.publicKey);
-    verifier = await startVerifier(
-      feed.url,
-      { GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "2", GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1" },
-      { clock },
-    );
-    assert.equal((await check(verifier, agent, "crm")).status, 200);
+    verifier = await startAllowed({
+      GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "2",
+      GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
+    });
     feed.mode = "destroy";
     const downAt = clock.now();
     await advance(300, verifier);
@@ -276,17 +278,11 @@ describe("claims", () => {
   });
 
   test("feed down with GATEWAY_CLAIMS_STALE_IF_ERROR_SECONDS: stale set until TTL + window, then 503", async () => {
-    feed.approve("crm", agent.namespace, agent.publicKey);
-    verifier = await startVerifier(
-      feed.url,
-      {
-        GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "2",
-        GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
-        GATEWAY_CLAIMS_STALE_IF_ERROR_SECONDS: "2",
-      },
-      { clock },
-    );
-    assert.equal((await check(verifier, agent, "crm")).status, 200);
+    verifier = await startAllowed({
+      GATEWAY_CLAIMS_CACHE_TTL_SECONDS: "2",
+      GATEWAY_CLAIMS_CACHE_REFRESH_SECONDS: "1",
+      GATEWAY_CLAIMS_STALE_IF_ERROR_SECONDS: "2",
+    });
     feed.mode = "error503";
     const downAt = clock.now();
     // Last good fetch ≥ downAt − refresh: allowed at least until downAt − 1 + 2 + 2 s.

@@ -81,6 +81,16 @@ export function shortKey(key) {
   return h("code", { title: key }, key.length > 24 ? `${key.slice(0, 16)}…${key.slice(-6)}` : key);
 }
 
+/** Runs `action`, then says `done` in a toast; when it throws, the toast says its error instead. */
+export async function attempt(ctx, action, done) {
+  try {
+    await action();
+    ctx.toast(done);
+  } catch (error) {
+    ctx.toast(error.message, "error");
+  }
+}
+
 /** A button that asks "sure?" by changing into a confirm button first (no modal, works with the keyboard). */
 export function confirmButton(label, confirmLabel, action, attrs = {}) {
   let armed = false;

@@ -1,4 +1,4 @@
-import { h, shortKey, table } from "../dom.js";
+import { attempt, h, shortKey, table } from "../dom.js";
 
 /** What to call the agent behind a claim: its name, subject or id, else "unnamed agent". */
 function agentLabel(claim) {
@@ -44,10 +44,9 @@ export function showClaims(list, claims, { caption, headers, empty, cells }) {
 
 /** Posts `verb` (approve, reject, revoke) for a claim and toasts "<done> <agent> for <service>", or the error. */
 export async function actOnClaim(ctx, claim, verb, done) {
-  try {
-    await ctx.api.post(`/v1/claims/${encodeURIComponent(claim.claim_id)}/${verb}`);
-    ctx.toast(`${done} ${agentLabel(claim)} for ${claim.service}`);
-  } catch (error) {
-    ctx.toast(error.message, "error");
-  }
+  await attempt(
+    ctx,
+    () => ctx.api.post(`/v1/claims/${encodeURIComponent(claim.claim_id)}/${verb}`),
+    `${done} ${agentLabel(claim)} for ${claim.service}`,
+  );
 }

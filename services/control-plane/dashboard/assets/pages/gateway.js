@@ -1,4 +1,4 @@
-import { confirmButton, field, fill, form, h, table, when } from "../dom.js";
+import { attempt, confirmButton, field, fill, form, h, table, when } from "../dom.js";
 
 export const title = "Gateway";
 
@@ -144,12 +144,11 @@ function connectionRows(ctx, session, connections, reload) {
           "Test",
         ),
         confirmButton("Delete", "Confirm delete", async () => {
-          try {
-            await relay(ctx, session, "DELETE", `/api/admin/connections/${encodeURIComponent(c.id)}`);
-            ctx.toast(`Connection ${c.id} deleted`);
-          } catch (error) {
-            ctx.toast(error.message, "error");
-          }
+          await attempt(
+            ctx,
+            () => relay(ctx, session, "DELETE", `/api/admin/connections/${encodeURIComponent(c.id)}`),
+            `Connection ${c.id} deleted`,
+          );
           await reload();
         }),
       ),

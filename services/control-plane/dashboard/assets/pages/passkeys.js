@@ -1,4 +1,4 @@
-import { confirmButton, form, h, table, when } from "../dom.js";
+import { attempt, confirmButton, form, h, table, when } from "../dom.js";
 
 export const title = "Passkeys";
 
@@ -55,12 +55,11 @@ export async function render(ctx) {
                   "td",
                   { class: "actions" },
                   confirmButton("Delete", "Confirm delete", async () => {
-                    try {
-                      await ctx.api.del(`/v1/auth/passkeys/${encodeURIComponent(p.id)}`);
-                      ctx.toast("Passkey deleted");
-                    } catch (error) {
-                      ctx.toast(error.message, "error");
-                    }
+                    await attempt(
+                      ctx,
+                      () => ctx.api.del(`/v1/auth/passkeys/${encodeURIComponent(p.id)}`),
+                      "Passkey deleted",
+                    );
                     await load();
                   }),
                 ),

@@ -1,4 +1,4 @@
-import { confirmButton, field, form, h, table, when } from "../dom.js";
+import { attempt, confirmButton, field, form, h, table, when } from "../dom.js";
 
 export const title = "Services";
 
@@ -55,14 +55,14 @@ function keysPanel(ctx, service) {
                   "td",
                   { class: "actions" },
                   confirmButton("Revoke", "Confirm revoke", async () => {
-                    try {
-                      await ctx.api.del(
-                        `/v1/services/${encodeURIComponent(service.id)}/keys/${encodeURIComponent(k.id)}`,
-                      );
-                      ctx.toast(`Revoked key ${k.name}`);
-                    } catch (error) {
-                      ctx.toast(error.message, "error");
-                    }
+                    await attempt(
+                      ctx,
+                      () =>
+                        ctx.api.del(
+                          `/v1/services/${encodeURIComponent(service.id)}/keys/${encodeURIComponent(k.id)}`,
+                        ),
+                      `Revoked key ${k.name}`,
+                    );
                     await load();
                   }),
                 ),

@@ -1,4 +1,4 @@
-import { confirmButton, field, form, h, table, when } from "../dom.js";
+import { attempt, confirmButton, field, form, h, table, when } from "../dom.js";
 
 export const title = "Webhooks";
 
@@ -84,12 +84,7 @@ function webhookCard(ctx, base, hook, reload) {
           "Send test event",
         ),
         confirmButton("Delete", "Confirm delete", async () => {
-          try {
-            await ctx.api.del(`${base}/${enc(hook.id)}`);
-            ctx.toast("Webhook deleted");
-          } catch (error) {
-            ctx.toast(error.message, "error");
-          }
+          await attempt(ctx, () => ctx.api.del(`${base}/${enc(hook.id)}`), "Webhook deleted");
           await reload();
         }),
       ),
@@ -126,12 +121,11 @@ function deadLettersPanel(ctx, base, urls, reload) {
                     {
                       type: "button",
                       onclick: async () => {
-                        try {
-                          await ctx.api.post(`${base}/dead-letters/${enc(d.id)}/redeliver`);
-                          ctx.toast("Redelivery queued");
-                        } catch (error) {
-                          ctx.toast(error.message, "error");
-                        }
+                        await attempt(
+                          ctx,
+                          () => ctx.api.post(`${base}/dead-letters/${enc(d.id)}/redeliver`),
+                          "Redelivery queued",
+                        );
                         await reload();
                       },
                     },
