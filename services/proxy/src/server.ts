@@ -4,9 +4,8 @@ import type { Duplex } from "node:stream";
 import { createAuthzTokenCodec } from "@sigilum-gw/shared/authz-token";
 import type { BrowserGuardPolicy } from "@sigilum-gw/shared/browser-guard";
 import { createTrustedProxies } from "@sigilum-gw/shared/client-ip";
-import { serviceApiKeyFor } from "@sigilum-gw/shared/config";
 import { createHostAllowlist } from "@sigilum-gw/shared/host-allowlist";
-import { createLogger, decisionLog, type Logger } from "@sigilum-gw/shared/logger";
+import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
 import type { DrainOutcome } from "@sigilum-gw/shared/metrics";
 import { requestIdFrom } from "@sigilum-gw/shared/request-id";
 import {
@@ -18,15 +17,8 @@ import {
   trackRequests,
 } from "@sigilum-gw/shared/service-shell";
 import { createAdminApp } from "./admin/router.ts";
-import { CatalogStore } from "./catalog/store.ts";
 import type { ProxyConfig } from "./config.ts";
 import { applyCors } from "./http/cors.ts";
-import { upstreamAddressGuard } from "./http/upstream-address.ts";
-import { DiscoveryService } from "./mcp/discovery.ts";
-import { ToolCallRateLimiter } from "./mcp/rate-limit.ts";
-import type { McpDeps } from "./mcp/request.ts";
-import { SharedSessions } from "./mcp/shared-session.ts";
-import { McpUpstreams } from "./mcp/upstream.ts";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.ts";
 import { type Authorizer, createEnvoyAuthorizer, createInlineAuthorizer } from "./pipeline/authorize.ts";
 import { asLoggable, writeError, writeFailure } from "./pipeline/errors.ts";
@@ -37,19 +29,15 @@ import { ConnectionResolver } from "./pipeline/resolve.ts";
 import { WebSocketRelay } from "./pipeline/websocket.ts";
 import { createAdminGuard } from "./service/admin-guard.ts";
 import { startClaimRecheck } from "./service/claim-recheck.ts";
+import { subscribeToStoreEvents } from "./service/events.ts";
+import { createProxyMcp } from "./service/mcp.ts";
 import { openProxyRedis } from "./service/redis.ts";
 import { createProxyRouter } from "./service/router.ts";
-import { BackupStore } from "./store/backup.ts";
-import { ConnectionCache } from "./store/cache.ts";
-import { ConnectionStore } from "./store/connections.ts";
-import { createSecretBox } from "./store/crypto.ts";
-import { RedisEventPublisher, RedisEventSubscriber } from "./store/events.ts";
+import { openProxyStores } from "./service/stores.ts";
+import { startProxyUsage } from "./service/usage.ts";
+import type { ConnectionStore } from "./store/connections.ts";
 import { createProxyKeys } from "./store/keys.ts";
-import { PairingKeyStore } from "./store/pairing-key.ts";
-import { VariableStore } from "./store/variables.ts";
-import { startUsageDelivery } from "./usage/delivery.ts";
-import type { UsageRecording } from "./usage/event.ts";
-import { UsageRecorder } from "./usage/queue.ts";
+import type { UsageRecorder } from "./usage/queue.ts";
 
 /**
  * Wiring only: builds the stores, stages and routes from the configuration and serves them on one HTTP server
@@ -83,18 +71,9 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
   const clients = openProxyRedis(config.redisUrl, logger);
   const { redis } = clients;
 
-  const box = createSecretBox({ masterKey: config.masterKey, previousMasterKey: config.previousMasterKey });
-  const events = new RedisEventPublisher(redis, keys.events);
-  const connections = new ConnectionStore({ redis, keys, box, events });
-  const variables = new VariableStore({ redis, keys, box, events });
-  const cache = new ConnectionCache({ connections, variables });
-  const mcpGuard = upstreamAddressGuard(config.allowLinkLocalUpstreams);
-  const upstreams = new McpUpstreams({
-    guard: mcpGuard,
-    shared: new SharedSessions({ redis, box, key: keys.mcpUpstream, lockKey: keys.mcpUpstreamLock }),
-    timeoutMs: config.mcp.timeoutMs,
-    breaker: { failures: config.mcp.breakerFailures, cooldownMs: config.mcp.breakerCooldownMs },
-  });
+  const stores = openProxyStores(config, redis, keys, logger);
+  const { connections, cache } = stores;
+  const mcp = createProxyMcp({ config, redis, box: stores.box, keys, connections, metrics, logger, now });
 
   const codec = createAuthzTokenCodec(config.internalSecret);
   const authorizer: Authorizer =
@@ -105,38 +84,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     timeoutMs: config.proxyTimeoutMs,
     allowLinkLocal: config.allowLinkLocalUpstreams,
   });
-  const usage = new UsageRecorder({
-    connection: clients.queue,
-    prefix: keys.bullmq,
-    maxQueuedBatches: config.usageQueueMaxBatches,
-    onDropped: (n, reason) => metrics.usageEventsDropped.inc({ reason }, n),
-    onError: (err) => logger.warn({ err }, "usage events could not be queued"),
-    onDepth: (batches) => metrics.usageQueueDepth.set(batches),
-  });
-  // Embedded delivery only: with GATEWAY_USAGE_DELIVERY=separate a usage-worker process consumes the queue.
-  const delivery =
-    config.registryUrl && config.usageDelivery === "embedded"
-      ? startUsageDelivery({
-          registryUrl: config.registryUrl,
-          identity: config.identity,
-          serviceKeyFor: (service) => serviceApiKeyFor(service, config.serviceApiKeyEnv),
-          connection: clients.queue.duplicate(),
-          prefix: keys.bullmq,
-          logger,
-          logDecisions: config.logDecisions,
-          submitFailed: metrics.usageSubmitFailed,
-        })
-      : undefined;
-
-  if (config.previousMasterKey) {
-    Promise.all([connections.reencryptStale(), variables.reencryptStale()])
-      .then(([c, v]) =>
-        logger.info({ connections: c, variables: v }, "re-sealed secrets under the current master key"),
-      )
-      .catch((err: unknown) =>
-        logger.error({ err }, "re-sealing secrets under the current master key failed"),
-      );
-  }
+  const usage = startProxyUsage({ config, queue: clients.queue, keys, metrics, logger });
 
   const stages: ProxyContext = {
     authorizer,
@@ -151,48 +99,11 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     stages,
     forwarder,
     metrics,
-    usage,
-    usageDurable: config.usageDurability === "durable",
+    usage: usage.recorder,
+    usageDurable: usage.recording.durable,
     logger,
     logDecisions: config.logDecisions,
     trustedProxies: createTrustedProxies(config.trustedProxyCidrs),
-  };
-  const discovery = new DiscoveryService({
-    redis,
-    key: keys.mcpDiscovery,
-    upstreams,
-    connections,
-    metrics,
-    ttlMs: config.mcp.discoveryTtlMs,
-    staleMs: config.mcp.staleIfErrorMs,
-    now,
-    onStale: (connection, error) => {
-      if (config.logDecisions) {
-        decisionLog(logger, "mcp_discovery_stale_if_error", {
-          connection,
-          reason_code: "MCP_DISCOVERY_STALE_IF_ERROR",
-          error,
-        });
-      }
-    },
-  });
-  const limiter = new ToolCallRateLimiter(
-    redis,
-    keys.rateLimit("mcp-tool-call"),
-    config.mcp.toolCallsPerMinute,
-  );
-  const usageRecording: UsageRecording = {
-    sink: usage,
-    durable: runtime.usageDurable,
-    notStored: () => metrics.usageEventsDropped.inc({ reason: "not_stored" }),
-  };
-  const mcp: McpDeps = {
-    ...runtime,
-    usage: usageRecording,
-    discovery,
-    upstreams,
-    limiter,
-    passthrough: { discovery, limiter, timeoutMs: config.mcp.timeoutMs, guard: mcpGuard },
   };
   const websockets = new WebSocketRelay({
     stages,
@@ -201,7 +112,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     handshakeTimeoutMs: config.proxyTimeoutMs,
     maxPayloadBytes: config.maxBodyBytes,
     allowLinkLocal: config.allowLinkLocalUpstreams,
-    usage: usageRecording,
+    usage: usage.recording,
   });
   const recheck = startClaimRecheck({
     websockets,
@@ -209,23 +120,14 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     internalSecret: config.internalSecret,
     logger,
   });
-  const subscriber = new RedisEventSubscriber(clients.subscriber, keys.events);
-  subscriber.onEvent((event) => {
-    cache.handle(event);
-    if (event.type === "connection.deleted") upstreams.forget(event.id);
+  const subscriber = subscribeToStoreEvents({
+    connection: clients.subscriber,
+    channel: keys.events,
+    cache,
+    upstreams: mcp.upstreams,
+    claimsChanged: recheck.claimsChanged,
+    logger,
   });
-  subscriber.onClaimsChanged((service) => recheck.claimsChanged(service));
-  subscriber.onLiveChange((live) => {
-    if (live !== cache.live)
-      logger.info(
-        { live },
-        live
-          ? "cache invalidation channel up"
-          : "cache invalidation channel down: reading Redis on every request",
-      );
-    cache.setLive(live);
-  });
-  subscriber.start().catch((err: unknown) => logger.error({ err }, "events subscription failed"));
 
   const allowedOrigins = new Set(config.admin.allowedOrigins);
   const browserGuard: BrowserGuardPolicy = {
@@ -257,20 +159,15 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     }),
     adminGuard,
     adminApp: createAdminApp({
-      backup: new BackupStore({ redis, keys, box, events }),
-      connections,
-      variables,
-      catalog: new CatalogStore(redis, keys.catalog),
-      cache,
-      pairingKey: new PairingKeyStore(redis, keys.pairingKey, box),
+      ...stores,
       maxBodyBytes: config.maxBodyBytes,
       now,
-      mcp: { discovery, upstreams },
+      mcp: { discovery: mcp.discovery, upstreams: mcp.upstreams },
       allowLinkLocalUpstreams: config.allowLinkLocalUpstreams,
     }),
     adminTimeoutMs: config.admin.timeoutMs,
     runtime,
-    mcp,
+    mcp: mcp.deps(runtime, usage.recording),
     logger,
   });
 
@@ -305,11 +202,9 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
   /** Every step is bounded: Redis or an upstream may be gone, and shutdown must still finish. */
   async function releaseResources(): Promise<void> {
     await usage.close();
-    await settleWithin(delivery?.close(), 2000);
     await settleWithin(authorizer.close(), 2000);
     await settleWithin(forwarder.close(), 2000);
-    await settleWithin(upstreams.close(), 2000);
-    await settleWithin(mcpGuard.dispatcher.close(), 2000);
+    await mcp.close();
     recheck.stop();
     websockets.close();
     await forwarder.destroy().catch(() => {});
@@ -322,7 +217,7 @@ export function createProxy(config: ProxyConfig, opts: ProxyOptions = {}): Proxy
     metrics,
     forwarder,
     connections,
-    usage,
+    usage: usage.recorder,
     listening: { mode: config.authzMode, variable: config.listenVariable },
     async start() {
       // Serve only once Redis answers (or after 5 s; then /health/ready reports it and requests get 503s).
