@@ -24,8 +24,8 @@ const FLAG_ENV: Record<string, string> = {
   "relay-timeout-ms": "PAIRING_RELAY_TIMEOUT_MS",
 };
 
-/** The environment with the flags applied; null when the flags are bad (usage printed). */
-export function environmentFromFlags(argv: string[]): NodeJS.ProcessEnv | null {
+/** `base` with the flags applied; null when the flags are bad (usage printed). */
+export function environmentFromFlags(argv: string[], base: NodeJS.ProcessEnv): NodeJS.ProcessEnv | null {
   const options = Object.fromEntries(
     Object.keys(FLAG_ENV).map((flag) => [flag, { type: "string" as const }]),
   );
@@ -40,7 +40,7 @@ export function environmentFromFlags(argv: string[]): NodeJS.ProcessEnv | null {
     process.stderr.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...base };
   if (argv.length === 0) return env;
   env.BRIDGE_OUTPUT ??= "text";
   for (const [flag, name] of Object.entries(FLAG_ENV)) {

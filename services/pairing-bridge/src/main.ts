@@ -10,7 +10,7 @@ import { createPairingBridge } from "./server.ts";
  * Exit codes: 0 stopped, 1 bad configuration or failed preflight, 42 session terminal (PAIR_SESSION_TERMINAL).
  */
 
-const env = environmentFromFlags(process.argv.slice(2));
+const env = environmentFromFlags(process.argv.slice(2), process.env);
 if (!env) process.exit(1);
 await runService({
   name: "pairing-bridge",
