@@ -295,12 +295,18 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
 }
 
 /** Usage events waiting in the proxy's bullmq queue (stored, not yet delivered). */
-export async function waitingEvents(prefix: string): Promise<number> {
+export function waitingEvents(prefix: string): Promise<number> {
+  return onUsageQueue(prefix, async (queue) =>
+    (await queue.getWaiting()).reduce((n, job) => n + (job.data as { events: unknown[] }).events.length, 0),
+  );
+}
+
+/** Runs `use` on the proxy's usage queue of keys under `prefix`, through a Redis connection of its own (closed after). */
+export async function onUsageQueue<T>(prefix: string, use: (queue: Queue) => Promise<T>): Promise<T> {
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(USAGE_QUEUE, { connection, prefix: createProxyKeys(prefix).bullmq });
   try {
-    const jobs = await queue.getWaiting();
-    return jobs.reduce((n, job) => n + (job.data as { events: unknown[] }).events.length, 0);
+    return await use(queue);
   } finally {
     await queue.close();
     connection.disconnect();

@@ -2,15 +2,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Relay, startRelay } from "@sigilum-gw/testkit/relay";
-import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { createProxyKeys } from "../src/store/keys.ts";
-import { USAGE_QUEUE, type UsageEvent, UsageQueueFullError, UsageRecorder } from "../src/usage/queue.ts";
+import { type UsageEvent, UsageQueueFullError, UsageRecorder } from "../src/usage/queue.ts";
 import {
   authorizedGet,
   createTokenConnection,
   deletePrefix,
   eventually,
+  onUsageQueue,
   REDIS_URL,
   type RunningProxy,
   randomPrefix,
@@ -55,10 +55,8 @@ describe("usage recorder: durable writes and the queue bound", () => {
     assert.equal(await waitingEvents(prefix), 1, "stored before the promise resolved");
     await Promise.all(Array.from({ length: 200 }, (_, i) => recorder.recordDurable(event(`d-many-${i}`))));
     assert.equal(await waitingEvents(prefix), 201);
-    const queue = new Queue(USAGE_QUEUE, { connection, prefix: bullmq });
-    const batches = await queue.getWaitingCount();
+    const batches = await onUsageQueue(prefix, (queue) => queue.getWaitingCount());
     assert.ok(batches < 50, `200 concurrent events took ${batches - 1} writes (group commit)`);
-    await queue.close();
     await recorder.close();
   });
 

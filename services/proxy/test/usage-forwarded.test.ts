@@ -11,11 +11,10 @@ import { createIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type McpTestServer, startMcpTestServer } from "@sigilum-gw/testkit/mcp-servers";
 import { type Relay, startRelay } from "@sigilum-gw/testkit/relay";
-import { Queue, type Worker } from "bullmq";
+import type { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { WebSocket, WebSocketServer } from "ws";
 import { createProxyKeys } from "../src/store/keys.ts";
-import { USAGE_QUEUE } from "../src/usage/queue.ts";
 import { startUsageSubmitter } from "../src/usage/submitter.ts";
 import {
   AGENT,
@@ -25,6 +24,7 @@ import {
   deletePrefix,
   eventually,
   mintToken,
+  onUsageQueue,
   REDIS_URL,
   type RunningProxy,
   randomPrefix,
@@ -163,14 +163,9 @@ describe("usage events of MCP calls and WebSocket sessions (durable mode)", () =
     const full = await adminJson(gw.url, "GET", "/metrics");
     assert.equal(full.status, 200);
     // Fill the queue past its bound with waiting batches, then wait for the recorder's next reading of it.
-    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queue = new Queue(USAGE_QUEUE, {
-      connection,
-      prefix: createProxyKeys(gw.config.redisPrefix).bullmq,
-    });
-    await queue.addBulk(Array.from({ length: 100 }, () => ({ name: "filler", data: { events: [] } })));
-    await queue.close();
-    connection.disconnect();
+    await onUsageQueue(gw.config.redisPrefix, (queue) =>
+      queue.addBulk(Array.from({ length: 100 }, () => ({ name: "filler", data: { events: [] } }))),
+    );
     await eventually(async () => {
       try {
         await authorizedPost(gw.url, "/mcp/metered-mcp/tools/echo/call", { text: "late" });

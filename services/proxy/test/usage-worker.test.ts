@@ -7,15 +7,12 @@ import { fileURLToPath } from "node:url";
 import { initIdentity } from "@sigilum-gw/shared/identity";
 import { type ControlPlane, startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type ServiceProcess, spawnService } from "@sigilum-gw/testkit/process";
-import { Queue } from "bullmq";
-import { Redis } from "ioredis";
-import { createProxyKeys } from "../src/store/keys.ts";
-import { USAGE_QUEUE } from "../src/usage/queue.ts";
 import {
   authorizedGet,
   createTokenConnection,
   deletePrefix,
   eventually,
+  onUsageQueue,
   REDIS_URL,
   type RunningProxy,
   randomPrefix,
@@ -82,17 +79,12 @@ describe("usage worker: delivers what a separate-mode proxy queues", () => {
     const res = await authorizedGet(gw.url, "/proxy/metered/v1/items");
     assert.equal(res.status, 200);
     await gw.proxy.usage.flush();
-    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queue = new Queue(USAGE_QUEUE, { connection, prefix: createProxyKeys(prefix).bullmq });
-    try {
+    await onUsageQueue(prefix, async (queue) => {
       // Observed, not waited for: no worker consumes the queue, and the batch sits in it undelivered.
       assert.deepEqual(await queue.getWorkers(), [], "the proxy runs no usage worker of its own");
       assert.equal(await queue.getWaitingCount(), 1, "one batch waits in the queue");
       assert.equal(controlPlane.usageEvents.length, 0, "nothing delivered without a worker");
-    } finally {
-      await queue.close();
-      connection.disconnect();
-    }
+    });
   });
 
   test("the worker delivers it, signed by the gateway, with the service key; then reports ready", async () => {
