@@ -4,6 +4,7 @@ import { sanitizeObject } from "./logger/sanitize.ts";
 export type { Logger } from "pino";
 export {
   BatchedDestination,
+  batchedStdout,
   flushLogs,
   type LogDestination,
   stdoutDestination,

@@ -1,4 +1,5 @@
 import cluster from "node:cluster";
+import { batchedStdout } from "@sigilum-gw/shared/logger";
 import { runService } from "@sigilum-gw/shared/service-shell";
 import { runPrimary } from "./cluster.ts";
 import { loadVerifierConfig } from "./config.ts";
@@ -7,6 +8,8 @@ import { createVerifierService } from "./server.ts";
 await runService({
   name: "verifier",
   label: "verifier",
+  // One write per decision line cost ~8 % of the verifier's CPU (docs/decisions.md, the verifier's instruction counts).
+  destination: batchedStdout(),
   loadConfig: () => loadVerifierConfig(process.env),
   logLevel: (config) => config.logLevel,
   listenAddressFile: (config) => config.listenAddressFile,
