@@ -8,7 +8,7 @@ import { createVerifierService } from "./server.ts";
 await runService({
   name: "verifier",
   label: "verifier",
-  // One write per decision line cost ~8 % of the verifier's CPU (docs/decisions.md, the verifier's instruction counts).
+  // Not one write per decision line: that was ~0.9 system calls per decision over the floor (docs/decisions.md).
   destination: batchedStdout(),
   loadConfig: () => loadVerifierConfig(process.env),
   logLevel: (config) => config.logLevel,
