@@ -7,7 +7,7 @@ import { signRequest } from "@sigilum-gw/shared/http-signatures";
 import { createIdentity, initIdentity, type SigilumIdentity } from "@sigilum-gw/shared/identity";
 import { startControlPlane } from "@sigilum-gw/testkit/control-plane";
 import { type AgentRequest, envelopeCode, envoyCheck, rawCheck } from "./helpers/envoy-check.ts";
-import { deletePrefix, randomPrefix, SERVICE_API_KEY, testEnv } from "./helpers/harness.ts";
+import { deletePrefix, randomPrefix, SERVICE_API_KEY, testEnv, waitFor } from "./helpers/harness.ts";
 import { spawnVerifier, type VerifierProcess } from "./helpers/process.ts";
 
 interface Gateway {
@@ -89,7 +89,9 @@ describe("two verifier processes on one Redis", () => {
     );
   });
 
-  test("decision logs are redacted: no namespace, key or full IP in clear", () => {
+  test("decision logs are redacted: no namespace, key or full IP in clear", async () => {
+    // Decision lines are written in batches, at least every 250 ms.
+    await waitFor(() => /"event":"proxy_auth_denied"/.test(a.output() + b.output()), 5000);
     const logs = a.output() + b.output();
     assert.match(logs, /"event":"proxy_identity_resolved"/);
     assert.match(logs, /"event":"proxy_auth_denied"/);
