@@ -1,9 +1,10 @@
 // `npm run soak`: the whole gateway as real processes (control plane, verifier, proxy in inline mode, usage worker,
-// own Redis server, PostgreSQL; a loopback relay in Envoy's place) under steady signed traffic at a share of its
-// measured saturation for a long time. The traffic is signed and sent from a thread of its own (soak-load.ts), so the
-// generator is not what saturates (signing and an HTTP client on the harness's event loop were). Reports errors, latency, and for each service its RSS over time (slope of a
-// least-squares line over the second half, after warm-up) and its event-loop delay p99 (from /metrics;
-// the control plane serves none, so loop-delay-probe.ts runs inside it).
+// own Redis server, PostgreSQL), agents connecting to the proxy as with `npm start`, under steady signed traffic at a
+// share of its measured saturation for a long time. Nothing of the harness stands in the request path (no relays:
+// in the harness's process they, not the gateway, saturated), and the traffic is signed and sent from a thread of
+// its own (soak-load.ts). Reports errors, latency, every answered request counted as a delivered usage event, and
+// for each service its RSS over time (slope of a least-squares line over the second half, after warm-up) and its
+// event-loop delay p99 (from /metrics; for the control plane, loop-delay-probe.ts runs inside it).
 //
 //   SOAK_MINUTES=10 (default) SOAK_SHARE=0.7 (default) npm run soak
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -74,7 +75,7 @@ function runTraffic(
   pathPrefix: string,
   onProgress: (progress: LoadProgress) => void = () => {},
 ): Promise<LoadResult> {
-  const gateway = new URL(stack.gateway.url);
+  const gateway = new URL(stack.url("proxy-0"));
   const job: SoakLoadJob = {
     run: { ...run, port: Number(gateway.port) },
     identity: stack.agentIdentity,
@@ -99,6 +100,7 @@ const controlPlaneLoop = join(probeDir, "control-plane-loop-p99");
 const stack = await startFaultStack({
   verifiers: 1,
   proxies: 1,
+  direct: true,
   controlPlaneEnv: {
     NODE_OPTIONS: `--import=${fileURLToPath(new URL("./loop-delay-probe.ts", import.meta.url))}`,
     LOOP_PROBE_FILE: controlPlaneLoop,

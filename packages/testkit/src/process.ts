@@ -61,6 +61,8 @@ export function killOnExit(child: ChildProcess): void {
   child.once("exit", () => process.off("exit", killChild));
 }
 
+const MAX_OUTPUT = 16 * 1024 * 1024;
+
 /**
  * Runs a service's main.ts as its own process (environment: PATH, HOME and `env` only) and resolves once
  * `listeners` JSON log lines containing `listeningMarker` and a `port` have appeared (cluster workers each log one).
@@ -78,6 +80,12 @@ export async function spawnService(
   });
   killOnExit(child);
   let output = "";
+  let started = false;
+  // What a process printed, for tests that read its log: the last MAX_OUTPUT characters (a soak logs gigabytes).
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+    if (output.length > MAX_OUTPUT) output = output.slice(-MAX_OUTPUT / 2);
+  };
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${main} did not start:\n${output}`)), timeoutMs);
     const scan = () => {
@@ -92,17 +100,17 @@ export async function spawnService(
         }
       }
       if (ports.length >= listeners) {
+        started = true;
         clearTimeout(timer);
         resolve(ports[0] as number);
       }
     };
+    // Scanned only until started: every chunk re-reads all output so far, which under traffic grew quadratically.
     child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-      scan();
+      keep(chunk);
+      if (!started) scan();
     });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-    });
+    child.stderr?.on("data", keep);
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`${main} exited with ${code}:\n${output}`));

@@ -36,6 +36,11 @@ export interface StackOptions {
   controlPlaneEnv?: Record<string, string>;
   /** Also an MCP connection (`faulty-mcp`) to a server built with the official MCP SDK, the agent approved on it. */
   mcp?: boolean;
+  /**
+   * The proxy calls its one verifier and the upstream directly, not through relays (the soak: relays run in the
+   * harness's own process, and under steady load they, not the gateway, would be what saturates).
+   */
+  direct?: boolean;
 }
 
 /** The MCP server behind the `faulty-mcp` connection: it can go away and come back (on another port, behind a relay). */
@@ -66,6 +71,8 @@ export interface FaultStack {
   stranger: SigilumClient;
   running(name: ServiceName): boolean;
   pid(name: ServiceName): number | undefined;
+  /** The service's own listener (a proxy's is where agents connect when no relay stands in Envoy's place). */
+  url(name: ServiceName): string;
   /** Where the service's Prometheus metrics are (undefined for the control plane: it serves none). */
   metricsUrl(name: ServiceName): string | undefined;
   kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
@@ -110,6 +117,7 @@ async function build(
 ): Promise<FaultStack> {
   const verifierCount = options.verifiers ?? 1;
   const proxyCount = options.proxies ?? 1;
+  if (options.direct && verifierCount !== 1) throw new Error("a direct stack has one verifier");
   const dir = await mkdtemp(join(tmpdir(), "faults-stack-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const redis = await startRedisServer();
@@ -232,7 +240,7 @@ async function build(
         AUTHZ_MODE: "inline",
         GATEWAY_ADDR: addr,
         PROXY_ADDR: `127.0.0.1:0`,
-        VERIFIER_URL: verifierLink.url,
+        VERIFIER_URL: options.direct ? `http://127.0.0.1:${ports.get("verifier-0")}` : verifierLink.url,
         GATEWAY_DATA_DIR: join(dir, name),
         GATEWAY_USAGE_DELIVERY: "separate",
         LOG_LEVEL: "warn",
@@ -297,7 +305,7 @@ async function build(
   };
   await connect({
     id: service,
-    base_url: upstreamLink.url,
+    base_url: options.direct ? `http://127.0.0.1:${upstream.port}` : upstreamLink.url,
     auth_secret_key: "token",
     secrets: { token: "upstream-secret" },
   });
@@ -384,6 +392,7 @@ async function build(
     agentIdentity,
     stranger,
     pid: (name) => processes.get(name)?.child.pid,
+    url: (name) => `http://127.0.0.1:${ports.get(name)}`,
     metricsUrl: (name) =>
       name === "control-plane" ? undefined : `http://127.0.0.1:${ports.get(name)}/metrics`,
     running: (name) =>
