@@ -18,7 +18,6 @@ import { createAuthzMinter } from "./authz.ts";
 import { createClaimStatusHandler } from "./check/claim-status.ts";
 import { createCheckHandler } from "./check/http-handler.ts";
 import type { ClaimsCache } from "./claims/cache.ts";
-import { SettlementListener } from "./claims/settlements.ts";
 import { ClaimSubmitter } from "./claims/submissions.ts";
 import { clusterMetricsSource, isClusterWorker } from "./cluster.ts";
 import type { VerifierConfig } from "./config.ts";
@@ -28,6 +27,7 @@ import { startSubmissionWorker } from "./service/claim-worker.ts";
 import { createVerifierClaims } from "./service/claims.ts";
 import { createVerifierServer } from "./service/http.ts";
 import { verifierOpsRoutes } from "./service/ops.ts";
+import { SettlementListener } from "./store/claim-settlements.ts";
 import { connectionStored, openVerifierRedis, redisAnswers } from "./store/clients.ts";
 import { CorkedNonceStore } from "./store/corked-nonces.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createRedisKeys } from "@sigilum-gw/shared/redis-keys";
 import { Redis } from "ioredis";
-import { publishSettlement, SettlementListener } from "../src/claims/settlements.ts";
+import { publishSettlement, SettlementListener } from "../src/store/claim-settlements.ts";
 import { REDIS_URL, randomPrefix } from "./helpers/harness.ts";
 
 /** The channel a claim submission's settlement travels on, between two connections of a real Redis. */

@@ -13,7 +13,7 @@ import type { Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { z } from "zod";
 import { readClaimFailure, recordClaimFailure } from "../store/claim-failures.ts";
-import { publishSettlement, type Settlement, type SettlementListener } from "./settlements.ts";
+import { publishSettlement, type Settlement, type SettlementListener } from "../store/claim-settlements.ts";
 
 /**
  * Unapproved caller → an authorization request (claim) for the namespace owner. The hot path only rate-limits
