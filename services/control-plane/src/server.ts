@@ -2,13 +2,9 @@ import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
-import { defaultEd25519Backend } from "@sigilum-gw/shared/ed25519";
-import { createSigilumVerifier } from "@sigilum-gw/shared/http-signatures";
 import { createLogger, type Logger } from "@sigilum-gw/shared/logger";
 import { createMetricsRegistry, type DrainOutcome, lifecycleMetrics } from "@sigilum-gw/shared/metrics";
 import { loadOrCreateJwtSecret } from "@sigilum-gw/shared/owner-token";
-import { createRedisKeys, eventsChannel } from "@sigilum-gw/shared/redis-keys";
-import { type NonceStore, RedisNonceStore } from "@sigilum-gw/shared/replay";
 import type { ReplayEpoch } from "@sigilum-gw/shared/replay-epoch";
 import {
   createServiceServer,
@@ -18,20 +14,16 @@ import {
 } from "@sigilum-gw/shared/service-shell";
 import type { Redis } from "ioredis";
 import { browserGuardPolicy, createApp } from "./app.ts";
-import { PgNonceStore } from "./auth/nonce-store.ts";
 import type { Config } from "./config.ts";
-import { createClaimsWatch } from "./dashboard/claims-watch.ts";
 import { migrate } from "./db/migrate.ts";
 import { openDb } from "./db/open.ts";
 import type { AppDeps } from "./deps.ts";
-import { createClaimEvents, noClaimEvents } from "./events/publisher.ts";
 import { createPairingSocketServer } from "./pairing/socket.ts";
 import { shutdownControlPlane } from "./shutdown.ts";
-import { connectRedis, startPairing, trackEpoch } from "./startup/redis.ts";
+import { buildAppDeps } from "./startup/deps.ts";
+import { connectRedis, trackEpoch } from "./startup/redis.ts";
 import { type Sweeper, startSweeper } from "./sweeper.ts";
-import { WebhookDelivery } from "./webhooks/delivery.ts";
-import { createWebhookEvents } from "./webhooks/events.ts";
-import { createWebhookSecretBox, webhookKey } from "./webhooks/secret-box.ts";
+import type { WebhookDelivery } from "./webhooks/delivery.ts";
 
 export interface RunningControlPlane {
   url: string;
@@ -41,15 +33,6 @@ export interface RunningControlPlane {
   redis: Redis | undefined;
   /** Idempotent graceful stop; resolves with the drain outcome. */
   close(): Promise<DrainOutcome>;
-}
-
-function webhookSettings(config: Config) {
-  return {
-    allowPrivate: config.webhooks.allowPrivateTargets,
-    retryDelaysMs: config.webhooks.retryDelaysMs,
-    retryWindowMs: config.webhooks.retryWindowMs,
-    timeoutMs: config.webhooks.timeoutMs,
-  };
 }
 
 /** Opens the database (migrating it), Redis if configured, and starts listening. */
@@ -69,53 +52,9 @@ export async function startControlPlane(
     if (applied.length > 0) log.info({ applied }, "database migrated");
     const jwtSecret = loadOrCreateJwtSecret(dataDir, config.jwtSecret);
     redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
-    const nonces: NonceStore = redis ? new RedisNonceStore(redis, config.redisPrefix) : new PgNonceStore(db);
     epoch = redis ? trackEpoch(redis, config, log) : undefined;
-    const webhookBox = createWebhookSecretBox(webhookKey(config.webhooks.secretEncryptionKey, jwtSecret));
-    const settings = webhookSettings(config);
-    delivery = redis
-      ? new WebhookDelivery({
-          db,
-          box: webhookBox,
-          redis,
-          prefix: createRedisKeys(config.redisPrefix).bullmqPrefix(),
-          settings,
-          log,
-        })
-      : undefined;
-    const deps: AppDeps = {
-      config,
-      db,
-      jwtSecret,
-      nonces,
-      signed: {
-        verifier: createSigilumVerifier({
-          maxAgeSeconds: config.signatureMaxAgeSeconds,
-          allowAgentIdComponent: false,
-          backend: defaultEd25519Backend(config.ed25519Backend),
-        }),
-        nonces,
-        nonceTtlSeconds: config.signatureNonceTtlSeconds,
-        ...(epoch ? { epoch } : {}),
-        publicUrl: config.publicUrl,
-        trustProxy: config.trustProxy,
-      },
-      events: redis ? createClaimEvents(redis, eventsChannel(config.redisPrefix), log) : noClaimEvents,
-      limits: {
-        maxApprovedAgentsPerService: config.limits.approvedAgentsPerService,
-        maxConnectedServicesPerNamespace: config.limits.connectedServicesPerNamespace,
-        maxPendingAuthorizations: config.limits.pendingAuthorizations,
-        claimNonceTtlSeconds: config.signatureNonceTtlSeconds,
-      },
-      log,
-      claimsWatch: createClaimsWatch(db, { intervalMs: 1000, log }),
-      eventStreams: new Set(),
-      pairing: redis ? startPairing(redis, config, log) : undefined,
-      webhooks: delivery
-        ? { delivery, box: webhookBox, policy: settings, maxPerService: config.webhooks.maxPerService }
-        : undefined,
-      webhookEvents: createWebhookEvents(db, delivery, log),
-    };
+    const deps = buildAppDeps({ config, db, jwtSecret, redis, epoch, log });
+    delivery = deps.webhooks?.delivery;
     const registry = createMetricsRegistry({ service: "control-plane" });
     const lifecycle = lifecycleMetrics(registry);
     let closing: Promise<DrainOutcome> | undefined;
