@@ -65,6 +65,8 @@ interface Running {
 }
 
 const STABLE_MS = 60_000;
+/** How long a first health probe may take: a service answering slowly on a loaded machine is still up. */
+const FIRST_HEALTH_PROBE_MS = 5000;
 
 export class Supervisor {
   readonly #options: SupervisorOptions;
@@ -168,17 +170,20 @@ export class Supervisor {
     }
   }
 
-  /** Marks each service once it has answered its health check; only those are restarted after a crash. */
+  /**
+   * Marks each service once it has answered its health check; only those are restarted after a crash. The probes
+   * run side by side with a generous timeout: on a loaded machine one-second probes in a row kept failing, and a
+   * healthy service killed later was taken for one that never started, which stopped the whole stack.
+   */
   async #watchFirstHealth(): Promise<void> {
     while (!this.#stopping && this.#everHealthy.size < this.#plans.length) {
-      for (const plan of this.#plans) {
-        if (
-          !this.#everHealthy.has(plan.name) &&
-          this.isRunning(plan.name) &&
-          (await probeHealth(plan.health))
-        )
-          this.#everHealthy.add(plan.name);
-      }
+      await Promise.all(
+        this.#plans
+          .filter((plan) => !this.#everHealthy.has(plan.name) && this.isRunning(plan.name))
+          .map(async (plan) => {
+            if (await probeHealth(plan.health, FIRST_HEALTH_PROBE_MS)) this.#everHealthy.add(plan.name);
+          }),
+      );
       await sleep(250);
     }
   }
