@@ -36,12 +36,16 @@ export function createApp(deps: AppDeps, ops: { registry: Registry; accepting: (
   app.use(requestId());
   app.use(cors(deps.config.allowedOrigins));
   app.use(securityHeaders());
+  const guard = browserGuard(browserGuardPolicy(deps.config));
+  // Health stays open to probes under any Host; the metrics, which only loopback may read, must not be readable by
+  // a page that rebinds its own name to 127.0.0.1 (a loopback peer with a foreign Host).
+  app.use("/metrics", guard);
   app.use(
     opsMiddleware(ops.registry, () =>
       ops.accepting() ? { ready: true } : { ready: false, message: "control plane is shutting down" },
     ),
   );
-  app.use(browserGuard(browserGuardPolicy(deps.config)));
+  app.use(guard);
   app.use(dashboardSessionGuard(deps.config));
   app.use(rawBodyReader(deps.config.maxBodyBytes));
   app.use(dashboardPagesRouter());

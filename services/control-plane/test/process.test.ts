@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,20 @@ import { makeIdentity, signedFetch } from "./agents.ts";
 import { createTestDatabase, rand, setupService, startTestControlPlane } from "./helpers.ts";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+
+/** A GET with a Host header of our choosing (fetch does not let one be set). */
+function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { host } }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 function run(env: Record<string, string>): {
   child: ChildProcess;
@@ -63,6 +78,10 @@ describe("the process (npm start) and failure modes", () => {
       const text = await metrics.text();
       assert.match(text, /sigilum_gateway_requests_in_flight\{service="control-plane"\} 1/);
       assert.match(text, /process_cpu_user_seconds_total/);
+      // DNS rebinding: a page whose name now resolves to 127.0.0.1 reads from a loopback peer with its own Host.
+      const rebound = await getWithHost(`${url}/metrics`, "attacker.example");
+      assert.equal(rebound.status, 403);
+      assert.equal(JSON.parse(rebound.body).code, "ADMIN_HOST_NOT_ALLOWED");
       p.child.kill("SIGTERM");
       assert.equal(await p.exited, 0);
     } finally {

@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type DrainOutcome, type lifecycleMetrics, recordShutdownDrain } from "../metrics.ts";
 import { withTimeout } from "../timeout.ts";
 
@@ -21,7 +22,7 @@ export async function drainServer(
   server.closeIdleConnections();
   const deadline = Date.now() + timeoutMs;
   while (inFlight() > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     server.closeIdleConnections();
   }
   let outcome: DrainOutcome = inFlight() > 0 ? "timeout" : "success";
